@@ -1,0 +1,135 @@
+"""The ``Store`` protocol: the only way the SDK, CLI and server reach persisted runs.
+
+Kept small on purpose; features (filter parsing, crash detection, diffs, reproduction) live
+above it. Every implementation passes the contract suite in ``tests/store/``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Protocol, runtime_checkable
+
+from labledger.entities import MetricSeries, RunRecord
+
+
+@dataclass
+class MetricColumns:
+    """One flush worth of points for one key, as numpy arrays of equal length."""
+
+    steps: Any  # int64
+    values: Any  # float64, NaN and +-inf allowed
+    times: Any  # float64 unix seconds
+
+
+@dataclass
+class ArtifactVersion:
+    """One immutable version of a named artifact."""
+
+    name: str
+    version: int
+    type: str
+    digest: str
+    size: int
+    manifest: list[dict[str, Any]]
+    metadata: dict[str, Any] = field(default_factory=dict)
+    reference: bool = False
+    uri: str | None = None
+    run_id: str | None = None
+    created_at: float = 0.0
+    aliases: list[str] = field(default_factory=list)
+
+    @property
+    def ref(self) -> str:
+        return f"{self.name}:v{self.version}"
+
+
+@runtime_checkable
+class ArtifactRegistry(Protocol):
+    """Artifact versions, aliases and lineage (metadata only; bytes live in a BlobStore)."""
+
+    def add_version(self, version: ArtifactVersion) -> ArtifactVersion:
+        """Store ``version`` as the next version of its name, or return the existing version
+        with the same digest. The ``latest`` alias moves to the returned version."""
+        ...
+
+    def get_version(self, name: str, selector: str | None = None) -> ArtifactVersion:
+        """``selector`` is ``vN``, an alias, or None for ``latest``."""
+        ...
+
+    def list_versions(self, name: str | None = None) -> list[ArtifactVersion]: ...
+
+    def set_alias(self, name: str, alias: str, version: int) -> None: ...
+
+    def record_use(self, run_id: str, name: str, version: int) -> None: ...
+
+    def consumers(self, name: str, version: int) -> list[str]: ...
+
+    def produced_by(self, run_id: str) -> list[ArtifactVersion]: ...
+
+    def used_by(self, run_id: str) -> list[ArtifactVersion]: ...
+
+    def referenced_digests(self) -> set[str]:
+        """Every blob digest referenced by a stored (non-reference) artifact version."""
+        ...
+
+
+@runtime_checkable
+class Store(Protocol):
+    """Persisted runs: lifecycle, config, captures, metric series, console output."""
+
+    uri: str
+    artifacts: ArtifactRegistry
+
+    # --- write side -------------------------------------------------------------------
+    def create_run(self, run: RunRecord) -> None: ...
+
+    def update_run(self, run_id: str, changes: Mapping[str, Any]) -> None:
+        """Change fields listed in ``entities.UPDATABLE_RUN_FIELDS``."""
+        ...
+
+    def log_config(self, run_id: str, config: Mapping[str, Any]) -> None:
+        """Merge a (nested, JSON-safe) config into the run; flattened keys become params."""
+        ...
+
+    def put_capture(self, run_id: str, section: str, data: Mapping[str, Any]) -> None: ...
+
+    def write_metrics(self, run_id: str, columns: Mapping[str, MetricColumns]) -> None:
+        """Append points and update per-key summaries, durably, in one transaction."""
+        ...
+
+    def set_summary(self, run_id: str, values: Mapping[str, Any]) -> None:
+        """Merge final values (``run.summary``) into the run's summary."""
+        ...
+
+    def append_output(self, run_id: str, lines: Sequence[tuple[str, float, str]]) -> None:
+        """Append console output as (stream, time, text) tuples."""
+        ...
+
+    # --- read side --------------------------------------------------------------------
+    def get_run(self, ref: str) -> RunRecord:
+        """A run by full ID or unique prefix; raises RunNotFound / AmbiguousRunId."""
+        ...
+
+    def search_runs(
+        self,
+        project: str | None = None,
+        filter: str | None = None,
+        order_by: Sequence[str] = (),
+        limit: int | None = None,
+        offset: int = 0,
+    ) -> list[RunRecord]: ...
+
+    def count_runs(self, project: str | None = None, filter: str | None = None) -> int: ...
+
+    def list_projects(self) -> list[str]: ...
+
+    def get_captures(self, run_id: str) -> dict[str, dict[str, Any]]: ...
+
+    def metric_keys(self, run_id: str) -> list[str]: ...
+
+    def read_metric(self, run_id: str, key: str) -> MetricSeries: ...
+
+    def read_output(self, run_id: str) -> list[tuple[str, float, str]]: ...
+
+    def close(self) -> None: ...
