@@ -1,0 +1,218 @@
+"""The run filter language, parsed into a small AST (no SQL here).
+
+    metrics.acc > 0.9 and config.optimizer = 'adam'
+    (status = 'finished' or status = 'crashed') and not tags contains 'debug'
+    config.model.layers in (2, 3) and metrics.loss is not null
+
+Fields are run attributes (``status``, ``name``, ``project``, ``group``, ``tags``, ``run_id``,
+``created_at``, ``ended_at``, ``host``), ``metrics.KEY`` (final value), or ``config.KEY`` /
+``params.KEY`` (flattened config). Keys with unusual characters go in backquotes:
+``metrics.`val acc```. Operators: ``= == != < <= > >= in contains is [not] null``.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Literal
+
+from labledger.errors import FilterError
+
+ATTRIBUTES = frozenset(
+    {"status", "name", "project", "group", "tags", "run_id", "created_at", "ended_at", "host"}
+)
+NAMESPACES = {"metrics": "metrics", "config": "config", "params": "config", "param": "config"}
+
+Literal_ = str | float | bool | None
+Op = Literal["=", "!=", "<", "<=", ">", ">=", "in", "contains", "is null", "is not null"]
+
+
+@dataclass(frozen=True)
+class Field:
+    namespace: str  # "attr", "metrics" or "config"
+    key: str
+
+    def __str__(self) -> str:
+        return self.key if self.namespace == "attr" else f"{self.namespace}.{self.key}"
+
+
+@dataclass(frozen=True)
+class Comparison:
+    field: Field
+    op: Op
+    value: Literal_ | tuple[Literal_, ...] = None
+
+
+@dataclass(frozen=True)
+class BoolOp:
+    op: Literal["and", "or"]
+    items: tuple[Expr, ...]
+
+
+@dataclass(frozen=True)
+class Not:
+    item: Expr
+
+
+Expr = Comparison | BoolOp | Not
+
+
+@dataclass(frozen=True)
+class OrderKey:
+    field: Field
+    descending: bool
+
+
+_TOKEN = re.compile(
+    r"""\s*(?:
+        (?P<number>[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?(?![\w.]))
+      | (?P<string>'(?:[^'\\]|\\.)*'|"(?:[^"\\]|\\.)*")
+      | (?P<op><=|>=|!=|==|=|<|>|\(|\)|,)
+      | (?P<name>(?:`[^`]+`|[A-Za-z_][\w/\-:@]*)(?:\.(?:`[^`]+`|[\w/\-:@]+))*)
+    )""",
+    re.VERBOSE,
+)
+KEYWORDS = frozenset({"and", "or", "not", "in", "contains", "is", "null", "true", "false"})
+
+
+def _tokenize(text: str) -> list[tuple[str, str]]:
+    tokens: list[tuple[str, str]] = []
+    pos = 0
+    text = text.rstrip()
+    while pos < len(text):
+        match = _TOKEN.match(text, pos)
+        if not match or match.end() == pos:
+            raise FilterError(f"cannot parse filter at {text[pos:pos + 20]!r} (position {pos})")
+        kind = match.lastgroup or ""
+        value = match.group(kind)
+        if kind == "name" and value.lower() in KEYWORDS:
+            kind, value = "keyword", value.lower()
+        tokens.append((kind, value))
+        pos = match.end()
+    return tokens
+
+
+def parse_field(text: str) -> Field:
+    """Parse ``metrics.acc``, ``config.optimizer.lr`` or an attribute name."""
+    parts = [p.strip("`") for p in re.findall(r"`[^`]+`|[^.]+", text)]
+    head = parts[0]
+    if len(parts) == 1:
+        if head not in ATTRIBUTES:
+            known = ", ".join(sorted(ATTRIBUTES))
+            raise FilterError(
+                f"unknown field {text!r}: use metrics.KEY, config.KEY or one of {known}"
+            )
+        return Field("attr", head)
+    if head not in NAMESPACES:
+        raise FilterError(f"unknown field {text!r}: prefix must be metrics. or config.")
+    return Field(NAMESPACES[head], ".".join(parts[1:]))
+
+
+class _Parser:
+    def __init__(self, text: str) -> None:
+        self.text = text
+        self.tokens = _tokenize(text)
+        self.pos = 0
+
+    def peek(self) -> tuple[str, str] | None:
+        return self.tokens[self.pos] if self.pos < len(self.tokens) else None
+
+    def take(self, kind: str | None = None, value: str | None = None) -> tuple[str, str]:
+        token = self.peek()
+        if token is None or (kind and token[0] != kind) or (value and token[1] != value):
+            wanted = {"name": "a field", "keyword": value}.get(kind or "", value or kind or "more input")
+            found = "end of filter" if token is None else repr(token[1])
+            raise FilterError(f"filter {self.text!r}: expected {wanted}, found {found}")
+        self.pos += 1
+        return token
+
+    def accept(self, kind: str, value: str) -> bool:
+        if self.peek() == (kind, value):
+            self.pos += 1
+            return True
+        return False
+
+    def parse(self) -> Expr:
+        expr = self.or_expr()
+        if self.peek() is not None:
+            raise FilterError(f"filter {self.text!r}: unexpected {self.peek()[1]!r}")  # type: ignore[index]
+        return expr
+
+    def or_expr(self) -> Expr:
+        items = [self.and_expr()]
+        while self.accept("keyword", "or"):
+            items.append(self.and_expr())
+        return items[0] if len(items) == 1 else BoolOp("or", tuple(items))
+
+    def and_expr(self) -> Expr:
+        items = [self.not_expr()]
+        while self.accept("keyword", "and"):
+            items.append(self.not_expr())
+        return items[0] if len(items) == 1 else BoolOp("and", tuple(items))
+
+    def not_expr(self) -> Expr:
+        if self.accept("keyword", "not"):
+            return Not(self.not_expr())
+        if self.accept("op", "("):
+            expr = self.or_expr()
+            self.take("op", ")")
+            return expr
+        return self.comparison()
+
+    def comparison(self) -> Comparison:
+        field = parse_field(self.take("name")[1])
+        token = self.take()
+        if token == ("keyword", "is"):
+            negated = self.accept("keyword", "not")
+            self.take("keyword", "null")
+            return Comparison(field, "is not null" if negated else "is null")
+        if token == ("keyword", "in"):
+            self.take("op", "(")
+            values = [self.literal()]
+            while self.accept("op", ","):
+                values.append(self.literal())
+            self.take("op", ")")
+            return Comparison(field, "in", tuple(values))
+        if token == ("keyword", "contains"):
+            return Comparison(field, "contains", self.literal())
+        if token[0] != "op" or token[1] in "(),":
+            raise FilterError(f"filter {self.text!r}: expected an operator after {field}")
+        op = "=" if token[1] == "==" else token[1]
+        return Comparison(field, op, self.literal())  # type: ignore[arg-type]
+
+    def literal(self) -> Literal_:
+        kind, value = self.take()
+        if kind == "number":
+            return float(value)
+        if kind == "string":
+            return re.sub(r"\\(.)", r"\1", value[1:-1])
+        if kind == "keyword" and value in ("true", "false"):
+            return value == "true"
+        if kind == "keyword" and value == "null":
+            return None
+        raise FilterError(f"filter {self.text!r}: expected a value, found {value!r}")
+
+
+def parse_filter(text: str | None) -> Expr | None:
+    """Parse a filter expression; ``None`` or blank means no filter."""
+    if text is None or not text.strip():
+        return None
+    return _Parser(text).parse()
+
+
+def parse_order(keys: str | list[str] | tuple[str, ...] | None) -> list[OrderKey]:
+    """Parse ``"-metrics.acc"`` or ``["-metrics.acc", "created_at"]`` (``-`` = descending)."""
+    if keys is None:
+        return []
+    if isinstance(keys, str):
+        keys = [k for k in keys.split(",") if k.strip()]
+    result = []
+    for raw in keys:
+        text = raw.strip()
+        descending = text.startswith("-")
+        text = text.lstrip("+-").strip()
+        if text.endswith((" desc", " asc")):
+            descending = text.endswith(" desc")
+            text = text.rsplit(" ", 1)[0].strip()
+        result.append(OrderKey(parse_field(text), descending))
+    return result

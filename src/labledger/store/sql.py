@@ -1,0 +1,397 @@
+"""``SqlStore``: the Store implementation shared by SQLite and PostgreSQL (SQLAlchemy Core)."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import re
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from typing import Any
+
+import numpy as np
+from sqlalchemy import Connection, Engine, delete, func, insert, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+
+from labledger.encoding import flatten, to_jsonable
+from labledger.entities import (
+    UPDATABLE_RUN_FIELDS,
+    MetricSeries,
+    MetricSummary,
+    RunRecord,
+    RunStatus,
+)
+from labledger.errors import AmbiguousRunId, LabledgerError, RunNotFound
+from labledger.store.base import MetricColumns
+from labledger.store.filtering import parse_filter, parse_order
+from labledger.store.schema import (
+    captures,
+    documents,
+    metric_chunks,
+    metric_summaries,
+    outputs,
+    params,
+    runs,
+)
+from labledger.store.sql_artifacts import SqlArtifactRegistry
+from labledger.store.sql_query import compile_filter, compile_order
+
+_RUN_REF = re.compile(r"^[A-Za-z0-9_.:@/+-]{1,200}$")
+_IN_BATCH = 500
+_COLUMN_NAMES = {"group": "group_name"}
+
+
+def _dumps(value: Any) -> str:
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), allow_nan=False)
+
+
+def _param_row(run_id: str, key: str, value: Any) -> dict[str, Any]:
+    number = float(value) if isinstance(value, (int, float)) else None
+    text = value if isinstance(value, str) else _dumps(value)
+    return {
+        "run_id": run_id,
+        "key": key,
+        "value_num": number,
+        "value_text": text,
+        "value_json": _dumps(value),
+    }
+
+
+def _as_float(value: Any) -> float | None:
+    if value is None or isinstance(value, bool):
+        return None if value is None else float(value)
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        return None
+    return number if math.isfinite(number) else None
+
+
+class SqlStore:
+    """Runs, params, metric chunks, captures and outputs in one SQL database."""
+
+    def __init__(self, uri: str, engine: Engine) -> None:
+        self.uri = uri
+        self._engine = engine
+        self.artifacts = SqlArtifactRegistry(engine, self._write)
+
+    # --- plumbing ---------------------------------------------------------------------
+    @contextmanager
+    def _write(self) -> Iterator[Connection]:
+        """A write transaction (SQLite takes its write lock up front: BEGIN IMMEDIATE)."""
+        with self._engine.connect() as conn:
+            conn.execution_options(labledger_write=True)
+            with conn.begin():
+                yield conn
+
+    @contextmanager
+    def _read(self) -> Iterator[Connection]:
+        with self._engine.connect() as conn:
+            yield conn
+
+    def _insert(self, table: Any) -> Any:
+        dialect = postgresql if self._engine.dialect.name == "postgresql" else sqlite
+        return dialect.insert(table)
+
+    def _least(self, a: Any, b: Any) -> Any:
+        fn = func.least if self._engine.dialect.name == "postgresql" else func.min
+        return fn(func.coalesce(a, b), func.coalesce(b, a))
+
+    def _greatest(self, a: Any, b: Any) -> Any:
+        fn = func.greatest if self._engine.dialect.name == "postgresql" else func.max
+        return fn(func.coalesce(a, b), func.coalesce(b, a))
+
+    def close(self) -> None:
+        self._engine.dispose()
+
+    # --- write side -------------------------------------------------------------------
+    def create_run(self, run: RunRecord) -> None:
+        row = {
+            "run_id": run.run_id,
+            "project": run.project,
+            "name": run.name,
+            "status": str(run.status),
+            "created_at": run.created_at,
+            "ended_at": run.ended_at,
+            "heartbeat_at": run.heartbeat_at,
+            "group_name": run.group,
+            "tags": list(run.tags),
+            "notes": run.notes,
+            "config": to_jsonable(run.config),
+            "summary": to_jsonable(run.summary),
+            "host": run.host,
+            "pid": run.pid,
+            "exit_code": run.exit_code,
+            "error": run.error,
+            "reproduces": run.reproduces,
+            "fingerprint": run.fingerprint,
+        }
+        with self._write() as conn:
+            conn.execute(insert(runs), [row])
+            self._replace_params(conn, run.run_id, row["config"])
+
+    def update_run(self, run_id: str, changes: Mapping[str, Any]) -> None:
+        unknown = set(changes) - UPDATABLE_RUN_FIELDS
+        if unknown:
+            raise LabledgerError(f"cannot update run fields: {', '.join(sorted(unknown))}")
+        values = {_COLUMN_NAMES.get(k, k): v for k, v in changes.items()}
+        if "status" in values:
+            values["status"] = str(RunStatus(values["status"]))
+        if "summary" in values:
+            values["summary"] = to_jsonable(values["summary"])
+        with self._write() as conn:
+            result = conn.execute(update(runs).where(runs.c.run_id == run_id).values(values))
+            if result.rowcount == 0:
+                raise RunNotFound(f"no run with ID {run_id!r}")
+
+    def log_config(self, run_id: str, config: Mapping[str, Any]) -> None:
+        with self._write() as conn:
+            current = conn.execute(select(runs.c.config).where(runs.c.run_id == run_id)).scalar()
+            if current is None:
+                raise RunNotFound(f"no run with ID {run_id!r}")
+            merged = {**current, **to_jsonable(config)}
+            conn.execute(update(runs).where(runs.c.run_id == run_id).values(config=merged))
+            self._replace_params(conn, run_id, merged)
+
+    def _replace_params(self, conn: Connection, run_id: str, config: Mapping[str, Any]) -> None:
+        conn.execute(delete(params).where(params.c.run_id == run_id))
+        rows = [_param_row(run_id, k, v) for k, v in flatten(config).items()]
+        if rows:
+            conn.execute(insert(params), rows)
+
+    def put_capture(self, run_id: str, section: str, data: Mapping[str, Any]) -> None:
+        body = _dumps(to_jsonable(data))
+        digest = hashlib.sha256(body.encode()).hexdigest()
+        with self._write() as conn:
+            conn.execute(
+                self._insert(documents)
+                .values(digest=digest, body=body)
+                .on_conflict_do_nothing(index_elements=["digest"])
+            )
+            stmt = self._insert(captures).values(run_id=run_id, section=section, digest=digest)
+            conn.execute(
+                stmt.on_conflict_do_update(
+                    index_elements=["run_id", "section"], set_={"digest": stmt.excluded.digest}
+                )
+            )
+
+    def write_metrics(self, run_id: str, columns: Mapping[str, MetricColumns]) -> None:
+        chunk_rows: list[dict[str, Any]] = []
+        summary_rows: list[dict[str, Any]] = []
+        for key, col in columns.items():
+            steps = np.ascontiguousarray(col.steps, dtype="<i8")
+            values = np.ascontiguousarray(col.values, dtype="<f8")
+            times = np.ascontiguousarray(col.times, dtype="<f8")
+            n = len(steps)
+            if n == 0:
+                continue
+            if len(values) != n or len(times) != n:
+                raise LabledgerError(f"metric {key!r}: steps, values and times differ in length")
+            chunk_rows.append(
+                {
+                    "run_id": run_id,
+                    "key": key,
+                    "count": n,
+                    "step_min": int(steps.min()),
+                    "step_max": int(steps.max()),
+                    "steps": steps.tobytes(),
+                    "vals": values.tobytes(),
+                    "times": times.tobytes(),
+                }
+            )
+            finite = values[np.isfinite(values)]
+            summary_rows.append(
+                {
+                    "run_id": run_id,
+                    "key": key,
+                    "last": _as_float(values[-1]),
+                    "min": float(finite.min()) if finite.size else None,
+                    "max": float(finite.max()) if finite.size else None,
+                    "count": n,
+                    "last_step": int(steps[-1]),
+                    "last_time": float(times[-1]),
+                }
+            )
+        if not chunk_rows:
+            return
+        stmt = self._insert(metric_summaries)
+        ms = metric_summaries.c
+        upsert = stmt.on_conflict_do_update(
+            index_elements=["run_id", "key"],
+            set_={
+                "last": stmt.excluded["last"],
+                "min": self._least(ms.min, stmt.excluded["min"]),
+                "max": self._greatest(ms.max, stmt.excluded["max"]),
+                "count": ms.count + stmt.excluded["count"],
+                "last_step": stmt.excluded.last_step,
+                "last_time": stmt.excluded.last_time,
+            },
+        )
+        with self._write() as conn:
+            conn.execute(insert(metric_chunks), chunk_rows)
+            conn.execute(upsert, summary_rows)
+
+    def set_summary(self, run_id: str, values: Mapping[str, Any]) -> None:
+        safe = to_jsonable(dict(values))
+        with self._write() as conn:
+            current = conn.execute(select(runs.c.summary).where(runs.c.run_id == run_id)).scalar()
+            if current is None:
+                raise RunNotFound(f"no run with ID {run_id!r}")
+            conn.execute(
+                update(runs).where(runs.c.run_id == run_id).values(summary={**current, **safe})
+            )
+            numeric = [
+                {"run_id": run_id, "key": k, "last": _as_float(v), "count": 0}
+                for k, v in values.items()
+                if _as_float(v) is not None
+            ]
+            if numeric:
+                stmt = self._insert(metric_summaries)
+                conn.execute(
+                    stmt.on_conflict_do_update(
+                        index_elements=["run_id", "key"], set_={"last": stmt.excluded["last"]}
+                    ),
+                    numeric,
+                )
+
+    def append_output(self, run_id: str, lines: Sequence[tuple[str, float, str]]) -> None:
+        rows = [{"run_id": run_id, "stream": s, "time": t, "text": x} for s, t, x in lines]
+        if rows:
+            with self._write() as conn:
+                conn.execute(insert(outputs), rows)
+
+    # --- read side --------------------------------------------------------------------
+    def get_run(self, ref: str) -> RunRecord:
+        if not _RUN_REF.match(ref):
+            raise RunNotFound(f"{ref!r} is not a run ID")
+        with self._read() as conn:
+            rows = conn.execute(select(runs).where(runs.c.run_id == ref)).mappings().all()
+            if not rows and ref.isalnum():
+                prefix = runs.c.run_id.like(f"{ref.lower()}%")
+                rows = conn.execute(select(runs).where(prefix).limit(5)).mappings().all()
+            if not rows:
+                rows = conn.execute(select(runs).where(runs.c.name == ref).limit(5)).mappings().all()
+            if not rows:
+                raise RunNotFound(f"no run matches {ref!r}")
+            if len(rows) > 1:
+                ids = ", ".join(r["run_id"] for r in rows)
+                raise AmbiguousRunId(f"{ref!r} matches several runs ({ids}): give more characters")
+            return self._records(conn, rows)[0]
+
+    def _records(self, conn: Connection, rows: Sequence[Any]) -> list[RunRecord]:
+        ids = [r["run_id"] for r in rows]
+        stats: dict[str, dict[str, MetricSummary]] = {i: {} for i in ids}
+        for start in range(0, len(ids), _IN_BATCH):
+            batch = ids[start : start + _IN_BATCH]
+            query = select(metric_summaries).where(metric_summaries.c.run_id.in_(batch))
+            for m in conn.execute(query).mappings():
+                stats[m["run_id"]][m["key"]] = MetricSummary(
+                    key=m["key"],
+                    last=m["last"],
+                    min=m["min"],
+                    max=m["max"],
+                    count=m["count"],
+                    last_step=m["last_step"],
+                    last_time=m["last_time"],
+                )
+        return [
+            RunRecord(
+                run_id=r["run_id"],
+                project=r["project"],
+                name=r["name"],
+                status=RunStatus(r["status"]),
+                created_at=r["created_at"],
+                ended_at=r["ended_at"],
+                heartbeat_at=r["heartbeat_at"],
+                group=r["group_name"],
+                tags=list(r["tags"] or []),
+                notes=r["notes"],
+                config=dict(r["config"] or {}),
+                summary=dict(r["summary"] or {}),
+                metrics=stats[r["run_id"]],
+                host=r["host"],
+                pid=r["pid"],
+                exit_code=r["exit_code"],
+                error=r["error"],
+                reproduces=r["reproduces"],
+                fingerprint=r["fingerprint"],
+            )
+            for r in rows
+        ]
+
+    def _where(self, project: str | None, filter: str | None) -> Any:
+        condition = compile_filter(parse_filter(filter))
+        if project is not None:
+            condition = (runs.c.project == project) & condition
+        return condition
+
+    def search_runs(
+        self,
+        project: str | None = None,
+        filter: str | None = None,
+        order_by: Sequence[str] = (),
+        limit: int | None = None,
+        offset: int = 0,
+    ) -> list[RunRecord]:
+        query = select(runs).where(self._where(project, filter))
+        query = query.order_by(*compile_order(parse_order(list(order_by))))
+        if limit is not None:
+            query = query.limit(limit)
+        if offset:
+            query = query.offset(offset)
+        with self._read() as conn:
+            return self._records(conn, conn.execute(query).mappings().all())
+
+    def count_runs(self, project: str | None = None, filter: str | None = None) -> int:
+        query = select(func.count()).select_from(runs).where(self._where(project, filter))
+        with self._read() as conn:
+            return int(conn.execute(query).scalar() or 0)
+
+    def list_projects(self) -> list[str]:
+        with self._read() as conn:
+            query = select(runs.c.project).distinct().order_by(runs.c.project)
+            return [row[0] for row in conn.execute(query)]
+
+    def get_captures(self, run_id: str) -> dict[str, dict[str, Any]]:
+        query = (
+            select(captures.c.section, documents.c.body)
+            .join(documents, documents.c.digest == captures.c.digest)
+            .where(captures.c.run_id == run_id)
+        )
+        with self._read() as conn:
+            return {section: json.loads(body) for section, body in conn.execute(query)}
+
+    def metric_keys(self, run_id: str) -> list[str]:
+        query = (
+            select(metric_summaries.c.key)
+            .where(metric_summaries.c.run_id == run_id, metric_summaries.c.count > 0)
+            .order_by(metric_summaries.c.key)
+        )
+        with self._read() as conn:
+            return [row[0] for row in conn.execute(query)]
+
+    def read_metric(self, run_id: str, key: str) -> MetricSeries:
+        query = (
+            select(metric_chunks.c.steps, metric_chunks.c.vals, metric_chunks.c.times)
+            .where(metric_chunks.c.run_id == run_id, metric_chunks.c.key == key)
+            .order_by(metric_chunks.c.chunk_id)
+        )
+        with self._read() as conn:
+            chunks = conn.execute(query).all()
+        if not chunks:
+            empty = np.empty(0)
+            return MetricSeries(key, empty.astype("<i8"), empty, empty)
+        steps = np.concatenate([np.frombuffer(c[0], dtype="<i8") for c in chunks])
+        values = np.concatenate([np.frombuffer(c[1], dtype="<f8") for c in chunks])
+        times = np.concatenate([np.frombuffer(c[2], dtype="<f8") for c in chunks])
+        return MetricSeries(key, steps, values, times)
+
+    def read_output(self, run_id: str) -> list[tuple[str, float, str]]:
+        query = (
+            select(outputs.c.stream, outputs.c.time, outputs.c.text)
+            .where(outputs.c.run_id == run_id)
+            .order_by(outputs.c.output_id)
+        )
+        with self._read() as conn:
+            return [(s, t, x) for s, t, x in conn.execute(query)]

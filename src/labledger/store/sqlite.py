@@ -1,0 +1,54 @@
+"""The embedded SQLite store: WAL, synchronous=FULL, one write lock taken up front."""
+
+from __future__ import annotations
+
+import fcntl
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import create_engine, event
+
+from labledger.errors import ConfigError
+from labledger.store.migrate import upgrade
+from labledger.store.sql import SqlStore
+
+BUSY_TIMEOUT_SECONDS = 120
+
+
+def _configure(dbapi_conn: Any, _record: Any) -> None:
+    # Let SQLAlchemy's begin event issue BEGIN itself (pysqlite's implicit BEGIN is deferred).
+    dbapi_conn.isolation_level = None
+    cursor = dbapi_conn.cursor()
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute("PRAGMA synchronous=FULL")
+    if cursor.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
+        cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.close()
+
+
+def _begin(conn: Any) -> None:
+    # Writers take the lock at BEGIN so concurrent processes queue on busy_timeout instead of
+    # failing with "database is locked" when a deferred transaction tries to upgrade.
+    immediate = conn.get_execution_options().get("labledger_write", False)
+    conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+
+
+class SqliteStore(SqlStore):
+    """Runs in a local SQLite file; many processes may write at once."""
+
+    def __init__(self, uri: str) -> None:
+        path = Path(uri.removeprefix("sqlite:///"))
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise ConfigError(f"cannot create store folder {path.parent}: {exc}") from exc
+        engine = create_engine(
+            f"sqlite:///{path}",
+            connect_args={"timeout": BUSY_TIMEOUT_SECONDS, "check_same_thread": False},
+        )
+        event.listen(engine, "connect", _configure)
+        event.listen(engine, "begin", _begin)
+        with open(path.parent / ".migrate.lock", "w") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            upgrade(engine)
+        super().__init__(uri, engine)
