@@ -1,0 +1,38 @@
+"""The ``labledger`` command: subcommand groups live in their own modules."""
+
+from __future__ import annotations
+
+import sys
+
+import click
+
+from labledger.errors import LabledgerError
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="labledger")
+def cli() -> None:
+    """labledger: every training run recorded completely enough to reproduce it.
+
+    The store is found from LABLEDGER_URI, LABLEDGER_DIR, labledger.toml, or
+    .labledger/ at the git root (the current directory outside git).
+    """
+
+
+def main() -> None:
+    """Entry point: user errors become one line on stderr and exit code 1, never a traceback."""
+    try:
+        cli.main(standalone_mode=False)
+    except click.exceptions.Abort:
+        click.echo("Aborted.", err=True)
+        sys.exit(130)
+    except click.ClickException as exc:
+        exc.show()
+        sys.exit(exc.exit_code)
+    except click.exceptions.Exit as exc:
+        sys.exit(exc.exit_code)
+    except LabledgerError as exc:
+        click.echo(f"Error: {exc}", err=True)
+        sys.exit(1)
+    except BrokenPipeError:
+        sys.exit(0)

@@ -1,0 +1,34 @@
+"""Process-wide store handles: one open store per URI, shared by runs and the read API."""
+
+from __future__ import annotations
+
+import threading
+from typing import TYPE_CHECKING
+
+from labledger.config import Settings, load_settings
+
+if TYPE_CHECKING:
+    from labledger.store.base import Store
+
+_lock = threading.Lock()
+_stores: dict[str, Store] = {}
+
+
+def get_store(settings: Settings | None = None) -> Store:
+    """The store for ``settings`` (default: settings from the environment), opened once."""
+    settings = settings or load_settings()
+    with _lock:
+        store = _stores.get(settings.uri)
+        if store is None:
+            from labledger.store import open_store
+
+            store = _stores[settings.uri] = open_store(settings.uri)
+        return store
+
+
+def close_stores() -> None:
+    """Close every open store (tests, and forked children before they open their own)."""
+    with _lock:
+        for store in _stores.values():
+            store.close()
+        _stores.clear()
