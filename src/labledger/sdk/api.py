@@ -1,0 +1,184 @@
+"""The read side shared by the CLI, the UI and notebooks: ``Api``, ``RunView``, ``RunList``."""
+
+from __future__ import annotations
+
+import os
+import socket
+import time
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+from labledger.config import Settings, load_settings
+from labledger.encoding import flatten
+from labledger.entities import MetricSeries, RunRecord, RunStatus
+from labledger.errors import MissingExtra
+from labledger.sdk.backend import get_store
+from labledger.store.base import Store
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from labledger.sdk.series import History
+
+_HOST = socket.gethostname()
+
+
+class RunView:
+    """A recorded run, read from the store."""
+
+    def __init__(self, record: RunRecord, store: Store) -> None:
+        self.record = record
+        self._store = store
+
+    @property
+    def id(self) -> str:
+        return self.record.run_id
+
+    @property
+    def name(self) -> str:
+        return self.record.name
+
+    @property
+    def project(self) -> str:
+        return self.record.project
+
+    @property
+    def status(self) -> RunStatus:
+        return self.record.status
+
+    @property
+    def config(self) -> dict[str, Any]:
+        return self.record.config
+
+    @property
+    def params(self) -> dict[str, Any]:
+        """The config flattened to dotted keys (``optimizer.lr``)."""
+        return flatten(self.record.config)
+
+    @property
+    def metrics(self) -> dict[str, Any]:
+        """Final value of every metric (the summary overrides the last logged point)."""
+        return self.record.final_metrics()
+
+    @property
+    def summary(self) -> dict[str, Any]:
+        return self.record.summary
+
+    def history(self, key: str, samples: int | None = None) -> History:
+        """``steps, values`` of a metric as numpy arrays; ``samples`` downsamples for plots."""
+        from labledger.sdk.series import History, downsample
+
+        series = self._store.read_metric(self.id, key)
+        if samples is not None:
+            return downsample(series.steps, series.values, samples)
+        return History(series.steps, series.values)
+
+    def series(self, key: str) -> MetricSeries:
+        """The full series including wall-clock times."""
+        return self._store.read_metric(self.id, key)
+
+    def metric_keys(self) -> list[str]:
+        return self._store.metric_keys(self.id)
+
+    def captures(self) -> dict[str, dict[str, Any]]:
+        """Everything captured automatically: git, environment, host, gpu, command, seeds."""
+        return self._store.get_captures(self.id)
+
+    def output(self) -> str:
+        """The console output recorded while the run was live."""
+        return "".join(text for _, _, text in self._store.read_output(self.id))
+
+    def __repr__(self) -> str:
+        return f"<RunView {self.id} {self.project}/{self.name} {self.status}>"
+
+
+class RunList(list[RunView]):
+    """Runs returned by a query; ``to_pandas()`` gives one row per run."""
+
+    def to_pandas(self) -> pd.DataFrame:
+        try:
+            import pandas as pd
+        except ImportError:
+            raise MissingExtra("pandas", "pandas") from None
+        rows = []
+        for run in self:
+            record = run.record
+            row: dict[str, Any] = {
+                "run_id": record.run_id,
+                "project": record.project,
+                "name": record.name,
+                "status": str(record.status),
+                "group": record.group,
+                "tags": ",".join(record.tags),
+                "created_at": pd.Timestamp(record.created_at, unit="s"),
+                "runtime": record.runtime,
+            }
+            row.update({f"config.{k}": v for k, v in flatten(record.config).items()})
+            row.update({f"metrics.{k}": v for k, v in record.final_metrics().items()})
+            rows.append(row)
+        return pd.DataFrame(rows)
+
+
+class Api:
+    """Query recorded runs: ``Api().runs("digits", filter="metrics.acc > 0.9")``."""
+
+    def __init__(self, uri: str | None = None, settings: Settings | None = None) -> None:
+        settings = settings or load_settings()
+        if uri is not None:
+            settings = settings.with_overrides(uri=uri)
+        self.settings = settings
+        self.store = get_store(settings)
+
+    def runs(
+        self,
+        project: str | None = None,
+        filter: str | None = None,
+        order_by: str | Sequence[str] = (),
+        limit: int | None = None,
+        offset: int = 0,
+    ) -> RunList:
+        """Runs matching ``filter`` (see ``labledger.store.filtering``), sorted by
+        ``order_by`` (``"-metrics.acc"`` for descending)."""
+        keys = [order_by] if isinstance(order_by, str) else list(order_by)
+        records = self.store.search_runs(project, filter, keys, limit, offset)
+        return RunList(RunView(self._settle(r), self.store) for r in records)
+
+    def run(self, ref: str) -> RunView:
+        """A run by ID, unique ID prefix, or unique name."""
+        return RunView(self._settle(self.store.get_run(ref)), self.store)
+
+    def projects(self) -> list[str]:
+        return self.store.list_projects()
+
+    def _settle(self, record: RunRecord) -> RunRecord:
+        """Mark a ``running`` run whose process is gone as ``crashed`` (and persist it)."""
+        if record.status is not RunStatus.RUNNING or not _is_dead(record, self.settings):
+            return record
+        ended = record.heartbeat_at or record.created_at
+        self.store.update_run(record.run_id, {"status": RunStatus.CRASHED, "ended_at": ended})
+        record.status, record.ended_at = RunStatus.CRASHED, ended
+        return record
+
+
+def _is_dead(record: RunRecord, settings: Settings) -> bool:
+    last_sign_of_life = record.heartbeat_at or record.created_at
+    if time.time() - last_sign_of_life > settings.crash_after:
+        return True
+    if record.host == _HOST and record.pid:
+        try:
+            os.kill(record.pid, 0)
+        except ProcessLookupError:
+            return True
+        except PermissionError:
+            return False
+    return False
+
+
+def runs(
+    project: str | None = None,
+    filter: str | None = None,
+    order_by: str | Sequence[str] = (),
+    limit: int | None = None,
+) -> RunList:
+    """Shortcut for ``Api().runs(...)``."""
+    return Api().runs(project, filter, order_by, limit)

@@ -1,0 +1,250 @@
+"""``Run``: the handle a training script logs through."""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+import traceback
+from collections.abc import Iterator, Mapping, MutableMapping, Sequence
+from pathlib import Path
+from types import TracebackType
+from typing import TYPE_CHECKING, Any
+
+from labledger.config import Settings
+from labledger.entities import RunRecord, RunStatus
+from labledger.sdk import lifecycle
+from labledger.sdk.config_input import config_to_dict
+from labledger.sdk.writer import Writer
+from labledger.store.base import Store
+
+if TYPE_CHECKING:
+    from labledger.sdk.artifacts import Artifacts
+    from labledger.store.base import ArtifactVersion
+
+log = logging.getLogger("labledger")
+_time = time.time
+
+EXIT_CODES = {
+    RunStatus.FINISHED: 0,
+    RunStatus.FAILED: 1,
+    RunStatus.KILLED: 130,
+}
+
+
+class Summary(MutableMapping[str, Any]):
+    """``run.summary``: final values (e.g. ``f1``) that override the last logged value."""
+
+    def __init__(self, writer: Writer, initial: Mapping[str, Any]) -> None:
+        self._data = dict(initial)
+        self._writer = writer
+
+    def __getitem__(self, key: str) -> Any:
+        return self._data[key]
+
+    def __setitem__(self, key: str, value: Any) -> None:
+        self._data[key] = value
+        self._writer.summaries.append({key: value})
+
+    def __delitem__(self, key: str) -> None:
+        raise TypeError("summary values cannot be deleted; set a new value instead")
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._data)
+
+    def __len__(self) -> int:
+        return len(self._data)
+
+    def update(self, *args: Any, **kwargs: Any) -> None:  # type: ignore[override]
+        values = dict(*args, **kwargs)
+        self._data.update(values)
+        self._writer.summaries.append(values)
+
+    def __repr__(self) -> str:
+        return f"Summary({self._data!r})"
+
+
+class Run:
+    """A live run. Create it with ``labledger.init``; use it as a context manager or call
+    ``finish()``. Logging only enqueues: a background thread writes to the store."""
+
+    def __init__(
+        self, record: RunRecord, store: Store, settings: Settings, *, start_step: int = 0
+    ) -> None:
+        self.record = record
+        self.store = store
+        self.settings = settings
+        self._writer = Writer(
+            store,
+            record.run_id,
+            flush_interval=settings.flush_interval,
+            heartbeat_interval=settings.heartbeat_interval,
+            spool_dir=settings.root / "spool",
+            strict=settings.strict,
+        )
+        self._append = self._writer.points.append
+        self._step = start_step
+        self._system_step = 0
+        self._finished = False
+        self.summary = Summary(self._writer, record.summary)
+        self._artifacts: Artifacts | None = None
+        self._helpers: list[Any] = []  # console capture, system sampler: stopped at finish
+
+    # --- identity -------------------------------------------------------------------
+    @property
+    def id(self) -> str:
+        return self.record.run_id
+
+    @property
+    def name(self) -> str:
+        return self.record.name
+
+    @property
+    def project(self) -> str:
+        return self.record.project
+
+    @property
+    def config(self) -> dict[str, Any]:
+        """The run's nested config (a copy; change it with ``update_config``)."""
+        return dict(self.record.config)
+
+    @property
+    def step(self) -> int:
+        """The step the next ``log`` call without ``step=`` will use."""
+        return self._step
+
+    def __repr__(self) -> str:
+        return f"<Run {self.id} {self.project}/{self.name} {self.record.status}>"
+
+    # --- logging (hot path) ---------------------------------------------------------
+    def log(self, data: Mapping[str, Any], step: int | None = None) -> None:
+        """Record metric values (numbers, numpy or torch scalars) at ``step``.
+
+        Without ``step`` each call advances an internal counter, as in W&B. The call only
+        timestamps and enqueues a copy of ``data``; it never waits for the disk.
+        """
+        if step is None:
+            step = self._step
+            self._step = step + 1
+        elif step >= self._step:
+            self._step = step + 1
+        if data.__class__ is dict:
+            self._append((_time(), step, data.copy()))  # type: ignore[attr-defined]
+        else:
+            self._append((_time(), step, self._as_dict(data)))
+
+    def _log_after_finish(self, point: Any) -> None:
+        log.warning("labledger: run %s is finished; log() ignored", self.id)
+
+    @staticmethod
+    def _as_dict(data: Any) -> dict[str, Any]:
+        if not isinstance(data, Mapping):
+            raise TypeError(f"run.log expects a dict of metrics, got {type(data).__name__}")
+        return dict(data)
+
+    def update_config(self, config: Any) -> None:
+        """Add keys to the run's config (dict, argparse, dataclass or OmegaConf)."""
+        values, _ = config_to_dict(config)
+        self.record.config.update(values)
+        self._writer.tasks.append(lambda: self.store.log_config(self.id, values))
+
+    def record_seeds(self, seeds: Mapping[str, Any]) -> None:
+        section = dict(seeds)
+        self._writer.tasks.append(lambda: self.store.put_capture(self.id, "seeds", section))
+
+    def _record_output(self, stream: str, when: float, text: str) -> None:
+        self._writer.outputs.append((stream, when, text))
+
+    def _record_system(self, when: float, sample: Mapping[str, float]) -> None:
+        self._writer.points.append((when, self._system_step, dict(sample)))
+        self._system_step += 1
+
+    # --- artifacts --------------------------------------------------------------------
+    @property
+    def artifacts(self) -> Artifacts:
+        if self._artifacts is None:
+            from labledger.sdk.artifacts import Artifacts
+
+            self._artifacts = Artifacts(self.store, self.settings)
+        return self._artifacts
+
+    def log_artifact(
+        self,
+        path: str | os.PathLike[str],
+        *,
+        name: str | None = None,
+        type: str = "artifact",
+        metadata: Mapping[str, Any] | None = None,
+        reference: bool = False,
+        aliases: Sequence[str] = (),
+    ) -> ArtifactVersion:
+        """Store a file or folder (content-addressed) as the next version of ``name``."""
+        self._writer.flush(raise_errors=False)
+        return self.artifacts.log(
+            self.id, path, name=name, type=type, metadata=metadata,
+            reference=reference, aliases=aliases,
+        )
+
+    def use_artifact(self, ref: str, dest: str | os.PathLike[str] | None = None) -> Path:
+        """Fetch ``name[:vN|alias]`` and record this run as its consumer."""
+        return self.artifacts.use(ref, run_id=self.id, dest=dest)
+
+    def use_dataset(self, path_or_uri: str, name: str | None = None) -> ArtifactVersion:
+        """Fingerprint input data and record it as consumed by this run."""
+        return self.artifacts.use_dataset(self.id, path_or_uri, name=name)
+
+    # --- lifecycle --------------------------------------------------------------------
+    def flush(self) -> None:
+        """Block until everything logged so far is durable in the store."""
+        self._writer.flush()
+
+    def finish(self, status: RunStatus | str = RunStatus.FINISHED, error: str | None = None,
+               exit_code: int | None = None) -> None:
+        """Flush, record the final status and stop background work. Idempotent."""
+        if self._finished:
+            return
+        self._finished = True
+        self._append = self._log_after_finish
+
+        status = RunStatus(status)
+        for helper in reversed(self._helpers):
+            try:
+                helper.stop()
+            except Exception as exc:  # noqa: BLE001 - never fail the user's exit
+                log.warning("labledger: stopping %s failed: %s", type(helper).__name__, exc)
+        self._writer.close()
+        ended = time.time()
+        changes: dict[str, Any] = {
+            "status": status,
+            "ended_at": ended,
+            "heartbeat_at": ended,
+            "exit_code": EXIT_CODES.get(status, 1) if exit_code is None else exit_code,
+        }
+        if error is not None:
+            changes["error"] = error
+        try:
+            self.store.update_run(self.id, changes)
+            self.record.status = status
+            self.record.ended_at = ended
+        except Exception as exc:  # noqa: BLE001
+            if self.settings.strict:
+                raise
+            log.error("labledger: could not record the end of run %s: %s", self.id, exc)
+        lifecycle.unregister(self)
+
+    def __enter__(self) -> Run:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        if exc_type is None:
+            self.finish()
+        elif issubclass(exc_type, KeyboardInterrupt):
+            self.finish(RunStatus.KILLED, error="KeyboardInterrupt")
+        else:
+            text = "".join(traceback.format_exception(exc_type, exc, tb))
+            self.finish(RunStatus.FAILED, error=text)

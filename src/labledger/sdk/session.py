@@ -1,0 +1,167 @@
+"""``init`` and the module-level API (``log``, ``finish``) around the current run."""
+
+from __future__ import annotations
+
+import getpass
+import logging
+import os
+import socket
+import threading
+import time
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any
+
+from labledger.config import Settings, load_settings
+from labledger.entities import RunRecord, RunStatus, new_run_id
+from labledger.errors import LabledgerError
+from labledger.sdk import lifecycle
+from labledger.sdk.backend import get_store
+from labledger.sdk.config_input import config_to_dict
+
+if TYPE_CHECKING:
+    from labledger.sdk.run import Run
+
+log = logging.getLogger("labledger")
+current_run = lifecycle.current
+
+def init(
+    project: str | None = None,
+    config: Any = None,
+    *,
+    name: str | None = None,
+    tags: Sequence[str] = (),
+    notes: str | None = None,
+    group: str | None = None,
+    seed: int | None = None,
+    resume: str | None = None,
+    reproduces: str | None = None,
+    settings: Settings | None = None,
+    capture: bool = True,
+) -> Run:
+    """Start (or with ``resume=RUN_ID`` continue) a run and begin automatic capture.
+
+    ``config`` may be a dict, ``argparse.Namespace``, dataclass, OmegaConf config or pydantic
+    model. ``seed`` calls ``seed_everything(seed)`` and records it. The run finishes when the
+    ``with`` block ends, on ``finish()``, or at interpreter exit (``failed`` after an uncaught
+    exception, ``killed`` after Ctrl-C or SIGTERM).
+    """
+    from labledger.sdk.run import Run
+
+    settings = settings or load_settings()
+    store = get_store(settings)
+    values, config_kind = config_to_dict(config)
+    now = time.time()
+    if resume is not None:
+        record = store.get_run(resume)
+        if project is not None and project != record.project:
+            raise LabledgerError(
+                f"run {record.run_id} belongs to project {record.project!r}, not {project!r}"
+            )
+        changes: dict[str, Any] = {
+            "status": RunStatus.RUNNING, "ended_at": None, "heartbeat_at": now,
+            "pid": os.getpid(), "host": socket.gethostname(), "exit_code": None, "error": None,
+        }
+        store.update_run(record.run_id, changes)
+        if values:
+            store.log_config(record.run_id, values)
+            record.config.update(values)
+        steps = [m.last_step for k, m in record.metrics.items()
+                 if m.last_step is not None and not k.startswith("system/")]
+        run = Run(record, store, settings, start_step=max(steps, default=-1) + 1)
+    else:
+        project = project or settings.project or settings.root.parent.name or "default"
+        run_id = new_run_id()
+        record = RunRecord(
+            run_id=run_id,
+            project=project,
+            name=name or run_id,
+            status=RunStatus.RUNNING,
+            created_at=now,
+            heartbeat_at=now,
+            group=group,
+            tags=list(tags),
+            notes=notes,
+            config=values,
+            host=socket.gethostname(),
+            pid=os.getpid(),
+            reproduces=reproduces,
+        )
+        store.create_run(record)
+        run = Run(record, store, settings)
+    run._writer.start()
+    lifecycle.register(run)
+    if seed is not None:
+        from labledger.sdk.seeding import seed_everything
+
+        seed_everything(seed)
+    else:
+        from labledger.sdk.seeding import last_seeds
+
+        if last_seeds():
+            run.record_seeds(last_seeds())
+    _start_capture(run, settings, config_kind, capture)
+    return run
+
+
+def _start_capture(run: Run, settings: Settings, config_kind: str, capture: bool) -> None:
+    user = _safe(getpass.getuser)
+    run._writer.tasks.append(
+        lambda: run.store.put_capture(run.id, "run", {"config_source": config_kind, "user": user})
+    )
+    if not capture:
+        return
+    from labledger.capture import ConsoleCapture, SystemSampler, capture_all
+
+    if settings.capture_console:
+        console = ConsoleCapture(run._record_output)
+        console.start()
+        run._helpers.append(console)
+    if settings.system_metrics_interval > 0:
+        sampler = SystemSampler(run._record_system, interval=settings.system_metrics_interval)
+        sampler.start()
+        run._helpers.append(sampler)
+    prober = _CaptureThread(run)
+    prober.start()
+    run._helpers.append(prober)
+
+
+class _CaptureThread(threading.Thread):
+    """Runs the capture probes off the training thread; ``finish`` waits for it."""
+
+    def __init__(self, run: Run) -> None:
+        super().__init__(name="labledger-capture", daemon=True)
+        self.run_ref = run
+
+    def run(self) -> None:
+        from labledger.capture import capture_all
+
+        sections = capture_all()
+        for section, data in sections.items():
+            self.run_ref._writer.tasks.append(
+                lambda s=section, d=data: self.run_ref.store.put_capture(self.run_ref.id, s, d)
+            )
+
+    def stop(self) -> None:
+        self.join(timeout=30)
+
+
+def _safe(fn: Any) -> Any:
+    try:
+        return fn()
+    except Exception:  # noqa: BLE001 - getuser fails in some containers
+        return None
+
+
+def log(data: Mapping[str, Any], step: int | None = None) -> None:
+    """Log to the current run (see ``Run.log``)."""
+    run = current_run()
+    if run is None:
+        raise LabledgerError("labledger.log() called before labledger.init()")
+    run.log(data, step=step)
+
+
+def finish(status: RunStatus | str = RunStatus.FINISHED) -> None:
+    """Finish the current run, if any."""
+    run = current_run()
+    if run is not None:
+        run.finish(status)
