@@ -1,0 +1,277 @@
+"""Git probe: commit, branch and remote, plus every uncommitted change needed to rebuild the tree.
+
+A run is reproducible from ``commit`` + ``diff`` (``git apply``) + ``untracked`` (written back as
+files). Git is only read: ``GIT_OPTIONAL_LOCKS=0`` keeps it from refreshing the index, and
+``core.fsmonitor=false`` keeps it from starting a monitor daemon.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from pathlib import Path
+from typing import Any, NamedTuple
+
+from labledger.capture.redact import strip_url_credentials
+
+GIT_TIMEOUT = 10.0  # seconds for one git command
+UNTRACKED_FILE_LIMIT = 256 * 1024  # bytes per untracked file
+UNTRACKED_TOTAL_LIMIT = 5 * 1024 * 1024  # bytes of untracked content in all
+UNTRACKED_SKIPPED_LISTED = 1000  # skipped paths named one by one; the rest are only counted
+DIFF_LIMIT = 64 * 1024 * 1024  # bytes; a bigger diff (a changed tracked data file) is not stored
+
+# The tree of an empty repository, to diff against before the first commit.
+_EMPTY_TREE = "4b825dc642cb6eb9a060e54bf8d69288fbee4904"
+_NOT_A_REPO = "not a git repository"
+# Settings that make git's output independent of the user's configuration and free of side effects.
+_CONFIG = ("-c", "core.fsmonitor=false", "-c", "core.quotePath=true", "-c", "color.ui=false")
+_DIFF_ARGS = (
+    "diff",
+    "--binary",
+    "--no-color",
+    "--no-ext-diff",
+    "--no-textconv",
+    "--src-prefix=a/",
+    "--dst-prefix=b/",
+)
+
+
+class GitError(Exception):
+    """A git command failed; the message is git's own first line."""
+
+
+class GitNotFound(GitError):
+    """No git executable on PATH."""
+
+
+def run_git(args: list[str], cwd: Path, timeout: float = GIT_TIMEOUT) -> bytes:
+    """Run one read-only git command in ``cwd`` and return its stdout."""
+    import subprocess
+
+    env = dict(os.environ, GIT_OPTIONAL_LOCKS="0", GIT_TERMINAL_PROMPT="0", LC_ALL="C")
+    try:
+        done = subprocess.run(
+            ["git", *_CONFIG, *args],
+            cwd=cwd,
+            env=env,
+            stdin=subprocess.DEVNULL,
+            capture_output=True,
+            timeout=timeout,
+            check=False,
+        )
+    except FileNotFoundError as exc:
+        if exc.filename == "git":
+            raise GitNotFound("git executable not found") from None
+        raise GitError(f"cannot run git in {cwd}: {exc.strerror}") from None
+    except OSError as exc:
+        raise GitError(f"cannot run git in {cwd}: {exc.strerror or exc}") from None
+    except subprocess.TimeoutExpired:
+        raise GitError(f"git {args[0]} timed out after {timeout:g}s") from None
+    if done.returncode != 0:
+        message = done.stderr.decode(errors="replace").strip().splitlines()
+        raise GitError(message[0] if message else f"git {args[0]} exited with {done.returncode}")
+    return done.stdout
+
+
+def _line(output: bytes) -> str:
+    return output.decode(errors="replace").strip()
+
+
+class _Layout(NamedTuple):
+    root: Path
+    git_dir: Path
+    common_dir: Path
+
+
+def _layout(cwd: Path) -> _Layout:
+    out = run_git(["rev-parse", "--show-toplevel", "--absolute-git-dir", "--git-common-dir"], cwd)
+    root, git_dir, common_dir = out.decode(errors="surrogateescape").splitlines()[:3]
+    return _Layout(Path(root), Path(git_dir), (cwd / common_dir).resolve())
+
+
+# --- commit, branch and remote: cached while HEAD, the refs and the config are unchanged ---
+
+_cache_lock = threading.Lock()
+_cache: dict[Path, tuple[tuple[Any, ...], dict[str, Any]]] = {}
+
+
+def _stat_key(path: Path) -> tuple[int, int, int] | None:
+    try:
+        st = path.stat()
+    except OSError:
+        return None
+    return (st.st_mtime_ns, st.st_size, st.st_ino)
+
+
+def _state_key(layout: _Layout) -> tuple[Any, ...]:
+    head = layout.git_dir / "HEAD"
+    try:
+        head_text = head.read_text(errors="replace").strip()
+    except OSError:
+        head_text = ""
+    files = [head, layout.git_dir / "index", layout.common_dir / "config"]
+    files.append(layout.common_dir / "packed-refs")
+    if head_text.startswith("ref: "):
+        files.append(layout.common_dir / head_text.removeprefix("ref: "))
+    return (head_text, *(_stat_key(path) for path in files))
+
+
+def _remote(root: Path, branch: str | None) -> tuple[str | None, str | None]:
+    try:
+        out = run_git(
+            ["config", "-z", "--get-regexp", r"^(remote\..*\.url|branch\..*\.remote)$"], root
+        )
+    except GitError:  # exit status 1: no remotes configured
+        return None, None
+    urls: dict[str, str] = {}
+    upstream: str | None = None
+    for entry in out.decode(errors="replace").split("\0"):
+        key, _, value = entry.partition("\n")
+        if key.startswith("remote.") and key.endswith(".url"):
+            urls.setdefault(key[len("remote.") : -len(".url")], value)
+        elif branch is not None and key == f"branch.{branch}.remote":
+            upstream = value
+    for name in (upstream, "origin", *urls):
+        if name in urls:
+            return name, strip_url_credentials(urls[name])
+    return None, None
+
+
+def _head_info(layout: _Layout) -> dict[str, Any]:
+    key = _state_key(layout)
+    with _cache_lock:
+        cached = _cache.get(layout.root)
+    if cached is not None and cached[0] == key:
+        return dict(cached[1])
+    try:
+        commit: str | None = _line(
+            run_git(["rev-parse", "-q", "--verify", "HEAD^{commit}"], layout.root)
+        )
+    except GitError:  # no commit yet
+        commit = None
+    try:
+        branch: str | None = _line(run_git(["symbolic-ref", "-q", "--short", "HEAD"], layout.root))
+    except GitError:  # detached HEAD
+        branch = None
+    remote_name, remote_url = _remote(layout.root, branch)
+    info = {"commit": commit, "branch": branch, "remote": remote_name, "remote_url": remote_url}
+    with _cache_lock:
+        _cache[layout.root] = (key, info)
+    return dict(info)
+
+
+# --- uncommitted changes: computed on every call ---
+
+
+def _diff(root: Path, commit: str | None) -> tuple[str | None, str | None]:
+    """The text of ``git diff <commit> --binary`` and, when it cannot be stored, why."""
+    base = commit or _EMPTY_TREE
+    raw = run_git([*_DIFF_ARGS, base, "--"], root)
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        # A changed text file that is not UTF-8 would make the patch undecodable. Diffing every
+        # file as binary gives an ASCII patch (base85) that still re-applies byte for byte.
+        raw = _diff_all_binary(root, base)
+        text = raw.decode("utf-8", errors="replace")
+    if len(raw) > DIFF_LIMIT:
+        return None, f"diff is {len(raw)} bytes, over the {DIFF_LIMIT}-byte limit"
+    return text, None
+
+
+def _diff_all_binary(root: Path, base: str) -> bytes:
+    """``git diff --binary`` with every path marked binary, through a throwaway attributes file."""
+    import tempfile
+
+    fd, attributes = tempfile.mkstemp(prefix="labledger-", suffix=".gitattributes")
+    try:
+        with os.fdopen(fd, "w") as handle:
+            handle.write("* binary\n")
+        return run_git(["-c", f"core.attributesFile={attributes}", *_DIFF_ARGS, base, "--"], root)
+    finally:
+        os.unlink(attributes)
+
+
+def _read_text_file(path: Path) -> tuple[str | None, str | None]:
+    """The content of ``path`` if it is a small UTF-8 text file, else why it is skipped."""
+    try:
+        st = path.lstat()
+        if not path.is_file() or path.is_symlink():
+            return None, "not a regular file"
+        if st.st_size > UNTRACKED_FILE_LIMIT:
+            return None, f"larger than {UNTRACKED_FILE_LIMIT} bytes"
+        data = path.read_bytes()
+    except OSError as exc:
+        return None, f"unreadable: {exc.strerror or exc}"
+    if len(data) > UNTRACKED_FILE_LIMIT:
+        return None, f"larger than {UNTRACKED_FILE_LIMIT} bytes"
+    if b"\0" in data:
+        return None, "binary"
+    try:
+        return data.decode("utf-8"), None
+    except UnicodeDecodeError:
+        return None, "binary"
+
+
+def _untracked(root: Path) -> tuple[dict[str, str], dict[str, str], int]:
+    """Untracked, non-ignored files: {path: content}, {path: reason skipped}, skipped unlisted."""
+    out = run_git(["ls-files", "--others", "--exclude-standard", "-z"], root)
+    contents: dict[str, str] = {}
+    skipped: dict[str, str] = {}
+    unlisted = 0
+    total = 0
+    over_total = f"total untracked content over {UNTRACKED_TOTAL_LIMIT} bytes"
+    for raw_name in out.split(b"\0"):
+        if not raw_name:
+            continue
+        name = os.fsdecode(raw_name)
+        text: str | None = None
+        reason = over_total
+        if total < UNTRACKED_TOTAL_LIMIT:
+            text, why = _read_text_file(root / name)
+            reason = why or reason
+        size = len(text.encode()) if text is not None else 0
+        if text is not None and total + size <= UNTRACKED_TOTAL_LIMIT:
+            contents[name] = text
+            total += size
+        elif text is None and len(skipped) < UNTRACKED_SKIPPED_LISTED:
+            skipped[name] = reason
+        elif len(skipped) < UNTRACKED_SKIPPED_LISTED:
+            skipped[name] = over_total
+        else:
+            unlisted += 1
+    return contents, skipped, unlisted
+
+
+def capture_git(cwd: Path | None = None) -> dict[str, Any]:
+    """Git state of the repository holding ``cwd`` (default: the current directory).
+
+    Outside a repository: ``{"present": False}``; without a git executable, the same with a
+    ``reason``. Raises ``GitError`` only when a git command fails inside a repository.
+    """
+    here = Path.cwd() if cwd is None else Path(cwd)
+    try:
+        layout = _layout(here)
+    except GitNotFound as exc:
+        return {"present": False, "reason": str(exc)}
+    except GitError as exc:
+        if _NOT_A_REPO in str(exc).lower():
+            return {"present": False}
+        return {"present": False, "reason": str(exc)}
+    info = _head_info(layout)
+    diff, diff_skipped = _diff(layout.root, info["commit"])
+    untracked, skipped, unlisted = _untracked(layout.root)
+    result: dict[str, Any] = {
+        "present": True,
+        "root": str(layout.root),
+        **info,
+        "dirty": bool(diff or diff_skipped or untracked or skipped or unlisted),
+        "diff": diff,
+        "untracked": untracked,
+        "untracked_skipped": skipped,
+    }
+    if diff_skipped:
+        result["diff_skipped"] = diff_skipped
+    if unlisted:
+        result["untracked_skipped_unlisted"] = unlisted
+    return result
