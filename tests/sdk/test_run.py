@@ -1,0 +1,190 @@
+"""The SDK's run lifecycle, in-process: init/log/summary/finish and what lands in the store."""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import logging
+import math
+
+import numpy as np
+import pytest
+
+import labledger as ll
+from labledger.errors import LabledgerError
+
+
+def test_context_manager_records_config_metrics_and_summary() -> None:
+    cfg = {"optimizer": {"name": "adam", "lr": 1e-3}, "batch_size": 64}
+    with ll.init(project="digits", config=cfg, name="first", tags=["t"], group="g",
+                 notes="hello", capture=False) as run:
+        for step in range(10):
+            run.log({"loss": 1.0 / (step + 1), "acc": np.float32(step / 10)}, step=step)
+        run.summary["f1"] = 0.75
+    view = ll.Api().run(run.id)
+    assert view.status is ll.RunStatus.FINISHED
+    assert (view.name, view.record.tags, view.record.group, view.record.notes) == (
+        "first", ["t"], "g", "hello")
+    assert view.config == cfg
+    assert view.params["optimizer.lr"] == 1e-3
+    assert view.metrics["f1"] == 0.75
+    assert view.metrics["acc"] == pytest.approx(0.9)
+    steps, values = view.history("loss")
+    assert steps.tolist() == list(range(10))
+    assert values[-1] == pytest.approx(0.1)
+    assert view.record.exit_code == 0 and view.record.runtime is not None
+
+
+def test_module_level_log_and_finish_with_automatic_steps() -> None:
+    run = ll.init(project="p", capture=False)
+    for value in (3.0, 2.0, 1.0):
+        ll.log({"loss": value})
+    ll.log({"loss": 0.5}, step=10)
+    ll.log({"loss": 0.25})
+    ll.finish()
+    assert ll.current_run() is None
+    steps, values = ll.Api().run(run.id).history("loss")
+    assert steps.tolist() == [0, 1, 2, 10, 11]
+    assert values.tolist() == [3.0, 2.0, 1.0, 0.5, 0.25]
+
+
+def test_log_before_init_is_a_clear_error() -> None:
+    with pytest.raises(LabledgerError, match="before labledger.init"):
+        ll.log({"loss": 1.0})
+
+
+def test_log_copies_the_callers_dict() -> None:
+    with ll.init(project="p", capture=False) as run:
+        point = {"loss": 1.0}
+        run.log(point)
+        point["loss"] = 99.0
+    assert ll.Api().run(run.id).metrics["loss"] == 1.0
+
+
+def test_torch_scalars_are_logged() -> None:
+    torch = pytest.importorskip("torch")
+    with ll.init(project="p", capture=False) as run:
+        run.log({"loss": torch.tensor(0.5)})
+    assert ll.Api().run(run.id).metrics["loss"] == 0.5
+
+
+def test_non_numeric_metric_warns_and_keeps_the_rest(caplog: pytest.LogCaptureFixture,
+                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("LABLEDGER_STRICT", "0")
+    with caplog.at_level(logging.WARNING, "labledger"), ll.init(project="p", capture=False) as run:
+        run.log({"loss": 1.0, "label": "cat"})
+        run.log({"loss": 2.0, "label": 3})
+    view = ll.Api().run(run.id)
+    assert view.history("loss").values.tolist() == [1.0, 2.0]
+    assert view.history("label").values.tolist() == [3.0]
+    assert "non-numeric" in caplog.text
+
+
+def test_exception_marks_failed_with_traceback() -> None:
+    with pytest.raises(ZeroDivisionError), ll.init(project="p", capture=False) as run:
+        run.log({"loss": 1.0})
+        _ = 1 / 0
+    view = ll.Api().run(run.id)
+    assert view.status is ll.RunStatus.FAILED
+    assert "ZeroDivisionError" in (view.record.error or "")
+    assert view.metrics["loss"] == 1.0
+
+
+def test_keyboard_interrupt_marks_killed() -> None:
+    with pytest.raises(KeyboardInterrupt), ll.init(project="p", capture=False) as run:
+        raise KeyboardInterrupt
+    assert ll.Api().run(run.id).status is ll.RunStatus.KILLED
+
+
+@dataclasses.dataclass
+class TrainConfig:
+    lr: float = 0.1
+    layers: tuple[int, ...] = (64, 32)
+
+
+@pytest.mark.parametrize(
+    ("config", "kind"),
+    [
+        ({"lr": 0.1, "layers": [64, 32]}, "dict"),
+        (argparse.Namespace(lr=0.1, layers=[64, 32]), "argparse"),
+        (TrainConfig(), "dataclass"),
+    ],
+)
+def test_config_sources(config: object, kind: str) -> None:
+    with ll.init(project="p", config=config, capture=False) as run:
+        pass
+    view = ll.Api().run(run.id)
+    assert view.config == {"lr": 0.1, "layers": [64, 32]}
+    assert view.captures()["run"]["config_source"] == kind
+
+
+def test_omegaconf_config_is_resolved() -> None:
+    omegaconf = pytest.importorskip("omegaconf")
+    cfg = omegaconf.OmegaConf.create({"model": {"width": 64, "double": "${model.width}"}})
+    with ll.init(project="p", config=cfg, capture=False) as run:
+        pass
+    assert ll.Api().run(run.id).params == {"model.width": 64, "model.double": 64}
+
+
+def test_unserialisable_config_is_stored_as_repr(caplog: pytest.LogCaptureFixture) -> None:
+    class Opaque:
+        def __repr__(self) -> str:
+            return "<Opaque>"
+
+    with caplog.at_level(logging.WARNING, "labledger"), ll.init(
+        project="p", config={"thing": Opaque(), "nan": math.nan}, capture=False
+    ) as run:
+        pass
+    assert ll.Api().run(run.id).config == {"thing": "<Opaque>", "nan": "nan"}
+    assert "thing: Opaque stored as its repr" in caplog.text
+
+
+def test_bad_config_type_is_refused() -> None:
+    with pytest.raises(TypeError, match="config must be"):
+        ll.init(project="p", config=[1, 2], capture=False)
+
+
+def test_resume_continues_steps_and_status() -> None:
+    run = ll.init(project="p", capture=False)
+    run.log({"loss": 1.0})
+    run.log({"loss": 0.9})
+    run.finish(ll.RunStatus.KILLED)
+    resumed = ll.init(resume=run.id[:6], capture=False)
+    assert resumed.id == run.id and resumed.step == 2
+    resumed.log({"loss": 0.8})
+    resumed.finish()
+    view = ll.Api().run(run.id)
+    assert view.status is ll.RunStatus.FINISHED
+    assert view.history("loss").steps.tolist() == [0, 1, 2]
+
+
+def test_seed_everything_seeds_and_records() -> None:
+    import random
+
+    ll.seed_everything(7)
+    first = (random.random(), np.random.rand())
+    with ll.init(project="p", seed=7, capture=False) as run:
+        assert (random.random(), np.random.rand()) == first
+    seeds = ll.Api().run(run.id).captures()["seeds"]
+    assert seeds["seed"] == 7 and seeds["numpy"] == 7
+    with pytest.raises(ValueError, match="seed"):
+        ll.seed_everything(-1)
+
+
+def test_runs_query_and_dataframe() -> None:
+    for lr in (0.1, 0.01, 0.001):
+        with ll.init(project="grid", config={"lr": lr, "opt": {"name": "sgd"}}, capture=False) as r:
+            r.log({"acc": 1 - lr})
+    found = ll.runs("grid", filter="metrics.acc > 0.95", order_by="-metrics.acc")
+    assert [v.config["lr"] for v in found] == [0.001, 0.01]
+    frame = found.to_pandas()
+    assert list(frame["config.lr"]) == [0.001, 0.01]
+    assert {"run_id", "status", "config.opt.name", "metrics.acc"} <= set(frame.columns)
+
+
+def test_history_downsampling_keeps_extremes() -> None:
+    with ll.init(project="p", capture=False) as run:
+        for step in range(10_000):
+            run.log({"x": 100.0 if step == 4321 else 0.0})
+    steps, values = ll.Api().run(run.id).history("x", samples=100)
+    assert len(steps) <= 101 and values.max() == 100.0 and 4321 in steps.tolist()
