@@ -29,7 +29,6 @@ ENV_VARS: dict[str, str] = {
     "LABLEDGER_CRASH_AFTER": "A running run without heartbeat for this long is crashed (default 30).",
     "LABLEDGER_SYSTEM_METRICS_INTERVAL": "Seconds between system metric samples; 0 disables (default 5).",
     "LABLEDGER_CAPTURE_CONSOLE": "1 to record stdout/stderr into the run (default), 0 to disable.",
-    "LABLEDGER_MODE": "online (default) or disabled (init returns a run that records nothing).",
     "LABLEDGER_STRICT": "1 to re-raise logging errors instead of warning (for tests).",
     "S3_ENDPOINT_URL": "Endpoint of an S3-compatible server for s3:// artifact storage.",
 }
@@ -51,7 +50,6 @@ class Settings:
     crash_after: float = 30.0
     system_metrics_interval: float = 5.0
     capture_console: bool = True
-    mode: str = "online"
     strict: bool = False
     s3_endpoint_url: str | None = None
     policy: dict[str, Any] = field(default_factory=dict)
@@ -122,9 +120,6 @@ def load_settings(env: Mapping[str, str] | None = None, cwd: Path | None = None)
     if not artifact_uri:
         artifact_uri = str(folder / "artifacts")
 
-    mode = env.get("LABLEDGER_MODE", file_config.get("mode", "online"))
-    if mode not in ("online", "disabled"):
-        raise ConfigError(f"LABLEDGER_MODE must be 'online' or 'disabled', got {mode!r}")
     policy = file_config.get("policy", {})
     if not isinstance(policy, dict):
         raise ConfigError(f"[policy] in {CONFIG_FILE} must be a table, got {policy!r}")
@@ -139,7 +134,6 @@ def load_settings(env: Mapping[str, str] | None = None, cwd: Path | None = None)
         crash_after=_number(env, "LABLEDGER_CRASH_AFTER", 30.0),
         system_metrics_interval=_number(env, "LABLEDGER_SYSTEM_METRICS_INTERVAL", 5.0),
         capture_console=env.get("LABLEDGER_CAPTURE_CONSOLE", "1") != "0",
-        mode=str(mode),
         strict=env.get("LABLEDGER_STRICT", "0") == "1",
         s3_endpoint_url=env.get("S3_ENDPOINT_URL") or file_config.get("s3_endpoint_url"),
         policy=dict(policy),
