@@ -1,0 +1,34 @@
+from __future__ import annotations
+
+import os
+import socket
+import sys
+
+import pytest
+
+from labledger.capture.host import capture_host
+
+
+def test_host() -> None:
+    host = capture_host()
+
+    assert host["hostname"] == socket.gethostname()
+    assert host["cpu_count_logical"] == os.cpu_count()
+    assert host["cpu_count_logical"] > 0
+    assert 0 < host["cpu_count_usable"] <= host["cpu_count_logical"]
+    assert host["memory_total_bytes"] > 2**20
+    assert isinstance(host["cpu_model"], str)
+    assert host["cpu_model"]
+
+
+def test_ram_without_psutil(monkeypatch: pytest.MonkeyPatch) -> None:
+    import psutil
+
+    expected = psutil.virtual_memory().total
+    monkeypatch.setitem(sys.modules, "psutil", None)  # import psutil now raises ImportError
+
+    host = capture_host()
+
+    assert host["cpu_count_physical"] is None
+    if hasattr(os, "sysconf"):
+        assert host["memory_total_bytes"] == expected

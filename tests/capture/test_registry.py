@@ -1,0 +1,95 @@
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from labledger.capture import capture_all, registry
+from labledger.capture.environment import capture_environment
+
+REPO = Path(__file__).resolve().parents[2]
+SECTIONS = ["git", "environment", "host", "gpu", "command", "determinism"]
+
+
+@pytest.fixture
+def release() -> Iterator[threading.Event]:
+    event = threading.Event()
+    yield event
+    event.set()  # let a hung probe's thread finish
+
+
+def test_every_section_json_ready_and_silent(capfd: pytest.CaptureFixture[str]) -> None:
+    result = capture_all(cwd=REPO)
+
+    assert list(result) == SECTIONS
+    assert not [name for name, section in result.items() if "error" in section]
+    assert result["git"]["root"] == str(REPO)
+    json.dumps(result)
+    assert capfd.readouterr() == ("", "")
+
+
+def test_cwd_reaches_the_git_probe(tmp_path: Path) -> None:
+    assert capture_all(cwd=tmp_path)["git"]["present"] is False
+
+
+def test_failing_probe_costs_only_its_section(monkeypatch: pytest.MonkeyPatch) -> None:
+    def broken(cwd: Path | None) -> dict[str, Any]:
+        raise RuntimeError("no /proc here\nsecond line")
+
+    monkeypatch.setitem(registry.PROBES, "host", broken)
+
+    result = capture_all()
+
+    assert result["host"] == {"error": "RuntimeError: no /proc here"}
+    assert [name for name, section in result.items() if "error" in section] == ["host"]
+    assert result["environment"]["packages"]
+
+
+@pytest.mark.parametrize(
+    "probe",
+    [lambda cwd: ["not", "a", "dict"], lambda cwd: exec("raise SystemExit(3)")],
+    ids=["not-a-dict", "system-exit"],
+)
+def test_misbehaving_probe(probe: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(registry.PROBES, "gpu", probe)
+
+    section = capture_all()["gpu"]
+
+    assert list(section) == ["error"]
+
+
+def test_hanging_probe_times_out(monkeypatch: pytest.MonkeyPatch, release: threading.Event) -> None:
+    capture_environment()  # warm the per-process cache so only the hung probe is slow
+
+    def hang(cwd: Path | None) -> dict[str, Any]:
+        release.wait(60)
+        return {"late": True}
+
+    monkeypatch.setitem(registry.PROBES, "determinism", hang)
+
+    start = time.monotonic()
+    result = capture_all(timeout=3.0)
+    elapsed = time.monotonic() - start
+
+    assert result["determinism"] == {"error": "timed out after 3s"}
+    assert 3.0 <= elapsed < 5.0
+    assert [name for name, section in result.items() if "error" in section] == ["determinism"]
+
+
+def test_probes_run_concurrently(monkeypatch: pytest.MonkeyPatch) -> None:
+    def slow(cwd: Path | None) -> dict[str, Any]:
+        time.sleep(0.5)
+        return {"ok": True}
+
+    monkeypatch.setattr(registry, "PROBES", dict.fromkeys(SECTIONS, slow))
+
+    start = time.monotonic()
+    result = capture_all()
+
+    assert time.monotonic() - start < 1.5
+    assert result == {name: {"ok": True} for name in SECTIONS}
