@@ -40,20 +40,33 @@ def load_data(seed: int) -> tuple[torch.Tensor, ...]:
     x_train, x_val, y_train, y_val = train_test_split(
         x, digits.target, test_size=0.25, random_state=seed, stratify=digits.target
     )
-    return (torch.from_numpy(x_train), torch.from_numpy(x_val),
-            torch.from_numpy(y_train), torch.from_numpy(y_val))
+    return (
+        torch.from_numpy(x_train),
+        torch.from_numpy(x_val),
+        torch.from_numpy(y_train),
+        torch.from_numpy(y_val),
+    )
 
 
 def build_model(hidden: int, activation: str) -> nn.Module:
     act = ACTIVATIONS[activation]
-    return nn.Sequential(nn.Linear(64, hidden), act(), nn.Linear(hidden, hidden), act(),
-                         nn.Linear(hidden, 10))
+    return nn.Sequential(
+        nn.Linear(64, hidden), act(), nn.Linear(hidden, hidden), act(), nn.Linear(hidden, 10)
+    )
 
 
-def train(config: dict[str, Any], project: str, seed: int, out_dir: Path, data_file: Path) -> ll.Run:
+def train(
+    config: dict[str, Any], project: str, seed: int, out_dir: Path, data_file: Path
+) -> ll.Run:
     name = "{optimizer}-{activation}-lr{lr}-bs{batch_size}".format(**config)
-    with ll.init(project=project, config=config, seed=seed, name=name,
-                 tags=["demo", config["optimizer"]], group="digits-grid") as run:
+    with ll.init(
+        project=project,
+        config=config,
+        seed=seed,
+        name=name,
+        tags=["demo", config["optimizer"]],
+        group="digits-grid",
+    ) as run:
         run.use_dataset(str(data_file), name="digits")
         x_train, x_val, y_train, y_val = load_data(seed)
         model = build_model(config["hidden"], config["activation"])
@@ -78,14 +91,17 @@ def train(config: dict[str, Any], project: str, seed: int, out_dir: Path, data_f
                 val_loss = loss_fn(logits, y_val).item()
                 predicted = logits.argmax(dim=1)
             acc = (predicted == y_val).float().mean().item()
-            run.log({"train/loss": total / len(x_train), "val/loss": val_loss, "val/acc": acc},
-                    step=epoch)
+            run.log(
+                {"train/loss": total / len(x_train), "val/loss": val_loss, "val/acc": acc},
+                step=epoch,
+            )
         run.summary["f1"] = float(f1_score(y_val.numpy(), predicted.numpy(), average="macro"))
         run.summary["acc"] = acc
         weights = out_dir / f"{run.id}.pt"
         torch.save(model.state_dict(), weights)
-        run.log_artifact(weights, name="digits-mlp", type="model",
-                         metadata={"val_acc": acc, "config": config})
+        run.log_artifact(
+            weights, name="digits-mlp", type="model", metadata={"val_acc": acc, "config": config}
+        )
         print(f"{run.id}  {name:<32} val/acc={acc:.3f}  f1={run.summary['f1']:.3f}")
     return run
 
@@ -115,8 +131,12 @@ def main(argv: list[str] | None = None) -> list[str]:
             config.update(epochs=args.epochs, hidden=args.hidden)
             run_ids.append(train(config, args.project, args.seed, out_dir, data_file).id)
 
-    (best,) = ll.runs(args.project, filter=f"run_id in ({', '.join(repr(r) for r in run_ids)})",
-                      order_by="-metrics.f1", limit=1)
+    (best,) = ll.runs(
+        args.project,
+        filter=f"run_id in ({', '.join(repr(r) for r in run_ids)})",
+        order_by="-metrics.f1",
+        limit=1,
+    )
     from labledger.sdk.artifacts import Artifacts
 
     api = ll.Api()

@@ -13,7 +13,9 @@ import pytest
 from labledger.config import Settings, load_settings
 from labledger.sdk.backend import close_stores
 
-POSTGRES_URL = os.environ.get("LABLEDGER_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/test")
+POSTGRES_URL = os.environ.get(
+    "LABLEDGER_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/test"
+)
 
 
 @pytest.fixture(autouse=True)
@@ -37,8 +39,11 @@ def _isolated_environment(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> It
 @pytest.fixture
 def settings(tmp_path: Path) -> Settings:
     return load_settings(
-        env={"LABLEDGER_DIR": str(tmp_path / "store"), "LABLEDGER_SYSTEM_METRICS_INTERVAL": "0",
-             "LABLEDGER_STRICT": "1"},
+        env={
+            "LABLEDGER_DIR": str(tmp_path / "store"),
+            "LABLEDGER_SYSTEM_METRICS_INTERVAL": "0",
+            "LABLEDGER_STRICT": "1",
+        },
         cwd=tmp_path,
     )
 

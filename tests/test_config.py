@@ -48,7 +48,7 @@ def test_bad_settings_name_the_problem(tmp_path: Path, env: dict[str, str], mess
 
 def test_broken_config_file_is_reported(tmp_path: Path) -> None:
     (tmp_path / "labledger.toml").write_text("dir = \n")
-    with pytest.raises(ConfigError, match="labledger.toml"):
+    with pytest.raises(ConfigError, match=r"labledger\.toml"):
         load_settings(env={}, cwd=tmp_path)
 
 

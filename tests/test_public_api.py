@@ -34,6 +34,7 @@ def test_public_api_is_pinned() -> None:
 def test_import_does_not_load_heavy_libraries() -> None:
     heavy = ["numpy", "pandas", "torch", "sqlalchemy", "requests", "alembic", "psutil", "boto3"]
     code = f"import labledger, sys; print([m for m in {heavy!r} if m in sys.modules])"
-    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                            check=True)
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    )
     assert result.stdout.strip() == "[]"

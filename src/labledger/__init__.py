@@ -1,10 +1,10 @@
 """labledger: every training run recorded completely enough to reproduce it.
 
-    import labledger as ll
-    with ll.init(project="digits", config=cfg, seed=42) as run:
-        run.log({"loss": loss, "acc": acc}, step=step)
-        run.summary["f1"] = f1
-        run.log_artifact("model.pt", name="digits-mlp", type="model")
+import labledger as ll
+with ll.init(project="digits", config=cfg, seed=42) as run:
+    run.log({"loss": loss, "acc": acc}, step=step)
+    run.summary["f1"] = f1
+    run.log_artifact("model.pt", name="digits-mlp", type="model")
 """
 
 from __future__ import annotations

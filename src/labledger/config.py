@@ -26,8 +26,12 @@ ENV_VARS: dict[str, str] = {
     "LABLEDGER_PROJECT": "Default project name for runs.",
     "LABLEDGER_FLUSH_INTERVAL": "Seconds between background flushes to the store (default 0.05).",
     "LABLEDGER_HEARTBEAT_INTERVAL": "Seconds between run heartbeats (default 5).",
-    "LABLEDGER_CRASH_AFTER": "A running run without heartbeat for this long is crashed (default 30).",
-    "LABLEDGER_SYSTEM_METRICS_INTERVAL": "Seconds between system metric samples; 0 disables (default 5).",
+    "LABLEDGER_CRASH_AFTER": (
+        "A running run without a heartbeat for this long is crashed (default 30)."
+    ),
+    "LABLEDGER_SYSTEM_METRICS_INTERVAL": (
+        "Seconds between system metric samples; 0 disables (default 5)."
+    ),
     "LABLEDGER_CAPTURE_CONSOLE": "1 to record stdout/stderr into the run (default), 0 to disable.",
     "LABLEDGER_STRICT": "1 to re-raise logging errors instead of warning (for tests).",
     "S3_ENDPOINT_URL": "Endpoint of an S3-compatible server for s3:// artifact storage.",
@@ -113,7 +117,9 @@ def load_settings(env: Mapping[str, str] | None = None, cwd: Path | None = None)
         folder = root / folder
     uri = env.get("LABLEDGER_URI") or file_config.get("uri") or sqlite_uri(folder)
     if not isinstance(uri, str) or "://" not in uri:
-        raise ConfigError(f"store URI must look like sqlite:///path or postgresql://..., got {uri!r}")
+        raise ConfigError(
+            f"store URI must look like sqlite:///path or postgresql://..., got {uri!r}"
+        )
     if uri.startswith("sqlite:///"):
         folder = Path(uri.removeprefix("sqlite:///")).parent
     artifact_uri = env.get("LABLEDGER_ARTIFACTS") or file_config.get("artifacts")

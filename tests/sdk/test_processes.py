@@ -25,7 +25,10 @@ def script(tmp_path: Path, body: str) -> Path:
 
 def run_script(path: Path, *args: str, check: bool = False) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, str(path), *args], capture_output=True, text=True, timeout=120,
+        [sys.executable, str(path), *args],
+        capture_output=True,
+        text=True,
+        timeout=120,
         check=check,
     )
 
@@ -36,22 +39,28 @@ def only_run(project: str = "p") -> ll.RunView:
 
 
 def test_normal_exit_without_finish_is_finished(tmp_path: Path) -> None:
-    path = script(tmp_path, """
+    path = script(
+        tmp_path,
+        """
         run = ll.init(project="p", capture=False)
         run.log({"loss": 1.0})
         print("done")
-    """)
+    """,
+    )
     assert run_script(path, check=True).stdout == "done\n"
     view = only_run()
     assert view.status is ll.RunStatus.FINISHED and view.metrics["loss"] == 1.0
 
 
 def test_uncaught_exception_is_failed_with_traceback(tmp_path: Path) -> None:
-    path = script(tmp_path, """
+    path = script(
+        tmp_path,
+        """
         run = ll.init(project="p", capture=False)
         run.log({"loss": 1.0})
         raise RuntimeError("diverged at step 3")
-    """)
+    """,
+    )
     result = run_script(path)
     assert result.returncode == 1 and "diverged at step 3" in result.stderr
     view = only_run()
@@ -60,13 +69,16 @@ def test_uncaught_exception_is_failed_with_traceback(tmp_path: Path) -> None:
 
 
 def test_sigterm_is_killed(tmp_path: Path) -> None:
-    path = script(tmp_path, """
+    path = script(
+        tmp_path,
+        """
         import time
         run = ll.init(project="p", capture=False)
         run.log({"loss": 1.0})
         print("ready", flush=True)
         time.sleep(60)
-    """)
+    """,
+    )
     proc = subprocess.Popen([sys.executable, str(path)], stdout=subprocess.PIPE, text=True)
     assert proc.stdout is not None and proc.stdout.readline() == "ready\n"
     proc.send_signal(signal.SIGTERM)
@@ -76,7 +88,9 @@ def test_sigterm_is_killed(tmp_path: Path) -> None:
 
 
 def test_sigkill_keeps_flushed_points_and_shows_crashed(tmp_path: Path) -> None:
-    path = script(tmp_path, """
+    path = script(
+        tmp_path,
+        """
         import time
         run = ll.init(project="p", capture=False)
         for step in range(5000):
@@ -86,7 +100,8 @@ def test_sigkill_keeps_flushed_points_and_shows_crashed(tmp_path: Path) -> None:
         for step in range(5000, 5010):
             run.log({"loss": 0.0})
         time.sleep(60)
-    """)
+    """,
+    )
     proc = subprocess.Popen([sys.executable, str(path)], stdout=subprocess.PIPE, text=True)
     assert proc.stdout is not None
     run_id = proc.stdout.readline().strip()
@@ -94,7 +109,7 @@ def test_sigkill_keeps_flushed_points_and_shows_crashed(tmp_path: Path) -> None:
     proc.wait(timeout=30)
     view = ll.Api().run(run_id)
     assert view.status is ll.RunStatus.CRASHED
-    steps, values = view.history("loss")
+    steps, _ = view.history("loss")
     assert steps[:5000].tolist() == list(range(5000))
     assert len(view.history("acc").steps) == 5000
 
@@ -110,15 +125,19 @@ def test_crash_detected_by_stale_heartbeat(monkeypatch: pytest.MonkeyPatch) -> N
 
 
 def test_eight_processes_log_concurrently_without_loss(tmp_path: Path) -> None:
-    path = script(tmp_path, """
+    path = script(
+        tmp_path,
+        """
         import sys
         with ll.init(project="concurrent", name=sys.argv[1], capture=False) as run:
             for step in range(2000):
                 run.log({f"m{k}": step * k for k in range(5)}, step=step)
-    """)
+    """,
+    )
     procs = [
-        subprocess.Popen([sys.executable, str(path), f"worker-{i}"], stderr=subprocess.PIPE,
-                         text=True)
+        subprocess.Popen(
+            [sys.executable, str(path), f"worker-{i}"], stderr=subprocess.PIPE, text=True
+        )
         for i in range(8)
     ]
     errors = [p.communicate(timeout=300)[1] for p in procs]

@@ -16,15 +16,26 @@ from labledger.errors import LabledgerError
 
 def test_context_manager_records_config_metrics_and_summary() -> None:
     cfg = {"optimizer": {"name": "adam", "lr": 1e-3}, "batch_size": 64}
-    with ll.init(project="digits", config=cfg, name="first", tags=["t"], group="g",
-                 notes="hello", capture=False) as run:
+    with ll.init(
+        project="digits",
+        config=cfg,
+        name="first",
+        tags=["t"],
+        group="g",
+        notes="hello",
+        capture=False,
+    ) as run:
         for step in range(10):
             run.log({"loss": 1.0 / (step + 1), "acc": np.float32(step / 10)}, step=step)
         run.summary["f1"] = 0.75
     view = ll.Api().run(run.id)
     assert view.status is ll.RunStatus.FINISHED
     assert (view.name, view.record.tags, view.record.group, view.record.notes) == (
-        "first", ["t"], "g", "hello")
+        "first",
+        ["t"],
+        "g",
+        "hello",
+    )
     assert view.config == cfg
     assert view.params["optimizer.lr"] == 1e-3
     assert view.metrics["f1"] == 0.75
@@ -49,7 +60,7 @@ def test_module_level_log_and_finish_with_automatic_steps() -> None:
 
 
 def test_log_before_init_is_a_clear_error() -> None:
-    with pytest.raises(LabledgerError, match="before labledger.init"):
+    with pytest.raises(LabledgerError, match=r"before labledger\.init"):
         ll.log({"loss": 1.0})
 
 
@@ -68,8 +79,9 @@ def test_torch_scalars_are_logged() -> None:
     assert ll.Api().run(run.id).metrics["loss"] == 0.5
 
 
-def test_non_numeric_metric_warns_and_keeps_the_rest(caplog: pytest.LogCaptureFixture,
-                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+def test_non_numeric_metric_warns_and_keeps_the_rest(
+    caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("LABLEDGER_STRICT", "0")
     with caplog.at_level(logging.WARNING, "labledger"), ll.init(project="p", capture=False) as run:
         run.log({"loss": 1.0, "label": "cat"})
@@ -131,9 +143,10 @@ def test_unserialisable_config_is_stored_as_repr(caplog: pytest.LogCaptureFixtur
         def __repr__(self) -> str:
             return "<Opaque>"
 
-    with caplog.at_level(logging.WARNING, "labledger"), ll.init(
-        project="p", config={"thing": Opaque(), "nan": math.nan}, capture=False
-    ) as run:
+    with (
+        caplog.at_level(logging.WARNING, "labledger"),
+        ll.init(project="p", config={"thing": Opaque(), "nan": math.nan}, capture=False) as run,
+    ):
         pass
     assert ll.Api().run(run.id).config == {"thing": "<Opaque>", "nan": "nan"}
     assert "thing: Opaque stored as its repr" in caplog.text

@@ -162,13 +162,17 @@ finite_or_special = st.one_of(
 )
 
 
-@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
 @given(
     key=st.text(min_size=1, max_size=40).filter(lambda s: "\x00" not in s),
     values=st.lists(finite_or_special, min_size=1, max_size=50),
     start=st.integers(min_value=-(2**62), max_value=2**62),
 )
-def test_metric_round_trip_is_bit_exact(store: Store, key: str, values: list[float], start: int) -> None:
+def test_metric_round_trip_is_bit_exact(
+    store: Store, key: str, values: list[float], start: int
+) -> None:
     record = make_run(store)
     steps = np.arange(len(values), dtype=np.int64) + start
     store.write_metrics(

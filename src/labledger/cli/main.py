@@ -6,6 +6,8 @@ import sys
 
 import click
 
+from labledger.cli.export import export_command
+from labledger.cli.runs import projects_command, runs_group
 from labledger.errors import LabledgerError
 
 
@@ -17,6 +19,11 @@ def cli() -> None:
     The store is found from LABLEDGER_URI, LABLEDGER_DIR, labledger.toml, or
     .labledger/ at the git root (the current directory outside git).
     """
+
+
+cli.add_command(runs_group)
+cli.add_command(projects_command)
+cli.add_command(export_command)
 
 
 def main() -> None:

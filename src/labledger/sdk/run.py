@@ -55,7 +55,7 @@ class Summary(MutableMapping[str, Any]):
     def __len__(self) -> int:
         return len(self._data)
 
-    def update(self, *args: Any, **kwargs: Any) -> None:  # type: ignore[override]
+    def update(self, *args: Any, **kwargs: Any) -> None:
         values = dict(*args, **kwargs)
         self._data.update(values)
         self._writer.summaries.append(values)
@@ -129,7 +129,7 @@ class Run:
         elif step >= self._step:
             self._step = step + 1
         if data.__class__ is dict:
-            self._append((_time(), step, data.copy()))  # type: ignore[attr-defined]
+            self._append((_time(), step, data.copy()))
         else:
             self._append((_time(), step, self._as_dict(data)))
 
@@ -181,8 +181,13 @@ class Run:
         """Store a file or folder (content-addressed) as the next version of ``name``."""
         self._writer.flush(raise_errors=False)
         return self.artifacts.log(
-            self.id, path, name=name, type=type, metadata=metadata,
-            reference=reference, aliases=aliases,
+            self.id,
+            path,
+            name=name,
+            type=type,
+            metadata=metadata,
+            reference=reference,
+            aliases=aliases,
         )
 
     def use_artifact(self, ref: str, dest: str | os.PathLike[str] | None = None) -> Path:
@@ -198,8 +203,12 @@ class Run:
         """Block until everything logged so far is durable in the store."""
         self._writer.flush()
 
-    def finish(self, status: RunStatus | str = RunStatus.FINISHED, error: str | None = None,
-               exit_code: int | None = None) -> None:
+    def finish(
+        self,
+        status: RunStatus | str = RunStatus.FINISHED,
+        error: str | None = None,
+        exit_code: int | None = None,
+    ) -> None:
         """Flush, record the final status and stop background work. Idempotent."""
         if self._finished:
             return
@@ -210,7 +219,7 @@ class Run:
         for helper in reversed(self._helpers):
             try:
                 helper.stop()
-            except Exception as exc:  # noqa: BLE001 - never fail the user's exit
+            except Exception as exc:
                 log.warning("labledger: stopping %s failed: %s", type(helper).__name__, exc)
         self._writer.close()
         ended = time.time()
@@ -226,7 +235,7 @@ class Run:
             self.store.update_run(self.id, changes)
             self.record.status = status
             self.record.ended_at = ended
-        except Exception as exc:  # noqa: BLE001
+        except Exception as exc:
             if self.settings.strict:
                 raise
             log.error("labledger: could not record the end of run %s: %s", self.id, exc)

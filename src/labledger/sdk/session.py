@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import getpass
-import logging
 import os
 import socket
 import threading
 import time
 from collections.abc import Mapping, Sequence
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from labledger.config import Settings, load_settings
@@ -21,8 +21,8 @@ from labledger.sdk.config_input import config_to_dict
 if TYPE_CHECKING:
     from labledger.sdk.run import Run
 
-log = logging.getLogger("labledger")
 current_run = lifecycle.current
+
 
 def init(
     project: str | None = None,
@@ -58,15 +58,23 @@ def init(
                 f"run {record.run_id} belongs to project {record.project!r}, not {project!r}"
             )
         changes: dict[str, Any] = {
-            "status": RunStatus.RUNNING, "ended_at": None, "heartbeat_at": now,
-            "pid": os.getpid(), "host": socket.gethostname(), "exit_code": None, "error": None,
+            "status": RunStatus.RUNNING,
+            "ended_at": None,
+            "heartbeat_at": now,
+            "pid": os.getpid(),
+            "host": socket.gethostname(),
+            "exit_code": None,
+            "error": None,
         }
         store.update_run(record.run_id, changes)
         if values:
             store.log_config(record.run_id, values)
             record.config.update(values)
-        steps = [m.last_step for k, m in record.metrics.items()
-                 if m.last_step is not None and not k.startswith("system/")]
+        steps = [
+            m.last_step
+            for k, m in record.metrics.items()
+            if m.last_step is not None and not k.startswith("system/")
+        ]
         run = Run(record, store, settings, start_step=max(steps, default=-1) + 1)
     else:
         project = project or settings.project or settings.root.parent.name or "default"
@@ -105,12 +113,11 @@ def init(
 
 def _start_capture(run: Run, settings: Settings, config_kind: str, capture: bool) -> None:
     user = _safe(getpass.getuser)
-    run._writer.tasks.append(
-        lambda: run.store.put_capture(run.id, "run", {"config_source": config_kind, "user": user})
-    )
+    section = {"config_source": config_kind, "user": user}
+    run._writer.tasks.append(partial(run.store.put_capture, run.id, "run", section))
     if not capture:
         return
-    from labledger.capture import ConsoleCapture, SystemSampler, capture_all
+    from labledger.capture import ConsoleCapture, SystemSampler
 
     if settings.capture_console:
         console = ConsoleCapture(run._record_output)
@@ -135,11 +142,9 @@ class _CaptureThread(threading.Thread):
     def run(self) -> None:
         from labledger.capture import capture_all
 
-        sections = capture_all()
-        for section, data in sections.items():
-            self.run_ref._writer.tasks.append(
-                lambda s=section, d=data: self.run_ref.store.put_capture(self.run_ref.id, s, d)
-            )
+        run = self.run_ref
+        for section, data in capture_all().items():
+            run._writer.tasks.append(partial(run.store.put_capture, run.id, section, data))
 
     def stop(self) -> None:
         self.join(timeout=30)
@@ -148,7 +153,7 @@ class _CaptureThread(threading.Thread):
 def _safe(fn: Any) -> Any:
     try:
         return fn()
-    except Exception:  # noqa: BLE001 - getuser fails in some containers
+    except Exception:
         return None
 
 

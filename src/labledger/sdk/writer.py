@@ -64,9 +64,7 @@ class Writer:
             self.flush(raise_errors=False)
             now = time.time()
             if now >= next_heartbeat:
-                self._guard("heartbeat", lambda: self.store.update_run(
-                    self.run_id, {"heartbeat_at": now}
-                ))
+                self._guard("heartbeat", self.store.update_run, self.run_id, {"heartbeat_at": now})
                 next_heartbeat = now + self.heartbeat_interval
 
     def close(self, timeout: float | None = None) -> None:
@@ -78,7 +76,7 @@ class Writer:
             try:
                 self.flush(raise_errors=True)
                 return
-            except Exception as exc:  # noqa: BLE001 - the store may be briefly unavailable
+            except Exception as exc:
                 if attempt == 2:
                     self._spool(exc)
                 else:
@@ -94,8 +92,9 @@ class Writer:
             except Exception as exc:
                 if raise_errors or self.strict:
                     raise
-                self._warn_once("write", f"labledger: writing run {self.run_id} failed ({exc}); "
-                                "will retry")
+                self._warn_once(
+                    "write", f"labledger: writing run {self.run_id} failed ({exc}); will retry"
+                )
 
     def _flush_points(self) -> None:
         drained = _drain(self.points)
@@ -176,9 +175,9 @@ class Writer:
         return np.asarray(converted, dtype=np.float64), keep
 
     # --- failure handling ---------------------------------------------------------------
-    def _guard(self, what: str, action: Callable[[], None]) -> None:
+    def _guard(self, what: str, action: Callable[..., None], *args: Any) -> None:
         try:
-            action()
+            action(*args)
         except Exception as exc:
             if self.strict:
                 raise
@@ -205,8 +204,9 @@ class Writer:
             arrays[f"k{i}_steps"], arrays[f"k{i}_values"] = col.steps, col.values
             arrays[f"k{i}_times"] = col.times
         np.savez(path, **arrays)
-        log.error("labledger: could not write run %s (%s); points saved to %s",
-                  self.run_id, error, path)
+        log.error(
+            "labledger: could not write run %s (%s); points saved to %s", self.run_id, error, path
+        )
 
 
 def _drain(queue: collections.deque[Any]) -> list[Any]:

@@ -82,7 +82,7 @@ def _tokenize(text: str) -> list[tuple[str, str]]:
     while pos < len(text):
         match = _TOKEN.match(text, pos)
         if not match or match.end() == pos:
-            raise FilterError(f"cannot parse filter at {text[pos:pos + 20]!r} (position {pos})")
+            raise FilterError(f"cannot parse filter at {text[pos : pos + 20]!r} (position {pos})")
         kind = match.lastgroup or ""
         value = match.group(kind)
         if kind == "name" and value.lower() in KEYWORDS:
@@ -120,7 +120,9 @@ class _Parser:
     def take(self, kind: str | None = None, value: str | None = None) -> tuple[str, str]:
         token = self.peek()
         if token is None or (kind and token[0] != kind) or (value and token[1] != value):
-            wanted = {"name": "a field", "keyword": value}.get(kind or "", value or kind or "more input")
+            wanted = {"name": "a field", "keyword": value}.get(
+                kind or "", value or kind or "more input"
+            )
             found = "end of filter" if token is None else repr(token[1])
             raise FilterError(f"filter {self.text!r}: expected {wanted}, found {found}")
         self.pos += 1

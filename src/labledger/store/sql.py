@@ -271,7 +271,9 @@ class SqlStore:
                 prefix = runs.c.run_id.like(f"{ref.lower()}%")
                 rows = conn.execute(select(runs).where(prefix).limit(5)).mappings().all()
             if not rows:
-                rows = conn.execute(select(runs).where(runs.c.name == ref).limit(5)).mappings().all()
+                rows = (
+                    conn.execute(select(runs).where(runs.c.name == ref).limit(5)).mappings().all()
+                )
             if not rows:
                 raise RunNotFound(f"no run matches {ref!r}")
             if len(rows) > 1:

@@ -1,22 +1,230 @@
-"""``SqlArtifactRegistry``: artifact versions, aliases and lineage in the SQL store."""
+"""``SqlArtifactRegistry``: artifact versions, aliases and lineage in the SQL store.
+
+Version numbers are allocated inside the store's write transaction. On SQLite that
+transaction holds the database write lock from its first statement (BEGIN IMMEDIATE), so
+writers queue. On PostgreSQL two writers may pick the same next number; the unique index on
+(name, version) makes the later insert fail, and the whole transaction is retried, after which
+it sees the winner's row (and returns it when the digest is the same).
+"""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import random
+import re
+import time
+from collections.abc import Callable, Iterable, Mapping
 from contextlib import AbstractContextManager
 from typing import Any
 
-from sqlalchemy import Connection, Engine
+from sqlalchemy import Connection, Engine, func, insert, select
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import IntegrityError
+
+from labledger.errors import ArtifactError, RunNotFound
+from labledger.store.base import ArtifactVersion
+from labledger.store.schema import artifact_aliases, artifact_usage, artifact_versions, runs
 
 WriteTransaction = Callable[[], AbstractContextManager[Connection]]
 
+LATEST = "latest"
+MAX_ATTEMPTS = 10
+_VERSION = re.compile(r"^v(\d+)$")
+_IN_BATCH = 500
+
+av = artifact_versions.c
+
 
 class SqlArtifactRegistry:
-    """Implemented in the artifacts issue; the constructor is the contract with SqlStore."""
+    """Implements ``ArtifactRegistry`` over artifact_versions, artifact_aliases, artifact_usage."""
 
     def __init__(self, engine: Engine, write: WriteTransaction) -> None:
         self._engine = engine
         self._write = write
 
-    def __getattr__(self, name: str) -> Any:
-        raise NotImplementedError(f"artifact registry method {name} is not implemented yet")
+    # --- plumbing ---------------------------------------------------------------------
+    def _upsert(self, table: Any) -> Any:
+        dialect = postgresql if self._engine.dialect.name == "postgresql" else sqlite
+        return dialect.insert(table)
+
+    def _versions(self, conn: Connection, rows: Iterable[Mapping[str, Any]]) -> list[ArtifactVersion]:
+        rows = list(rows)
+        ids = [r["artifact_id"] for r in rows]
+        aliases: dict[int, list[str]] = {i: [] for i in ids}
+        for start in range(0, len(ids), _IN_BATCH):
+            query = select(artifact_aliases.c.artifact_id, artifact_aliases.c.alias).where(
+                artifact_aliases.c.artifact_id.in_(ids[start : start + _IN_BATCH])
+            )
+            for artifact_id, alias in conn.execute(query):
+                aliases[artifact_id].append(alias)
+        return [
+            ArtifactVersion(
+                name=r["name"],
+                version=r["version"],
+                type=r["type"],
+                digest=r["digest"],
+                size=r["size"],
+                manifest=list(r["manifest"] or []),
+                metadata=dict(r["meta"] or {}),
+                reference=bool(r["reference"]),
+                uri=r["uri"],
+                run_id=r["run_id"],
+                created_at=r["created_at"],
+                aliases=sorted(aliases[r["artifact_id"]]),
+            )
+            for r in rows
+        ]
+
+    def _load(self, conn: Connection, artifact_id: int) -> ArtifactVersion:
+        row = conn.execute(select(artifact_versions).where(av.artifact_id == artifact_id))
+        return self._versions(conn, row.mappings().all())[0]
+
+    def _check_run(self, conn: Connection, run_id: str) -> None:
+        if conn.execute(select(runs.c.run_id).where(runs.c.run_id == run_id)).first() is None:
+            raise RunNotFound(f"no run with ID {run_id!r}")
+
+    def _find_id(self, conn: Connection, name: str, selector: str | None) -> int:
+        """The artifact_id for ``vN``, an alias, or None (``latest``); ArtifactError if none."""
+        selector = selector or LATEST
+        number = _VERSION.match(selector)
+        if number:
+            query = select(av.artifact_id).where(av.name == name, av.version == int(number[1]))
+        else:
+            query = select(artifact_aliases.c.artifact_id).where(
+                artifact_aliases.c.name == name, artifact_aliases.c.alias == selector
+            )
+        found = conn.execute(query).scalar()
+        if found is not None:
+            return int(found)
+        latest = conn.execute(select(func.max(av.version)).where(av.name == name)).scalar()
+        if latest is None:
+            raise ArtifactError(f"no artifact named {name!r}")
+        if number:
+            raise ArtifactError(f"artifact {name!r} has no version {selector} (latest is v{latest})")
+        names = conn.execute(
+            select(artifact_aliases.c.alias)
+            .where(artifact_aliases.c.name == name)
+            .order_by(artifact_aliases.c.alias)
+        ).scalars()
+        raise ArtifactError(
+            f"artifact {name!r} has no alias {selector!r} (aliases: {', '.join(names)})"
+        )
+
+    def _point_alias(self, conn: Connection, name: str, alias: str, artifact_id: int) -> None:
+        stmt = self._upsert(artifact_aliases).values(name=name, alias=alias, artifact_id=artifact_id)
+        conn.execute(
+            stmt.on_conflict_do_update(
+                index_elements=["name", "alias"], set_={"artifact_id": stmt.excluded.artifact_id}
+            )
+        )
+
+    # --- write side -------------------------------------------------------------------
+    def add_version(self, version: ArtifactVersion) -> ArtifactVersion:
+        for attempt in range(MAX_ATTEMPTS):
+            try:
+                with self._write() as conn:
+                    return self._add_version(conn, version)
+            except IntegrityError as exc:
+                # Another writer took the same version number (PostgreSQL): retry afresh.
+                if attempt == MAX_ATTEMPTS - 1:
+                    raise ArtifactError(
+                        f"could not allocate a version of {version.name!r}: {exc.orig}"
+                    ) from exc
+                time.sleep(random.uniform(0, 0.01 * (attempt + 1)))
+        raise AssertionError("unreachable")
+
+    def _add_version(self, conn: Connection, v: ArtifactVersion) -> ArtifactVersion:
+        if v.run_id is not None:
+            self._check_run(conn, v.run_id)
+        artifact_id = conn.execute(
+            select(av.artifact_id)
+            .where(av.name == v.name, av.digest == v.digest)
+            .order_by(av.version)
+            .limit(1)
+        ).scalar()
+        if artifact_id is None:
+            latest = conn.execute(select(func.max(av.version)).where(av.name == v.name)).scalar()
+            result = conn.execute(
+                insert(artifact_versions).values(
+                    name=v.name,
+                    version=0 if latest is None else latest + 1,
+                    type=v.type,
+                    digest=v.digest,
+                    size=v.size,
+                    manifest=v.manifest,
+                    meta=v.metadata,
+                    reference=v.reference,
+                    uri=v.uri,
+                    run_id=v.run_id,
+                    created_at=v.created_at or time.time(),
+                )
+            )
+            artifact_id = result.inserted_primary_key[0]
+        self._point_alias(conn, v.name, LATEST, int(artifact_id))
+        return self._load(conn, int(artifact_id))
+
+    def set_alias(self, name: str, alias: str, version: int) -> None:
+        with self._write() as conn:
+            artifact_id = self._find_id(conn, name, f"v{version}")
+            self._point_alias(conn, name, alias, artifact_id)
+
+    def record_use(self, run_id: str, name: str, version: int) -> None:
+        with self._write() as conn:
+            self._check_run(conn, run_id)
+            artifact_id = self._find_id(conn, name, f"v{version}")
+            stmt = self._upsert(artifact_usage).values(
+                run_id=run_id, artifact_id=artifact_id, used_at=time.time()
+            )
+            conn.execute(stmt.on_conflict_do_nothing(index_elements=["run_id", "artifact_id"]))
+
+    # --- read side --------------------------------------------------------------------
+    def get_version(self, name: str, selector: str | None = None) -> ArtifactVersion:
+        with self._engine.connect() as conn:
+            return self._load(conn, self._find_id(conn, name, selector))
+
+    def list_versions(self, name: str | None = None) -> list[ArtifactVersion]:
+        query = select(artifact_versions).order_by(av.name, av.version)
+        if name is not None:
+            query = query.where(av.name == name)
+        with self._engine.connect() as conn:
+            return self._versions(conn, conn.execute(query).mappings())
+
+    def consumers(self, name: str, version: int) -> list[str]:
+        usage = artifact_usage.c
+        with self._engine.connect() as conn:
+            artifact_id = self._find_id(conn, name, f"v{version}")
+            query = (
+                select(usage.run_id)
+                .where(usage.artifact_id == artifact_id)
+                .order_by(usage.used_at, usage.run_id)
+            )
+            return [str(run_id) for run_id in conn.execute(query).scalars()]
+
+    def produced_by(self, run_id: str) -> list[ArtifactVersion]:
+        query = (
+            select(artifact_versions)
+            .where(av.run_id == run_id)
+            .order_by(av.created_at, av.name, av.version)
+        )
+        with self._engine.connect() as conn:
+            return self._versions(conn, conn.execute(query).mappings())
+
+    def used_by(self, run_id: str) -> list[ArtifactVersion]:
+        usage = artifact_usage.c
+        query = (
+            select(artifact_versions)
+            .join(artifact_usage, usage.artifact_id == av.artifact_id)
+            .where(usage.run_id == run_id)
+            .order_by(usage.used_at, av.name, av.version)
+        )
+        with self._engine.connect() as conn:
+            return self._versions(conn, conn.execute(query).mappings())
+
+    def referenced_digests(self) -> set[str]:
+        digests: set[str] = set()
+        query = select(av.manifest).where(av.reference.is_(False))
+        with self._engine.connect() as conn:
+            for (manifest,) in conn.execute(query):
+                for entry in manifest or []:
+                    if entry.get("digest"):
+                        digests.add(str(entry["digest"]))
+        return digests

@@ -75,10 +75,11 @@ def compile_filter(expr: Expr | None) -> ColumnElement[bool]:
         return and_(*parts) if expr.op == "and" else or_(*parts)
     if isinstance(expr, Not):
         return not_(compile_filter(expr.item))
-    return _compile_comparison(expr)
+    compiled: ColumnElement[bool] = _compile_comparison(expr)
+    return compiled
 
 
-def _compile_comparison(cmp: Comparison) -> ColumnElement[bool]:
+def _compile_comparison(cmp: Comparison) -> Any:
     field, op, value = cmp.field, cmp.op, cmp.value
     if op in ("is null", "is not null"):
         column = field_expression(field, "")
@@ -126,6 +127,3 @@ def compile_order(keys: list[OrderKey]) -> list[Any]:
     clauses.append(runs.c.created_at.desc())
     clauses.append(runs.c.run_id)
     return clauses
-
-
-
