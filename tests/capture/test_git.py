@@ -228,3 +228,26 @@ def test_without_git_executable(
 )
 def test_strip_url_credentials(url: str, expected: str) -> None:
     assert strip_url_credentials(url) == expected
+
+
+def test_diff_over_the_limit_is_not_stored(repo: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(git_probe, "DIFF_LIMIT", 100)
+    (repo / "train.py").write_text("lr = 0.5\n" * 50)
+
+    info = capture_git(repo)
+
+    assert info["diff"] is None
+    assert "limit" in info["diff_skipped"]
+    assert info["dirty"] is True
+
+
+def test_non_utf8_diff_forced_to_text_is_not_stored_corrupted(repo: Path, git: GitRunner) -> None:
+    (repo / ".gitattributes").write_text("latin.txt diff\n")
+    git(repo, "add", ".gitattributes")
+    git(repo, "commit", "-q", "-m", "attributes")
+    (repo / "latin.txt").write_bytes(LATIN1 * 2)
+
+    info = capture_git(repo)
+
+    assert info["diff"] is None
+    assert "non-UTF-8" in info["diff_skipped"]

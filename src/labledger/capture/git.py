@@ -173,7 +173,10 @@ def _diff(root: Path, commit: str | None) -> tuple[str | None, str | None]:
         # A changed text file that is not UTF-8 would make the patch undecodable. Diffing every
         # file as binary gives an ASCII patch (base85) that still re-applies byte for byte.
         raw = _diff_all_binary(root, base)
-        text = raw.decode("utf-8", errors="replace")
+        try:
+            text = raw.decode("utf-8")
+        except UnicodeDecodeError:  # the repo's .gitattributes forces text diffs on that file
+            return None, "diff holds non-UTF-8 text that cannot be stored without corruption"
     if len(raw) > DIFF_LIMIT:
         return None, f"diff is {len(raw)} bytes, over the {DIFF_LIMIT}-byte limit"
     return text, None
@@ -246,8 +249,15 @@ def _untracked(root: Path) -> tuple[dict[str, str], dict[str, str], int]:
 def capture_git(cwd: Path | None = None) -> dict[str, Any]:
     """Git state of the repository holding ``cwd`` (default: the current directory).
 
-    Outside a repository: ``{"present": False}``; without a git executable, the same with a
-    ``reason``. Raises ``GitError`` only when a git command fails inside a repository.
+    Keys: ``present``, ``root``, ``commit`` (None before the first commit), ``branch`` (None when
+    detached), ``remote`` and ``remote_url`` (the branch's upstream, else ``origin``, else the
+    first; credentials stripped), ``dirty`` (tracked changes or untracked files), ``diff`` (``git
+    diff HEAD --binary``, re-applies with ``git apply``; None with ``diff_skipped`` when too big),
+    ``untracked`` ({path: text}) and ``untracked_skipped`` ({path: reason}).
+
+    Outside a repository: ``{"present": False}``; without a git executable or when git refuses
+    the repository, the same with a ``reason``. Raises ``GitError`` only when a later git command
+    fails (or times out) inside a repository.
     """
     here = Path.cwd() if cwd is None else Path(cwd)
     try:
