@@ -132,10 +132,9 @@ def test_search_filters_sorts_and_pages(store: Store) -> None:
 def test_captures_are_deduplicated_documents(store: Store) -> None:
     a, b = make_run(store), make_run(store)
     packages = {"packages": {"numpy": "2.0.0", "torch": "2.13.0"}}
-    store.put_capture(a.run_id, "environment", packages)
-    store.put_capture(b.run_id, "environment", packages)
-    store.put_capture(b.run_id, "git", {"present": False})
-    store.put_capture(b.run_id, "git", {"present": True, "commit": "abc"})
+    store.put_captures(a.run_id, {"environment": packages})
+    store.put_captures(b.run_id, {"environment": packages, "git": {"present": False}})
+    store.put_captures(b.run_id, {"git": {"present": True, "commit": "abc"}})
     assert store.get_captures(a.run_id) == {"environment": packages}
     assert store.get_captures(b.run_id)["git"] == {"present": True, "commit": "abc"}
 

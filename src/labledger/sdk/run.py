@@ -149,8 +149,7 @@ class Run:
         self._writer.tasks.append(lambda: self.store.log_config(self.id, values))
 
     def record_seeds(self, seeds: Mapping[str, Any]) -> None:
-        section = dict(seeds)
-        self._writer.tasks.append(lambda: self.store.put_capture(self.id, "seeds", section))
+        self._writer.captures.append({"seeds": dict(seeds)})
 
     def _record_output(self, stream: str, when: float, text: str) -> None:
         self._writer.outputs.append((stream, when, text))

@@ -8,7 +8,6 @@ import socket
 import threading
 import time
 from collections.abc import Mapping, Sequence
-from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from labledger.config import Settings, load_settings
@@ -114,7 +113,7 @@ def init(
 def _start_capture(run: Run, settings: Settings, config_kind: str, capture: bool) -> None:
     user = _safe(getpass.getuser)
     section = {"config_source": config_kind, "user": user}
-    run._writer.tasks.append(partial(run.store.put_capture, run.id, "run", section))
+    run._writer.captures.append({"run": section})
     if not capture:
         return
     from labledger.capture import ConsoleCapture, SystemSampler
@@ -142,9 +141,7 @@ class _CaptureThread(threading.Thread):
     def run(self) -> None:
         from labledger.capture import capture_all
 
-        run = self.run_ref
-        for section, data in capture_all().items():
-            run._writer.tasks.append(partial(run.store.put_capture, run.id, section, data))
+        self.run_ref._writer.captures.append(capture_all())
 
     def stop(self) -> None:
         self.join(timeout=30)

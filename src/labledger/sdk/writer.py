@@ -43,6 +43,7 @@ class Writer:
         self.points: collections.deque[Point] = collections.deque()
         self.outputs: collections.deque[OutputLine] = collections.deque()
         self.summaries: collections.deque[dict[str, Any]] = collections.deque()
+        self.captures: collections.deque[dict[str, Any]] = collections.deque()
         self.tasks: collections.deque[Callable[[], None]] = collections.deque()
         self.flush_interval = max(flush_interval, 0.001)
         self.heartbeat_interval = heartbeat_interval
@@ -107,16 +108,8 @@ class Writer:
             self._pending = None
 
     def _flush_side_channels(self) -> None:
-        summaries = _drain(self.summaries)
-        if summaries:
-            merged: dict[str, Any] = {}
-            for item in summaries:
-                merged.update(item)
-            try:
-                self.store.set_summary(self.run_id, merged)
-            except Exception:
-                self.summaries.appendleft(merged)
-                raise
+        self._flush_merged(self.summaries, self.store.set_summary)
+        self._flush_merged(self.captures, self.store.put_captures)
         lines = _drain(self.outputs)
         if lines:
             try:
@@ -128,6 +121,22 @@ class Writer:
             task = self.tasks[0]
             task()
             self.tasks.popleft()
+
+    def _flush_merged(
+        self, queue: collections.deque[dict[str, Any]], write: Callable[[str, Any], None]
+    ) -> None:
+        """Write queued dict updates as one merged update (later keys win)."""
+        items = _drain(queue)
+        if not items:
+            return
+        merged: dict[str, Any] = {}
+        for item in items:
+            merged.update(item)
+        try:
+            write(self.run_id, merged)
+        except Exception:
+            queue.appendleft(merged)
+            raise
 
     def _columnize(self, points: list[Point]) -> dict[str, MetricColumns]:
         import numpy as np

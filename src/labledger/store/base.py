@@ -92,7 +92,9 @@ class Store(Protocol):
         """Merge a (nested, JSON-safe) config into the run; flattened keys become params."""
         ...
 
-    def put_capture(self, run_id: str, section: str, data: Mapping[str, Any]) -> None: ...
+    def put_captures(self, run_id: str, sections: Mapping[str, Mapping[str, Any]]) -> None:
+        """Store capture sections (``{"git": {...}, "host": {...}}``), replacing same-named ones."""
+        ...
 
     def write_metrics(self, run_id: str, columns: Mapping[str, MetricColumns]) -> None:
         """Append points and update per-key summaries, durably, in one transaction."""

@@ -160,21 +160,23 @@ class SqlStore:
         if rows:
             conn.execute(insert(params), rows)
 
-    def put_capture(self, run_id: str, section: str, data: Mapping[str, Any]) -> None:
-        body = _dumps(to_jsonable(data))
-        digest = hashlib.sha256(body.encode()).hexdigest()
+    def put_captures(self, run_id: str, sections: Mapping[str, Mapping[str, Any]]) -> None:
+        documents_rows, capture_rows = [], []
+        for section, data in sections.items():
+            body = _dumps(to_jsonable(data))
+            digest = hashlib.sha256(body.encode()).hexdigest()
+            documents_rows.append({"digest": digest, "body": body})
+            capture_rows.append({"run_id": run_id, "section": section, "digest": digest})
+        if not capture_rows:
+            return
+        new_documents = self._insert(documents).on_conflict_do_nothing(index_elements=["digest"])
+        stmt = self._insert(captures)
+        upsert = stmt.on_conflict_do_update(
+            index_elements=["run_id", "section"], set_={"digest": stmt.excluded.digest}
+        )
         with self._write() as conn:
-            conn.execute(
-                self._insert(documents)
-                .values(digest=digest, body=body)
-                .on_conflict_do_nothing(index_elements=["digest"])
-            )
-            stmt = self._insert(captures).values(run_id=run_id, section=section, digest=digest)
-            conn.execute(
-                stmt.on_conflict_do_update(
-                    index_elements=["run_id", "section"], set_={"digest": stmt.excluded.digest}
-                )
-            )
+            conn.execute(new_documents, documents_rows)
+            conn.execute(upsert, capture_rows)
 
     def write_metrics(self, run_id: str, columns: Mapping[str, MetricColumns]) -> None:
         chunk_rows: list[dict[str, Any]] = []
