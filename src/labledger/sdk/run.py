@@ -146,7 +146,7 @@ class Run:
         """Add keys to the run's config (dict, argparse, dataclass or OmegaConf)."""
         values, _ = config_to_dict(config)
         self.record.config.update(values)
-        self._writer.tasks.append(lambda: self.store.log_config(self.id, values))
+        self._writer.configs.append(values)
 
     def record_seeds(self, seeds: Mapping[str, Any]) -> None:
         self._writer.captures.append({"seeds": dict(seeds)})
@@ -220,7 +220,6 @@ class Run:
                 helper.stop()
             except Exception as exc:
                 log.warning("labledger: stopping %s failed: %s", type(helper).__name__, exc)
-        self._writer.close()
         ended = time.time()
         changes: dict[str, Any] = {
             "status": status,
@@ -230,14 +229,9 @@ class Run:
         }
         if error is not None:
             changes["error"] = error
-        try:
-            self.store.update_run(self.id, changes)
-            self.record.status = status
-            self.record.ended_at = ended
-        except Exception as exc:
-            if self.settings.strict:
-                raise
-            log.error("labledger: could not record the end of run %s: %s", self.id, exc)
+        self._writer.close(changes)  # the final status lands in the same transaction
+        self.record.status = status
+        self.record.ended_at = ended
         lifecycle.unregister(self)
 
     def __enter__(self) -> Run:

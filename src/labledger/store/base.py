@@ -23,6 +23,29 @@ class MetricColumns:
 
 
 @dataclass
+class RunBatch:
+    """Everything one writer flush sends for one run; a store applies it in one transaction.
+
+    One flush is one transaction (one fsync) locally and will be one request to a server.
+    """
+
+    metrics: dict[str, MetricColumns] = field(default_factory=dict)
+    summary: dict[str, Any] = field(default_factory=dict)
+    captures: dict[str, dict[str, Any]] = field(default_factory=dict)
+    outputs: list[tuple[str, float, str]] = field(default_factory=list)
+    config: dict[str, Any] = field(default_factory=dict)
+    changes: dict[str, Any] = field(default_factory=dict)  # run fields, as in update_run
+
+    def __bool__(self) -> bool:
+        return any(
+            (self.metrics, self.summary, self.captures, self.outputs, self.config, self.changes)
+        )
+
+    def point_count(self) -> int:
+        return sum(len(c.steps) for c in self.metrics.values())
+
+
+@dataclass
 class ArtifactVersion:
     """One immutable version of a named artifact."""
 
@@ -83,6 +106,11 @@ class Store(Protocol):
 
     # --- write side -------------------------------------------------------------------
     def create_run(self, run: RunRecord) -> None: ...
+
+    def write_batch(self, run_id: str, batch: RunBatch) -> None:
+        """Apply a writer flush (points, summaries, captures, output, config, run fields)
+        durably in one transaction. The single-purpose methods below are shorthands."""
+        ...
 
     def update_run(self, run_id: str, changes: Mapping[str, Any]) -> None:
         """Change fields listed in ``entities.UPDATABLE_RUN_FIELDS``."""

@@ -23,7 +23,7 @@ from labledger.entities import (
     RunStatus,
 )
 from labledger.errors import AmbiguousRunId, LabledgerError, RunNotFound
-from labledger.store.base import MetricColumns
+from labledger.store.base import MetricColumns, RunBatch
 from labledger.store.filtering import parse_filter, parse_order
 from labledger.store.schema import (
     captures,
@@ -131,7 +131,45 @@ class SqlStore:
             conn.execute(insert(runs), [row])
             self._replace_params(conn, run.run_id, row["config"])
 
+    def write_batch(self, run_id: str, batch: RunBatch) -> None:
+        with self._write() as conn:
+            if batch.config:
+                self._merge_config(conn, run_id, batch.config)
+            if batch.metrics:
+                self._write_metrics(conn, run_id, batch.metrics)
+            if batch.summary:
+                self._set_summary(conn, run_id, batch.summary)
+            if batch.captures:
+                self._put_captures(conn, run_id, batch.captures)
+            if batch.outputs:
+                rows = [
+                    {"run_id": run_id, "stream": s, "time": t, "text": x}
+                    for s, t, x in batch.outputs
+                ]
+                conn.execute(insert(outputs), rows)
+            if batch.changes:
+                self._update_run(conn, run_id, batch.changes)
+
     def update_run(self, run_id: str, changes: Mapping[str, Any]) -> None:
+        self.write_batch(run_id, RunBatch(changes=dict(changes)))
+
+    def log_config(self, run_id: str, config: Mapping[str, Any]) -> None:
+        self.write_batch(run_id, RunBatch(config=dict(config)))
+
+    def put_captures(self, run_id: str, sections: Mapping[str, Mapping[str, Any]]) -> None:
+        self.write_batch(run_id, RunBatch(captures={k: dict(v) for k, v in sections.items()}))
+
+    def write_metrics(self, run_id: str, columns: Mapping[str, MetricColumns]) -> None:
+        self.write_batch(run_id, RunBatch(metrics=dict(columns)))
+
+    def set_summary(self, run_id: str, values: Mapping[str, Any]) -> None:
+        self.write_batch(run_id, RunBatch(summary=dict(values)))
+
+    def append_output(self, run_id: str, lines: Sequence[tuple[str, float, str]]) -> None:
+        self.write_batch(run_id, RunBatch(outputs=list(lines)))
+
+    # --- write helpers, each inside the caller's transaction ----------------------------
+    def _update_run(self, conn: Connection, run_id: str, changes: Mapping[str, Any]) -> None:
         unknown = set(changes) - UPDATABLE_RUN_FIELDS
         if unknown:
             raise LabledgerError(f"cannot update run fields: {', '.join(sorted(unknown))}")
@@ -140,19 +178,20 @@ class SqlStore:
             values["status"] = str(RunStatus(values["status"]))
         if "summary" in values:
             values["summary"] = to_jsonable(values["summary"])
-        with self._write() as conn:
-            result = conn.execute(update(runs).where(runs.c.run_id == run_id).values(values))
-            if result.rowcount == 0:
-                raise RunNotFound(f"no run with ID {run_id!r}")
+        result = conn.execute(update(runs).where(runs.c.run_id == run_id).values(values))
+        if result.rowcount == 0:
+            raise RunNotFound(f"no run with ID {run_id!r}")
 
-    def log_config(self, run_id: str, config: Mapping[str, Any]) -> None:
-        with self._write() as conn:
-            current = conn.execute(select(runs.c.config).where(runs.c.run_id == run_id)).scalar()
-            if current is None:
-                raise RunNotFound(f"no run with ID {run_id!r}")
-            merged = {**current, **to_jsonable(config)}
-            conn.execute(update(runs).where(runs.c.run_id == run_id).values(config=merged))
-            self._replace_params(conn, run_id, merged)
+    def _current(self, conn: Connection, column: Any, run_id: str) -> Any:
+        current = conn.execute(select(column).where(runs.c.run_id == run_id)).scalar()
+        if current is None:
+            raise RunNotFound(f"no run with ID {run_id!r}")
+        return current
+
+    def _merge_config(self, conn: Connection, run_id: str, config: Mapping[str, Any]) -> None:
+        merged = {**self._current(conn, runs.c.config, run_id), **to_jsonable(config)}
+        conn.execute(update(runs).where(runs.c.run_id == run_id).values(config=merged))
+        self._replace_params(conn, run_id, merged)
 
     def _replace_params(self, conn: Connection, run_id: str, config: Mapping[str, Any]) -> None:
         conn.execute(delete(params).where(params.c.run_id == run_id))
@@ -160,25 +199,26 @@ class SqlStore:
         if rows:
             conn.execute(insert(params), rows)
 
-    def put_captures(self, run_id: str, sections: Mapping[str, Mapping[str, Any]]) -> None:
+    def _put_captures(
+        self, conn: Connection, run_id: str, sections: Mapping[str, Mapping[str, Any]]
+    ) -> None:
         documents_rows, capture_rows = [], []
         for section, data in sections.items():
             body = _dumps(to_jsonable(data))
             digest = hashlib.sha256(body.encode()).hexdigest()
             documents_rows.append({"digest": digest, "body": body})
             capture_rows.append({"run_id": run_id, "section": section, "digest": digest})
-        if not capture_rows:
-            return
         new_documents = self._insert(documents).on_conflict_do_nothing(index_elements=["digest"])
         stmt = self._insert(captures)
         upsert = stmt.on_conflict_do_update(
             index_elements=["run_id", "section"], set_={"digest": stmt.excluded.digest}
         )
-        with self._write() as conn:
-            conn.execute(new_documents, documents_rows)
-            conn.execute(upsert, capture_rows)
+        conn.execute(new_documents, documents_rows)
+        conn.execute(upsert, capture_rows)
 
-    def write_metrics(self, run_id: str, columns: Mapping[str, MetricColumns]) -> None:
+    def _write_metrics(
+        self, conn: Connection, run_id: str, columns: Mapping[str, MetricColumns]
+    ) -> None:
         chunk_rows: list[dict[str, Any]] = []
         summary_rows: list[dict[str, Any]] = []
         for key, col in columns.items():
@@ -230,38 +270,25 @@ class SqlStore:
                 "last_time": stmt.excluded.last_time,
             },
         )
-        with self._write() as conn:
-            conn.execute(insert(metric_chunks), chunk_rows)
-            conn.execute(upsert, summary_rows)
+        conn.execute(insert(metric_chunks), chunk_rows)
+        conn.execute(upsert, summary_rows)
 
-    def set_summary(self, run_id: str, values: Mapping[str, Any]) -> None:
-        safe = to_jsonable(dict(values))
-        with self._write() as conn:
-            current = conn.execute(select(runs.c.summary).where(runs.c.run_id == run_id)).scalar()
-            if current is None:
-                raise RunNotFound(f"no run with ID {run_id!r}")
+    def _set_summary(self, conn: Connection, run_id: str, values: Mapping[str, Any]) -> None:
+        merged = {**self._current(conn, runs.c.summary, run_id), **to_jsonable(dict(values))}
+        conn.execute(update(runs).where(runs.c.run_id == run_id).values(summary=merged))
+        numeric = [
+            {"run_id": run_id, "key": k, "last": _as_float(v), "count": 0}
+            for k, v in values.items()
+            if _as_float(v) is not None
+        ]
+        if numeric:
+            stmt = self._insert(metric_summaries)
             conn.execute(
-                update(runs).where(runs.c.run_id == run_id).values(summary={**current, **safe})
+                stmt.on_conflict_do_update(
+                    index_elements=["run_id", "key"], set_={"last": stmt.excluded["last"]}
+                ),
+                numeric,
             )
-            numeric = [
-                {"run_id": run_id, "key": k, "last": _as_float(v), "count": 0}
-                for k, v in values.items()
-                if _as_float(v) is not None
-            ]
-            if numeric:
-                stmt = self._insert(metric_summaries)
-                conn.execute(
-                    stmt.on_conflict_do_update(
-                        index_elements=["run_id", "key"], set_={"last": stmt.excluded["last"]}
-                    ),
-                    numeric,
-                )
-
-    def append_output(self, run_id: str, lines: Sequence[tuple[str, float, str]]) -> None:
-        rows = [{"run_id": run_id, "stream": s, "time": t, "text": x} for s, t, x in lines]
-        if rows:
-            with self._write() as conn:
-                conn.execute(insert(outputs), rows)
 
     # --- read side --------------------------------------------------------------------
     def get_run(self, ref: str) -> RunRecord:
