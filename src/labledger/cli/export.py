@@ -1,0 +1,166 @@
+"""``labledger export``: the runs table (or metric histories) as CSV, Parquet or JSON."""
+
+from __future__ import annotations
+
+import fnmatch
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, BinaryIO, TextIO
+
+import click
+
+from labledger.cli.runs import open_api, query_runs, user_errors
+from labledger.errors import LabledgerError, MissingExtra
+from labledger.sdk.api import RunList
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+FORMATS = ("csv", "parquet", "json", "jsonl")
+RUN_COLUMNS = ["run_id", "project", "name", "status", "group", "tags", "created_at", "runtime"]
+HISTORY_COLUMNS = ["run_id", "key", "step", "value", "time"]
+
+
+def _pandas() -> Any:
+    try:
+        import pandas
+    except ImportError:
+        raise MissingExtra("pandas", "pandas") from None
+    return pandas
+
+
+def runs_frame(runs: RunList) -> pd.DataFrame:
+    """One row per run (``RunList.to_pandas``), with the base columns even when empty."""
+    if not runs:
+        return _pandas().DataFrame(columns=RUN_COLUMNS)
+    return runs.to_pandas()
+
+
+def history_frame(runs: RunList, patterns: tuple[str, ...]) -> pd.DataFrame:
+    """Metric histories long-form: one row per (run, key, step); ``time`` in unix seconds.
+
+    A pattern is a metric key or a glob (``train/*``; ``*`` for every key).
+    """
+    pd = _pandas()
+    frames = []
+    for run in runs:
+        keys = [k for k in run.metric_keys() if any(fnmatch.fnmatchcase(k, p) for p in patterns)]
+        for key in keys:
+            series = run.series(key)
+            frames.append(
+                pd.DataFrame(
+                    {
+                        "run_id": run.id,
+                        "key": key,
+                        "step": series.steps,
+                        "value": series.values,
+                        "time": series.times,
+                    }
+                )
+            )
+    if not frames:
+        return pd.DataFrame({c: [] for c in HISTORY_COLUMNS})
+    return pd.concat(frames, ignore_index=True)
+
+
+def _format_for(output: str, fmt: str | None) -> str:
+    if fmt:
+        return fmt
+    suffix = Path(output).suffix.lower().lstrip(".")
+    if output != "-" and suffix in ("csv", "parquet", "json", "jsonl", "pq"):
+        return "parquet" if suffix == "pq" else suffix
+    return "csv"
+
+
+def write_frame(frame: Any, fmt: str, output: str) -> None:
+    """Write a ``pandas.DataFrame`` (typed ``Any``: pandas ships no stubs here) as ``fmt``."""
+    to_stdout = output == "-"
+    if fmt == "parquet":
+        try:
+            import pyarrow  # noqa: F401
+        except ImportError:
+            raise MissingExtra("pyarrow", "pandas") from None
+        if to_stdout:
+            stream: BinaryIO = sys.stdout.buffer
+            if stream.isatty():
+                raise LabledgerError("refusing to write Parquet to a terminal: use -o FILE")
+            frame.to_parquet(stream, index=False)
+            stream.flush()
+        else:
+            frame.to_parquet(output, index=False)
+        return
+    text: str
+    if fmt == "csv":
+        text = frame.to_csv(index=False)
+    else:
+        text = frame.to_json(orient="records", lines=fmt == "jsonl", date_format="iso") or ""
+        text = text if text.endswith("\n") else text + "\n"
+    if to_stdout:
+        out: TextIO = sys.stdout
+        out.write(text)
+        out.flush()
+        return
+    try:
+        Path(output).write_text(text, encoding="utf-8")
+    except OSError as exc:
+        raise LabledgerError(f"cannot write {output}: {exc.strerror or exc}") from None
+
+
+@click.command("export")
+@click.option("-p", "--project", help="Only runs of this project.")
+@click.option("-f", "--filter", "filter_", metavar="EXPR", help="Filter, as in `runs ls`.")
+@click.option("-s", "--sort", multiple=True, metavar="KEY", help="Sort key, as in `runs ls`.")
+@click.option(
+    "-n", "--limit", type=click.IntRange(min=0), default=0, help="At most this many runs (0: all)."
+)
+@click.option(
+    "-F",
+    "--format",
+    "fmt",
+    type=click.Choice(FORMATS),
+    help="Output format (default: from the -o suffix, else csv). json is one array, jsonl one "
+    "object per line.",
+)
+@click.option(
+    "-o",
+    "--output",
+    default="-",
+    show_default=True,
+    metavar="FILE",
+    help="File to write, or - for stdout.",
+)
+@click.option(
+    "--history",
+    "history",
+    multiple=True,
+    metavar="KEY",
+    help="Export these metrics' full histories long-form (run_id, key, step, value, time) "
+    "instead of the runs table; globs allowed, '*' for all.",
+)
+@user_errors
+def export_command(
+    project: str | None,
+    filter_: str | None,
+    sort: tuple[str, ...],
+    limit: int,
+    fmt: str | None,
+    output: str,
+    history: tuple[str, ...],
+) -> None:
+    """Export runs as a table: one row per run with run_id, project, name, status, group,
+    tags, created_at, runtime, config.* and metrics.* columns.
+
+    Parquet needs pyarrow (pip install 'labledger[pandas]').
+
+    \b
+    Examples:
+      labledger export -p digits -o runs.csv
+      labledger export -f "metrics.acc > 0.9" --format parquet -o good.parquet
+      labledger export --format jsonl | jq .run_id
+      labledger export -p digits --history loss --history 'val/*' -o curves.parquet
+    """
+    fmt = _format_for(output, fmt)
+    api = open_api()
+    runs = query_runs(api, project, filter_, sort, limit)
+    frame = history_frame(runs, history) if history else runs_frame(runs)
+    write_frame(frame, fmt, output)

@@ -1,0 +1,136 @@
+from __future__ import annotations
+
+import json
+
+from tests.cli.conftest import invoke, make_run
+
+
+def _ids_in_table(output: str, ids: list[str]) -> list[str]:
+    """The given run IDs in the order their rows appear in a table."""
+    rows = [line.split()[0] for line in output.splitlines() if line.strip()]
+    return [row for row in rows if row in ids]
+
+
+def test_ls_lists_newest_first_with_varying_config_and_metrics() -> None:
+    old = make_run(config={"lr": 0.1, "seed": 1}, metrics=[{"acc": 0.5}], name="old")
+    new = make_run(config={"lr": 0.01, "seed": 1}, metrics=[{"acc": 0.7}], name="new")
+    result = invoke("runs", "ls")
+    assert result.exit_code == 0, result.output
+    assert _ids_in_table(result.stdout, [old, new]) == [new, old]
+    header = result.stdout.splitlines()[0].split()
+    assert header[:6] == ["id", "project", "name", "status", "created", "runtime"]
+    assert "lr" in header and "acc" in header
+    assert "seed" not in header  # the same in every listed run
+    assert "finished" in result.stdout
+
+
+def test_ls_filter_and_sort_order() -> None:
+    runs = {
+        acc: make_run(config={"opt": opt}, metrics=[{"acc": acc}])
+        for acc, opt in [(0.5, "adam"), (0.9, "adam"), (0.7, "sgd"), (0.8, "adam")]
+    }
+    result = invoke("runs", "ls", "--filter", "config.opt = 'adam'", "--sort", "-metrics.acc")
+    assert result.exit_code == 0, result.output
+    assert _ids_in_table(result.stdout, list(runs.values())) == [runs[0.9], runs[0.8], runs[0.5]]
+
+    ascending = invoke("runs", "ls", "-f", "metrics.acc >= 0.7", "-s", "metrics.acc", "--json")
+    lines = [json.loads(line) for line in ascending.stdout.splitlines()]
+    assert [r["metrics"]["acc"] for r in lines] == [0.7, 0.8, 0.9]
+
+
+def test_ls_json_lines_are_complete_records() -> None:
+    run_id = make_run(
+        config={"model": {"layers": 2}}, metrics=[{"loss": 1.0}, {"loss": 0.5}], tags=["baseline"]
+    )
+    result = invoke("runs", "ls", "--json")
+    (line,) = result.stdout.splitlines()
+    record = json.loads(line)
+    assert record["run_id"] == run_id
+    assert record["status"] == "finished"
+    assert record["config"] == {"model": {"layers": 2}}
+    assert record["metrics"] == {"loss": 0.5}
+    assert record["tags"] == ["baseline"]
+    assert isinstance(record["created_at"], float)
+
+
+def test_ls_project_limit_and_columns() -> None:
+    for i in range(3):
+        make_run(project="a", config={"lr": i}, metrics=[{"acc": i / 10}])
+    make_run(project="b")
+    result = invoke("runs", "ls", "-p", "a", "-n", "2", "-c", "id,config.lr,metrics.acc")
+    assert result.exit_code == 0, result.output
+    lines = [line for line in result.stdout.splitlines() if line.strip()]
+    assert lines[0].split() == ["id", "lr", "acc"]
+    assert len([line for line in lines if line.split()[-1].startswith("0.")]) == 2
+    assert "showing 2 of 3 runs" in result.stdout
+
+
+def test_ls_bad_filter_is_a_one_line_error() -> None:
+    make_run()
+    result = invoke("runs", "ls", "--filter", "accuracy > 0.9")
+    assert result.exit_code == 1
+    assert result.stdout == ""
+    assert result.stderr.startswith("Error: ")
+    assert "unknown field 'accuracy'" in result.stderr
+    assert "metrics.KEY" in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+
+    syntax = invoke("runs", "ls", "--filter", "metrics.acc >")
+    assert syntax.exit_code == 1
+    assert "expected" in syntax.stderr and "Traceback" not in syntax.output
+
+
+def test_ls_unknown_column_is_a_usage_error() -> None:
+    make_run()
+    result = invoke("runs", "ls", "--columns", "id,bogus")
+    assert result.exit_code == 2
+    assert "unknown column 'bogus'" in result.stderr
+
+
+def test_ls_with_no_store_explains_where_it_looked(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    result = invoke("runs", "ls")
+    assert result.exit_code == 1
+    assert result.stderr.startswith("Error: no labledger store at")
+    assert not (tmp_path / "store").exists()  # reading never creates a store
+
+
+def test_ls_empty_result_says_so() -> None:
+    make_run()
+    result = invoke("runs", "ls", "-f", "status = 'failed'")
+    assert result.exit_code == 0
+    assert result.stdout == ""
+    assert "No runs match" in result.stderr
+
+
+def test_user_text_is_not_rich_markup() -> None:
+    make_run(config={"note": "[red]literal[/red]", "x": 1}, name="[bold]n")
+    make_run(config={"note": "plain", "x": 2})
+    result = invoke("runs", "ls")
+    assert "[red]literal[/red]" in result.stdout
+    assert "[bold]n" in result.stdout
+
+
+def test_projects_lists_counts() -> None:
+    make_run(project="digits")
+    latest = make_run(project="digits")
+    make_run(project="mnist")
+    result = invoke("projects", "--json")
+    rows = [json.loads(line) for line in result.stdout.splitlines()]
+    assert [(r["project"], r["runs"]) for r in rows] == [("digits", 2), ("mnist", 1)]
+    assert rows[0]["latest_run"] == latest
+    table = invoke("projects")
+    assert "digits" in table.stdout and "mnist" in table.stdout
+
+
+def test_help_has_examples() -> None:
+    for command in (
+        ["runs", "ls"],
+        ["runs", "show"],
+        ["runs", "diff"],
+        ["export"],
+        ["projects"],
+        ["runs"],
+    ):
+        result = invoke(*command, "--help")
+        assert result.exit_code == 0
+        assert "Examples:" in result.stdout, command

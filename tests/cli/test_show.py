@@ -1,0 +1,94 @@
+from __future__ import annotations
+
+import json
+
+from labledger.cli import render
+from tests.cli.conftest import invoke, make_run
+
+
+def test_show_prints_identity_config_metrics_and_sparklines() -> None:
+    run_id = make_run(
+        config={"optimizer": {"name": "adam", "lr": 0.001}, "epochs": 3},
+        metrics=[{"loss": 1.0 / (i + 1), "acc": i / 10} for i in range(10)],
+        name="baseline",
+        summary={"f1": 0.75},
+        tags=["nightly", "gpu"],
+        notes="first try",
+    )
+    result = invoke("runs", "show", run_id)
+    assert result.exit_code == 0, result.output
+    out = result.stdout
+    assert f"run {run_id}  digits / baseline  finished" in out
+    for text in (
+        "exit code",
+        "nightly, gpu",
+        "first try",
+        "optimizer.name",
+        "adam",
+        "optimizer.lr",
+        "0.001",
+        "epochs",
+        "f1",
+        "0.75",
+        "last step",
+    ):
+        assert text in out, text
+    loss_row = next(line for line in out.splitlines() if line.startswith("loss"))
+    # final, min, max, count, last step, then the history going down
+    assert loss_row.split()[1:6] == ["0.1", "0.1", "1.0", "10", "9"]
+    assert loss_row.split()[-1][0] == render.SPARK_BLOCKS[-1]
+    assert loss_row.split()[-1][-1] == render.SPARK_BLOCKS[0]
+
+
+def test_show_failed_run_has_error_tail() -> None:
+    run_id = make_run(metrics=[{"loss": 1.0}], fail="exploded at step 3")
+    result = invoke("runs", "show", run_id)
+    assert "failed" in result.stdout
+    assert "RuntimeError: exploded at step 3" in result.stdout
+    assert any(line.split() == ["exit", "code", "1"] for line in result.stdout.splitlines())
+
+
+def test_show_json_has_everything() -> None:
+    run_id = make_run(config={"lr": 0.1}, metrics=[{"loss": 2.0}, {"loss": 1.0}])
+    result = invoke("runs", "show", run_id[:5], "--json")
+    data = json.loads(result.stdout)
+    assert data["run_id"] == run_id
+    assert data["config"] == {"lr": 0.1}
+    assert data["metrics"] == {"loss": 1.0}
+    assert data["metric_stats"]["loss"] == {
+        "last": 1.0,
+        "min": 1.0,
+        "max": 2.0,
+        "count": 2,
+        "last_step": 1,
+        "last_time": data["metric_stats"]["loss"]["last_time"],
+    }
+    assert data["captures"]["run"]["config_source"] == "dict"
+    assert "artifacts" in data  # None until the artifact registry answers
+
+
+def test_run_reference_by_prefix_name_and_ambiguity() -> None:
+    ids: dict[str, str] = {}
+    # run IDs are random: record runs until two share their first character
+    while True:
+        run_id = make_run(name=f"r{len(ids)}")
+        if run_id[0] in ids:
+            first, second = ids[run_id[0]], run_id
+            break
+        ids[run_id[0]] = run_id
+    unique_prefix = next(i for i in ids.values() if i[0] != first[0])[:2]
+    assert invoke("runs", "show", unique_prefix).exit_code == 0
+    assert invoke("runs", "show", "r0").exit_code == 0  # a unique name
+
+    ambiguous = invoke("runs", "show", first[0])
+    assert ambiguous.exit_code == 1
+    assert ambiguous.stderr.startswith("Error: ")
+    assert "matches several runs" in ambiguous.stderr
+    assert first in ambiguous.stderr and second in ambiguous.stderr
+
+
+def test_show_unknown_run() -> None:
+    make_run()
+    result = invoke("runs", "show", "nosuchrun")
+    assert result.exit_code == 1
+    assert result.stderr == "Error: no run matches 'nosuchrun'\n"
