@@ -1,54 +1,57 @@
 """labledger: every training run recorded completely enough to reproduce it.
 
-import labledger as ll
-with ll.init(project="digits", config=cfg, seed=42) as run:
-    run.log({"loss": loss, "acc": acc}, step=step)
-    run.summary["f1"] = f1
-    run.log_artifact("model.pt", name="digits-mlp", type="model")
+    import labledger as ll
+    with ll.init(project="digits", config=cfg, seed=42) as run:
+        run.log({"loss": loss, "acc": acc}, step=step)
+        run.summary["f1"] = f1
+        run.log_artifact("model.pt", name="digits-mlp", type="model")
+
+The names below are loaded on first use, so ``import labledger`` costs about as much as
+starting Python; training scripts pay for the SDK only when they call ``init``.
 """
 
 from __future__ import annotations
 
-from pathlib import Path
-from typing import Any
+import importlib
+from typing import TYPE_CHECKING, Any
 
-from labledger.entities import RunStatus
-from labledger.errors import LabledgerError
-from labledger.sdk.api import Api, RunList, RunView, runs
-from labledger.sdk.run import Run
-from labledger.sdk.seeding import seed_everything
-from labledger.sdk.session import current_run, finish, init, log
+if TYPE_CHECKING:
+    from labledger.entities import RunStatus
+    from labledger.errors import LabledgerError
+    from labledger.sdk.api import Api, RunList, RunView, runs
+    from labledger.sdk.run import Run
+    from labledger.sdk.seeding import seed_everything
+    from labledger.sdk.session import current_run, finish, init, log, use_artifact
 
 __version__ = "0.1.0"
 
-__all__ = [
-    "Api",
-    "LabledgerError",
-    "Run",
-    "RunList",
-    "RunStatus",
-    "RunView",
-    "__version__",
-    "current_run",
-    "finish",
-    "init",
-    "log",
-    "runs",
-    "seed_everything",
-    "use_artifact",
-]
+_EXPORTS = {
+    "Api": "labledger.sdk.api",
+    "LabledgerError": "labledger.errors",
+    "Run": "labledger.sdk.run",
+    "RunList": "labledger.sdk.api",
+    "RunStatus": "labledger.entities",
+    "RunView": "labledger.sdk.api",
+    "current_run": "labledger.sdk.session",
+    "finish": "labledger.sdk.session",
+    "init": "labledger.sdk.session",
+    "log": "labledger.sdk.session",
+    "runs": "labledger.sdk.api",
+    "seed_everything": "labledger.sdk.seeding",
+    "use_artifact": "labledger.sdk.session",
+}
 
-
-def use_artifact(ref: str, dest: str | None = None) -> Path:
-    """Fetch artifact ``name[:vN|alias]`` (recording the current run, if any, as consumer)."""
-    run = current_run()
-    if run is not None:
-        return run.use_artifact(ref, dest=dest)
-    from labledger.sdk.artifacts import Artifacts
-
-    api = Api()
-    return Artifacts(api.store, api.settings).use(ref, dest=dest)
+__all__ = ["__version__", *sorted(_EXPORTS)]
 
 
 def __getattr__(name: str) -> Any:
-    raise AttributeError(f"module 'labledger' has no attribute {name!r}")
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'labledger' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)

@@ -8,6 +8,7 @@ import socket
 import threading
 import time
 from collections.abc import Mapping, Sequence
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from labledger.config import Settings, load_settings
@@ -167,3 +168,14 @@ def finish(status: RunStatus | str = RunStatus.FINISHED) -> None:
     run = current_run()
     if run is not None:
         run.finish(status)
+
+
+def use_artifact(ref: str, dest: str | os.PathLike[str] | None = None) -> Path:
+    """Fetch artifact ``name[:vN|alias]``, recording the current run (if any) as consumer."""
+    run = current_run()
+    if run is not None:
+        return run.use_artifact(ref, dest=dest)
+    from labledger.sdk.artifacts import Artifacts
+
+    settings = load_settings()
+    return Artifacts(get_store(settings), settings).use(ref, dest=dest)
