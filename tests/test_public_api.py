@@ -38,3 +38,11 @@ def test_import_does_not_load_heavy_libraries() -> None:
         [sys.executable, "-c", code], capture_output=True, text=True, check=True
     )
     assert result.stdout.strip() == "[]"
+
+
+def test_every_export_resolves_lazily() -> None:
+    code = "import labledger; print(sorted(n for n in labledger.__all__ if getattr(labledger, n)))"
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    )
+    assert result.stdout.strip() == str(sorted(EXPECTED))

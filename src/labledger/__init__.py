@@ -41,7 +41,22 @@ _EXPORTS = {
     "use_artifact": "labledger.sdk.session",
 }
 
-__all__ = ["__version__", *sorted(_EXPORTS)]
+__all__ = [
+    "Api",
+    "LabledgerError",
+    "Run",
+    "RunList",
+    "RunStatus",
+    "RunView",
+    "__version__",
+    "current_run",
+    "finish",
+    "init",
+    "log",
+    "runs",
+    "seed_everything",
+    "use_artifact",
+]
 
 
 def __getattr__(name: str) -> Any:
