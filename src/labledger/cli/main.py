@@ -6,6 +6,7 @@ import sys
 
 import click
 
+from labledger.cli.artifacts import artifacts_group, gc_command
 from labledger.cli.export import export_command
 from labledger.cli.runs import projects_command, runs_group
 from labledger.errors import LabledgerError
@@ -24,6 +25,8 @@ def cli() -> None:
 cli.add_command(runs_group)
 cli.add_command(projects_command)
 cli.add_command(export_command)
+cli.add_command(artifacts_group)
+cli.add_command(gc_command)
 
 
 def main() -> None:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import random
 import re
 import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable
 from contextlib import AbstractContextManager
 from typing import Any
 
@@ -46,7 +46,7 @@ class SqlArtifactRegistry:
         dialect = postgresql if self._engine.dialect.name == "postgresql" else sqlite
         return dialect.insert(table)
 
-    def _versions(self, conn: Connection, rows: Iterable[Mapping[str, Any]]) -> list[ArtifactVersion]:
+    def _versions(self, conn: Connection, rows: Iterable[Any]) -> list[ArtifactVersion]:
         rows = list(rows)
         ids = [r["artifact_id"] for r in rows]
         aliases: dict[int, list[str]] = {i: [] for i in ids}
@@ -99,7 +99,9 @@ class SqlArtifactRegistry:
         if latest is None:
             raise ArtifactError(f"no artifact named {name!r}")
         if number:
-            raise ArtifactError(f"artifact {name!r} has no version {selector} (latest is v{latest})")
+            raise ArtifactError(
+                f"artifact {name!r} has no version {selector} (latest is v{latest})"
+            )
         names = conn.execute(
             select(artifact_aliases.c.alias)
             .where(artifact_aliases.c.name == name)
@@ -110,7 +112,9 @@ class SqlArtifactRegistry:
         )
 
     def _point_alias(self, conn: Connection, name: str, alias: str, artifact_id: int) -> None:
-        stmt = self._upsert(artifact_aliases).values(name=name, alias=alias, artifact_id=artifact_id)
+        stmt = self._upsert(artifact_aliases).values(
+            name=name, alias=alias, artifact_id=artifact_id
+        )
         conn.execute(
             stmt.on_conflict_do_update(
                 index_elements=["name", "alias"], set_={"artifact_id": stmt.excluded.artifact_id}
@@ -158,7 +162,9 @@ class SqlArtifactRegistry:
                     created_at=v.created_at or time.time(),
                 )
             )
-            artifact_id = result.inserted_primary_key[0]
+            inserted = result.inserted_primary_key
+            assert inserted is not None
+            artifact_id = inserted[0]
         self._point_alias(conn, v.name, LATEST, int(artifact_id))
         return self._load(conn, int(artifact_id))
 

@@ -1,0 +1,354 @@
+"""Artifacts for runs: log files and folders as named, versioned, content-addressed artifacts,
+use them (recording lineage), reference external data, verify, and collect garbage.
+
+This is the glue between the bytes (``labledger.artifacts``: blob stores, manifests, hashing)
+and the rows (``Store.artifacts``: versions, aliases, usage). ``Run.log_artifact``,
+``Run.use_artifact``, ``Run.use_dataset`` and ``labledger.use_artifact`` call into one
+``Artifacts`` object per store.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+import threading
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from labledger.artifacts.blobstore import BlobStore, open_blob_store
+from labledger.artifacts.gc import DEFAULT_MIN_AGE, GcReport, collect_garbage
+from labledger.artifacts.hashing import HashCache, file_changed, open_hash_cache, sha256_chunks
+from labledger.artifacts.manifest import (
+    LocalScan,
+    content_digest,
+    is_single_file,
+    reference_digest,
+    scan_local,
+    validate_manifest,
+)
+from labledger.artifacts.names import (
+    LATEST,
+    default_name,
+    parse_ref,
+    safe_join,
+    validate_alias,
+    validate_name,
+)
+from labledger.artifacts.references import (
+    fetch_reference,
+    scan_reference,
+    verify_reference,
+)
+from labledger.config import Settings
+from labledger.encoding import to_jsonable
+from labledger.errors import ArtifactError
+from labledger.store.base import ArtifactRegistry, ArtifactVersion, Store
+
+if TYPE_CHECKING:
+    from mypy_boto3_s3 import S3Client
+
+__all__ = ["Artifacts", "GcReport", "Lineage", "RunLineage"]
+
+CACHE_DIRNAME = "cache"
+
+
+@dataclass
+class Lineage:
+    """Who made one artifact version and who used it."""
+
+    version: ArtifactVersion
+    producer: str | None
+    consumers: list[str]
+
+
+@dataclass
+class RunLineage:
+    """The artifact versions one run used (inputs) and logged (outputs)."""
+
+    run_id: str
+    inputs: list[ArtifactVersion]
+    outputs: list[ArtifactVersion]
+
+
+class Artifacts:
+    """Artifact operations for one store; the blob store and S3 client are opened lazily."""
+
+    def __init__(self, store: Store, settings: Settings) -> None:
+        self._store = store
+        self._settings = settings
+        self._lock = threading.Lock()
+        self._blobs: BlobStore | None = None
+        self._s3_client: S3Client | None = None
+        self._hash_cache: HashCache | None = None
+
+    # --- lazily opened parts ----------------------------------------------------------
+    @property
+    def store(self) -> Store:
+        return self._store
+
+    @property
+    def settings(self) -> Settings:
+        return self._settings
+
+    @property
+    def registry(self) -> ArtifactRegistry:
+        return self._store.artifacts
+
+    @property
+    def blobs(self) -> BlobStore:
+        with self._lock:
+            if self._blobs is None:
+                self._blobs = open_blob_store(
+                    self._settings.artifact_uri, s3_endpoint_url=self._settings.s3_endpoint_url
+                )
+            return self._blobs
+
+    @property
+    def cache_dir(self) -> Path:
+        return self._settings.root / CACHE_DIRNAME
+
+    def _s3(self) -> S3Client:
+        from labledger.artifacts.s3 import make_client
+
+        with self._lock:
+            if self._s3_client is None:
+                self._s3_client = make_client(self._settings.s3_endpoint_url)
+            return self._s3_client
+
+    def _cache(self) -> HashCache:
+        with self._lock:
+            if self._hash_cache is None:
+                self._hash_cache = open_hash_cache(self._settings.root)
+            return self._hash_cache
+
+    def close(self) -> None:
+        with self._lock:
+            if self._hash_cache is not None:
+                self._hash_cache.close()
+                self._hash_cache = None
+
+    # --- reading ----------------------------------------------------------------------
+    def get(self, ref: str) -> ArtifactVersion:
+        """The version ``NAME``, ``NAME:vN`` or ``NAME:ALIAS`` names (``latest`` by default)."""
+        parsed = parse_ref(ref)
+        return self.registry.get_version(parsed.name, parsed.selector)
+
+    def versions(self, name: str | None = None) -> list[ArtifactVersion]:
+        if name is not None:
+            validate_name(name)
+        return self.registry.list_versions(name)
+
+    # --- logging ----------------------------------------------------------------------
+    def log(
+        self,
+        run_id: str | None,
+        path: str | os.PathLike[str],
+        *,
+        name: str | None = None,
+        type: str = "artifact",
+        metadata: Mapping[str, Any] | None = None,
+        reference: bool = False,
+        aliases: Sequence[str] = (),
+    ) -> ArtifactVersion:
+        """Log a file or folder (or, with ``reference=True``, a path or ``s3://`` URI left in
+        place) as the next version of ``name``; the same content gives back the same version."""
+        source = os.fspath(path)
+        name = validate_name(name) if name is not None else default_name(source)
+        aliases = [validate_alias(a) for a in aliases if a != LATEST]
+        if not type or len(type) > 64:
+            raise ArtifactError(f"artifact type must be 1-64 characters, got {type!r}")
+        self._check_type(name, type)
+
+        if reference:
+            scan = scan_reference(source, self._cache(), self._s3)
+            manifest, uri = scan.entries, scan.uri
+            digest = reference_digest(uri, manifest)
+        else:
+            if "://" in source:
+                raise ArtifactError(
+                    f"cannot copy {source!r} into the artifact store: log it with reference=True"
+                )
+            local = scan_local(Path(source).expanduser().absolute(), self._cache())
+            self._upload(local)
+            manifest, uri, digest = local.entries, None, content_digest(local.entries)
+
+        version = self.registry.add_version(
+            ArtifactVersion(
+                name=name,
+                version=0,
+                type=type,
+                digest=digest,
+                size=sum(int(e["size"]) for e in manifest),
+                manifest=manifest,
+                metadata=to_jsonable(dict(metadata or {})),
+                reference=reference,
+                uri=uri,
+                run_id=run_id,
+                created_at=time.time(),
+            )
+        )
+        for alias in aliases:
+            self.registry.set_alias(name, alias, version.version)
+        if aliases:
+            version = self.registry.get_version(name, f"v{version.version}")
+        return version
+
+    def _check_type(self, name: str, type: str) -> None:
+        try:
+            latest = self.registry.get_version(name)
+        except ArtifactError:
+            return  # a new name
+        if latest.type != type:
+            raise ArtifactError(
+                f"artifact {name!r} holds type {latest.type!r}, not {type!r}; choose another name"
+            )
+
+    def _upload(self, scan: LocalScan) -> None:
+        blobs = self.blobs
+        done: set[str] = set()
+        for entry in scan.entries:
+            digest = entry["digest"]
+            if digest in done:
+                continue
+            source, stat = scan.sources[entry["path"]]
+            blobs.put_file(digest, source)
+            if file_changed(source, stat):
+                raise ArtifactError(f"{source} changed while it was being logged; log it again")
+            done.add(digest)
+
+    # --- using ------------------------------------------------------------------------
+    def use(
+        self,
+        ref: str,
+        run_id: str | None = None,
+        dest: str | os.PathLike[str] | None = None,
+    ) -> Path:
+        """Download a version into the cache (or ``dest``) and record ``run_id`` as a consumer.
+
+        Returns the file for an artifact logged from one file, else the folder."""
+        version = self.get(ref)
+        validate_manifest(version.manifest)
+        if dest is None:
+            folder = self.cache_dir / version.name / f"v{version.version}-{version.digest[:12]}"
+            if not _is_complete(folder, version):
+                self._fill_cache(version, folder)
+        else:
+            folder = Path(dest).expanduser()
+            self._materialize(version, folder)
+        if run_id is not None:
+            self.registry.record_use(run_id, version.name, version.version)
+        if is_single_file(version.manifest):
+            return folder / str(version.manifest[0]["path"])
+        return folder
+
+    def _materialize(self, version: ArtifactVersion, folder: Path) -> None:
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise ArtifactError(f"cannot create {folder}: {exc.strerror or exc}") from exc
+        if version.reference:
+            assert version.uri is not None
+            fetch_reference(version.uri, version.manifest, folder, self._s3)
+            return
+        blobs = self.blobs
+        for entry in version.manifest:
+            blobs.get_to(entry["digest"], safe_join(folder, entry["path"]))
+
+    def _fill_cache(self, version: ArtifactVersion, folder: Path) -> None:
+        """Download into a temporary sibling, then rename: readers never see half a folder."""
+        folder.parent.mkdir(parents=True, exist_ok=True)
+        partial = Path(tempfile.mkdtemp(dir=folder.parent, prefix=f".{folder.name}."))
+        try:
+            self._materialize(version, partial)
+            if folder.exists():
+                shutil.rmtree(folder, ignore_errors=True)  # an incomplete earlier download
+            try:
+                partial.rename(folder)
+            except OSError:
+                if not _is_complete(folder, version):  # another process did not finish it
+                    raise
+        finally:
+            shutil.rmtree(partial, ignore_errors=True)
+
+    def use_dataset(
+        self, run_id: str | None, path_or_uri: str, name: str | None = None
+    ) -> ArtifactVersion:
+        """Fingerprint input data (by reference, nothing copied) and record it as used."""
+        version = self.log(None, path_or_uri, name=name, type="dataset", reference=True)
+        if run_id is not None:
+            self.registry.record_use(run_id, version.name, version.version)
+        return version
+
+    # --- aliases and lineage ----------------------------------------------------------
+    def alias(self, ref: str, alias: str) -> None:
+        """Point ``alias`` (``best``, ``production``...) at the version ``ref`` names."""
+        if alias == LATEST:
+            raise ArtifactError("'latest' moves by itself to the last logged version")
+        validate_alias(alias)
+        version = self.get(ref)
+        self.registry.set_alias(version.name, alias, version.version)
+
+    def lineage(self, ref: str) -> Lineage:
+        version = self.get(ref)
+        consumers = self.registry.consumers(version.name, version.version)
+        return Lineage(version=version, producer=version.run_id, consumers=consumers)
+
+    def run_lineage(self, run_id: str) -> RunLineage:
+        return RunLineage(
+            run_id=run_id,
+            inputs=self.registry.used_by(run_id),
+            outputs=self.registry.produced_by(run_id),
+        )
+
+    # --- maintenance ------------------------------------------------------------------
+    def verify(self, ref: str) -> list[str]:
+        """Differences found (empty: unchanged). References are re-read at their URI; stored
+        artifacts have every blob re-hashed."""
+        version = self.get(ref)
+        validate_manifest(version.manifest)
+        if version.reference:
+            assert version.uri is not None
+            return verify_reference(version.uri, version.manifest, self._s3)
+        problems: list[str] = []
+        checked: dict[str, str | None] = {}
+        blobs = self.blobs
+        for entry in version.manifest:
+            digest = entry["digest"]
+            if digest not in checked:
+                checked[digest] = _check_blob(blobs, digest, int(entry["size"]))
+            if checked[digest] is not None:
+                problems.append(f"{checked[digest]}: {entry['path']} ({digest[:12]})")
+        return problems
+
+    def gc(self, dry_run: bool = False, min_age: float = DEFAULT_MIN_AGE) -> GcReport:
+        """Delete blobs no stored version references (older than ``min_age`` seconds)."""
+        return collect_garbage(
+            self.blobs, self.registry.referenced_digests, dry_run=dry_run, min_age=min_age
+        )
+
+
+def _check_blob(blobs: BlobStore, digest: str, size: int) -> str | None:
+    info = blobs.info(digest)
+    if info is None:
+        return "missing blob"
+    if info.size != size:
+        return "corrupt blob"
+    actual, _ = sha256_chunks(blobs.iter_bytes(digest))
+    return None if actual == digest else "corrupt blob"
+
+
+def _is_complete(folder: Path, version: ArtifactVersion) -> bool:
+    """Every file of ``version`` is in ``folder`` with the right size (a cheap cache check)."""
+    if not folder.is_dir():
+        return False
+    for entry in version.manifest:
+        try:
+            if safe_join(folder, entry["path"]).stat().st_size != int(entry["size"]):
+                return False
+        except OSError:
+            return False
+    return True
