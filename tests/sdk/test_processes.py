@@ -151,3 +151,24 @@ def test_eight_processes_log_concurrently_without_loss(tmp_path: Path) -> None:
             steps, values = view.history(f"m{k}")
             assert steps.tolist() == list(range(2000))
             assert values.tolist() == [float(s * k) for s in range(2000)]
+
+
+def test_forked_child_does_not_finish_the_parents_run(tmp_path: Path) -> None:
+    path = script(
+        tmp_path,
+        """
+        import os, sys
+        run = ll.init(project="p", capture=False)
+        run.log({"loss": 1.0})
+        pid = os.fork()
+        if pid == 0:
+            sys.exit(0)  # runs atexit handlers in the child
+        os.waitpid(pid, 0)
+        print(ll.Api().run(run.id).status, flush=True)
+        run.log({"loss": 0.5})
+    """,
+    )
+    result = run_script(path, check=True)
+    assert result.stdout.strip() == "running"
+    view = only_run()
+    assert view.status is ll.RunStatus.FINISHED and view.metrics["loss"] == 0.5

@@ -44,6 +44,8 @@ def register(run: Run) -> None:
         return
     _installed = True
     atexit.register(_finish_all)
+    # A forked child (a DataLoader worker, say) must not finish its parent's runs at exit.
+    os.register_at_fork(after_in_child=_runs.clear)
     sys.excepthook = _excepthook
     if (
         threading.current_thread() is threading.main_thread()
