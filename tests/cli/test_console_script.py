@@ -1,0 +1,47 @@
+"""The installed ``labledger`` command in a real process: no tracebacks, POSIX streams."""
+
+from __future__ import annotations
+
+import json
+import os
+
+import pytest
+
+from tests.cli.conftest import make_run, run_script
+
+pytestmark = pytest.mark.slow
+
+
+def _env() -> dict[str, str]:
+    env = dict(os.environ)
+    env.pop("FORCE_COLOR", None)
+    return env
+
+
+def test_unknown_run_is_one_line_on_stderr() -> None:
+    make_run()
+    done = run_script("runs", "show", "nosuchrun", env=_env())
+    assert done.returncode == 1
+    assert done.stdout == ""
+    assert done.stderr == "Error: no run matches 'nosuchrun'\n"
+    assert "Traceback" not in done.stderr
+
+
+def test_bad_filter_and_usage_errors() -> None:
+    make_run()
+    bad = run_script("runs", "ls", "--filter", "metrics.acc >> 1", env=_env())
+    assert bad.returncode == 1
+    assert bad.stderr.startswith("Error: ") and len(bad.stderr.splitlines()) == 1
+    usage = run_script("runs", "diff", "onlyone", env=_env())
+    assert usage.returncode == 2
+    assert "Traceback" not in usage.stderr
+
+
+def test_piped_output_has_no_colour_codes() -> None:
+    run_id = make_run(config={"lr": 0.1}, metrics=[{"acc": 0.5}, {"acc": 0.6}])
+    listing = run_script("runs", "ls", env=_env())
+    assert listing.returncode == 0, listing.stderr
+    assert run_id in listing.stdout
+    assert "\x1b[" not in listing.stdout
+    shown = run_script("runs", "show", run_id[:4], "--json", env=_env())
+    assert json.loads(shown.stdout)["run_id"] == run_id
