@@ -73,6 +73,18 @@ def test_export_parquet_file_and_stdout(two_runs: tuple[str, str], tmp_path: Pat
     assert list(pd.read_parquet(io.BytesIO(piped.stdout_bytes))["run_id"]) == [b, a]
 
 
+def test_export_parquet_with_mixed_config_types(tmp_path: Path) -> None:
+    pytest.importorskip("pyarrow")
+    make_run(config={"x": 1, "layers": [64, 32], "mix": [1, "a"]})
+    make_run(config={"x": "auto", "layers": [8], "mix": [2, "b"]})
+    out = tmp_path / "mixed.parquet"
+    result = invoke("export", "-o", str(out))
+    assert result.exit_code == 0, result.output
+    frame = pd.read_parquet(out)
+    assert sorted(frame["config.x"]) == ["1", "auto"]
+    assert sorted(frame["config.mix"]) == ['[1, "a"]', '[2, "b"]']
+
+
 def test_export_parquet_without_pyarrow_names_the_extra(
     two_runs: tuple[str, str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -1,7 +1,11 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
+import pytest
+
+import labledger as ll
 from labledger.cli import render
 from tests.cli.conftest import invoke, make_run
 
@@ -92,3 +96,35 @@ def test_show_unknown_run() -> None:
     result = invoke("runs", "show", "nosuchrun")
     assert result.exit_code == 1
     assert result.stderr == "Error: no run matches 'nosuchrun'\n"
+
+
+def test_show_lists_artifacts_produced_and_consumed(tmp_path: Path) -> None:
+    model = tmp_path / "model.txt"
+    model.write_text("weights")
+    try:
+        with ll.init(project="digits", capture=False) as run:
+            producer = run.id
+            version = run.log_artifact(model, name="digits-model", type="model")
+    except NotImplementedError:
+        pytest.skip("artifacts are not implemented yet")
+    with ll.init(project="digits", capture=False) as run:
+        consumer = run.id
+        run.use_artifact("digits-model", dest=str(tmp_path / "fetched"))
+
+    produced = invoke("runs", "show", producer)
+    row = next(line for line in produced.stdout.splitlines() if line.startswith("produced"))
+    assert row.split()[:3] == ["produced", version.ref, "model"]
+    data = json.loads(invoke("runs", "show", consumer, "--json").stdout)
+    assert [a["ref"] for a in data["artifacts"]["consumed"]] == [version.ref]
+    assert data["artifacts"]["produced"] == []
+
+
+def test_show_capture_section_that_failed_shows_its_error() -> None:
+    from labledger.cli.runs import _captures
+
+    (table,) = _captures({"git": {"error": "git timed out after 10s"}})
+    console = render.make_console()
+    with console.capture() as captured:
+        console.print(table)
+    assert "git timed out after 10s" in captured.get()
+    assert "commit" not in captured.get()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import fnmatch
+import json
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO, TextIO
@@ -72,6 +73,33 @@ def _format_for(output: str, fmt: str | None) -> str:
     return "csv"
 
 
+def parquet_safe(frame: Any, everything: bool = False) -> Any:
+    """Parquet needs one type per column, but a config key can hold an int in one run and a
+    string or list in another. Such mixed columns (with ``everything``, every object column)
+    are written as JSON text; strings and nulls stay as they are."""
+    frame = frame.copy()
+    for column in frame.columns:
+        if frame[column].dtype != object:
+            continue
+        kinds = {type(v) for v in frame[column] if not _is_null(v)}
+        if len(kinds) > 1 or (everything and kinds - {str}):
+            frame[column] = [
+                v if _is_null(v) or isinstance(v, str) else json.dumps(v) for v in frame[column]
+            ]
+    return frame
+
+
+def _is_null(value: Any) -> bool:
+    return value is None or (isinstance(value, float) and value != value)
+
+
+def _write_parquet(frame: Any, target: Any) -> None:
+    try:
+        parquet_safe(frame).to_parquet(target, index=False)
+    except (TypeError, ValueError):  # pyarrow's ArrowTypeError / ArrowInvalid: nested mixes
+        parquet_safe(frame, everything=True).to_parquet(target, index=False)
+
+
 def write_frame(frame: Any, fmt: str, output: str) -> None:
     """Write a ``pandas.DataFrame`` (typed ``Any``: pandas ships no stubs here) as ``fmt``."""
     to_stdout = output == "-"
@@ -84,10 +112,10 @@ def write_frame(frame: Any, fmt: str, output: str) -> None:
             stream: BinaryIO = sys.stdout.buffer
             if stream.isatty():
                 raise LabledgerError("refusing to write Parquet to a terminal: use -o FILE")
-            frame.to_parquet(stream, index=False)
+            _write_parquet(frame, stream)
             stream.flush()
         else:
-            frame.to_parquet(output, index=False)
+            _write_parquet(frame, output)
         return
     text: str
     if fmt == "csv":

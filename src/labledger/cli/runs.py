@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import click
-from rich.console import Group, RenderableType
+from rich.console import Group, JustifyMethod, RenderableType
 from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
@@ -118,7 +118,7 @@ class Column:
     header: str
     value: Callable[[RunView], Any]
     cell: Callable[[Any], Text]
-    justify: str = "left"
+    justify: JustifyMethod = "left"
 
 
 def _plain_cell(value: Any) -> Text:
@@ -253,7 +253,7 @@ def runs_table(runs: RunList, columns: Sequence[Column], title: str | None = Non
             if column.name.startswith("config.")
             else ("magenta" if column.name.startswith("metrics.") else None)
         )
-        table.add_column(column.header, justify=column.justify, header_style=style)  # type: ignore[arg-type]
+        table.add_column(column.header, justify=column.justify, header_style=style)
     for run in runs:
         table.add_row(*(column.cell(column.value(run)) for column in columns))
     return table
@@ -370,8 +370,9 @@ def projects_command(as_json: bool) -> None:
         render.make_console(stderr=True).print("No projects yet.", style="dim")
         return
     table = render.data_table()
-    for header, justify in (("project", "left"), ("runs", "right"), ("latest run", "left")):
-        table.add_column(header, justify=justify)  # type: ignore[arg-type]
+    table.add_column("project")
+    table.add_column("runs", justify="right")
+    table.add_column("latest run")
     for row in rows:
         when = render.format_relative(row["latest_created_at"])
         table.add_row(Text(row["project"]), str(row["runs"]), Text(f"{row['latest_run']} ({when})"))
@@ -478,12 +479,16 @@ def _metrics_table(run: RunView, keys: list[str], title: str) -> Table:
     finals = run.metrics
     for key in keys:
         stats = run.record.metrics.get(key)
+        final = finals.get(key)
         history = ""
-        if stats is not None and stats.count > 1:
-            history = render.sparkline(run.series(key).values, SPARK_WIDTH)
+        if stats is not None and stats.count > 0:
+            values = run.series(key).values
+            history = render.sparkline(values, SPARK_WIDTH) if stats.count > 1 else ""
+            if final is None and len(values):
+                final = float(values[-1])  # the store keeps a non-finite last value as null
         table.add_row(
             Text(key),
-            render.format_value(finals.get(key), digits=6),
+            render.format_value(final, digits=6),
             render.format_value(stats.min if stats else None, digits=6),
             render.format_value(stats.max if stats else None, digits=6),
             str(stats.count) if stats else render.MISSING_TEXT,
@@ -525,8 +530,9 @@ def _environment_rows(env: Mapping[str, Any]) -> list[tuple[str, Any]]:
     if isinstance(packages, Mapping):
         rows.append(("packages", f"{len(packages)} installed (runs diff compares them)"))
     for name, info in (env.get("editable") or {}).items():
-        commit = info.get("commit") if isinstance(info, Mapping) else None
-        rows.append((f"editable {name}", f"{info.get('path')} @ {(commit or '?')[:12]}"))
+        if isinstance(info, Mapping):
+            commit = str(info.get("commit") or "?")[:12]
+            rows.append((f"editable {name}", f"{info.get('path')} @ {commit}"))
     if env.get("error"):
         rows.append(("error", env["error"]))
     return rows
@@ -541,7 +547,7 @@ def _host_rows(host: Mapping[str, Any]) -> list[tuple[str, Any]]:
         ("os", os_text or None),
         ("machine", host.get("machine")),
         ("cpu", cpu),
-        ("memory_total_bytes", host.get("memory_total_bytes")),
+        ("memory", render.format_bytes(host.get("memory_total_bytes"))),
     ]
     known = {
         "hostname",
@@ -601,7 +607,8 @@ def _captures(captures: Mapping[str, Mapping[str, Any]]) -> list[RenderableType]
     parts: list[RenderableType] = []
     for section in order:
         data = captures[section]
-        layout = CAPTURE_LAYOUT.get(section, _flat_rows)
+        # a probe that failed recorded only its error: no layout applies
+        layout = _flat_rows if set(data) == {"error"} else CAPTURE_LAYOUT.get(section, _flat_rows)
         title = SECTION_TITLES.get(section, section.capitalize())
         parts.append(render.key_value_table(layout(data), title=title))
     return parts
