@@ -57,17 +57,21 @@ def _fingerprint(entry: Entry) -> list[Any]:
     return [entry["path"], entry.get("digest") or entry.get("etag"), int(entry["size"])]
 
 
+def _fingerprints(manifest: Sequence[Entry]) -> list[list[Any]]:
+    return sorted(_fingerprint(e) for e in manifest)
+
+
 def content_digest(manifest: Sequence[Entry]) -> str:
     """The digest of a stored artifact: a file's SHA-256, or a folder's manifest digest."""
     if is_single_file(manifest) and manifest[0].get("digest"):
         return str(manifest[0]["digest"])
-    return _canonical_digest({"files": [_fingerprint(e) for e in manifest]})
+    return _canonical_digest({"files": _fingerprints(manifest)})
 
 
 def reference_digest(uri: str, manifest: Sequence[Entry]) -> str:
     """The digest of a reference: its URI, and every file's path, checksum and size."""
     kind = "file" if is_single_file(manifest) else "folder"
-    files = [_fingerprint(e) for e in manifest]
+    files = _fingerprints(manifest)
     return _canonical_digest({"reference": uri, "kind": kind, "files": files})
 
 
@@ -89,7 +93,7 @@ def _walk(root: Path) -> list[tuple[str, Path]]:
             full = here / filename
             rel = full.relative_to(root).as_posix()
             found.append((validate_manifest_path(rel), full))
-    return found
+    return sorted(found)
 
 
 def scan_local(path: Path, cache: HashCache | None = None) -> LocalScan:
