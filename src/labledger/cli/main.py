@@ -8,6 +8,7 @@ import click
 
 from labledger.cli.artifacts import artifacts_group, gc_command
 from labledger.cli.export import export_command
+from labledger.cli.repro import check, reproduce, share, verify
 from labledger.cli.runs import projects_command, runs_group
 from labledger.errors import LabledgerError
 
@@ -27,6 +28,10 @@ cli.add_command(projects_command)
 cli.add_command(export_command)
 cli.add_command(artifacts_group)
 cli.add_command(gc_command)
+cli.add_command(reproduce)
+cli.add_command(verify)
+cli.add_command(check)
+cli.add_command(share)
 
 
 def main() -> None:

@@ -15,6 +15,7 @@ from labledger.config import Settings
 from labledger.entities import RunRecord, RunStatus
 from labledger.sdk import lifecycle
 from labledger.sdk.config_input import config_to_dict
+from labledger.sdk.fingerprint import seal_run
 from labledger.sdk.writer import Writer
 from labledger.store.base import Store
 
@@ -233,6 +234,7 @@ class Run:
         self.record.status = status
         self.record.ended_at = ended
         lifecycle.unregister(self)
+        seal_run(self.store, self.id, self.settings)  # policy marks, then the fingerprint
 
     def __enter__(self) -> Run:
         return self

@@ -17,6 +17,7 @@ from labledger.errors import LabledgerError
 from labledger.sdk import lifecycle
 from labledger.sdk.backend import get_store
 from labledger.sdk.config_input import config_to_dict
+from labledger.sdk.policy import enforce_at_init
 
 if TYPE_CHECKING:
     from labledger.sdk.run import Run
@@ -48,6 +49,8 @@ def init(
     from labledger.sdk.run import Run
 
     settings = settings or load_settings()
+    reproduces = reproduces or os.environ.get("LABLEDGER_REPRODUCES")  # `labledger reproduce`
+    enforce_at_init(settings, seed=seed, resume=resume, reproduces=reproduces)  # [policy]
     store = get_store(settings)
     values, config_kind = config_to_dict(config)
     now = time.time()
