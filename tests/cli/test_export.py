@@ -120,3 +120,12 @@ def test_export_no_runs_writes_a_header(tmp_path: Path) -> None:
     make_run()
     result = invoke("export", "-f", "status = 'failed'")
     assert result.stdout.startswith("run_id,project,name,status")
+
+
+def test_export_to_a_missing_folder_is_a_one_line_error(tmp_path: Path) -> None:
+    make_run()
+    for name in ("x.csv", "x.parquet"):
+        result = invoke("export", "-o", str(tmp_path / "missing" / name))
+        assert result.exit_code == 1
+        assert result.stderr.startswith("Error: cannot write ")
+        assert len(result.stderr.splitlines()) == 1

@@ -134,3 +134,17 @@ def test_help_has_examples() -> None:
         result = invoke(*command, "--help")
         assert result.exit_code == 0
         assert "Examples:" in result.stdout, command
+
+
+def test_ls_caps_columns_to_the_width_and_says_what_it_hid() -> None:
+    for i in range(2):
+        make_run(
+            config={f"param_{k:02d}": i * 1000 + k for k in range(30)},
+            metrics=[{"accuracy_on_validation": 0.5 + i / 10}],
+        )
+    result = invoke("runs", "ls", "--sort", "-metrics.accuracy_on_validation")
+    header = result.stdout.splitlines()[0].split()
+    assert header[6] == "accuracy_on_validation"  # named in --sort, so kept first
+    assert "param_00" in header and "param_29" not in header
+    assert max(len(line) for line in result.stdout.splitlines()) <= 200
+    assert "more columns (config.param_" in result.stdout

@@ -72,17 +72,16 @@ def test_show_json_has_everything() -> None:
 
 
 def test_run_reference_by_prefix_name_and_ambiguity() -> None:
-    ids: dict[str, str] = {}
-    # run IDs are random: record runs until two share their first character
-    while True:
-        run_id = make_run(name=f"r{len(ids)}")
-        if run_id[0] in ids:
-            first, second = ids[run_id[0]], run_id
-            break
-        ids[run_id[0]] = run_id
-    unique_prefix = next(i for i in ids.values() if i[0] != first[0])[:2]
+    by_first: dict[str, list[str]] = {}
+    # run IDs are random: record runs until two share their first character and another
+    # run has a first character of its own
+    while not (any(len(v) > 1 for v in by_first.values()) and len(by_first) > 1):
+        run_id = make_run(name=f"run-{sum(map(len, by_first.values()))}")
+        by_first.setdefault(run_id[0], []).append(run_id)
+    first, second = next(v for v in by_first.values() if len(v) > 1)[:2]
+    unique_prefix = next(v[0] for k, v in by_first.items() if k != first[0])[:2]
     assert invoke("runs", "show", unique_prefix).exit_code == 0
-    assert invoke("runs", "show", "r0").exit_code == 0  # a unique name
+    assert invoke("runs", "show", "run-0").exit_code == 0  # a unique name
 
     ambiguous = invoke("runs", "show", first[0])
     assert ambiguous.exit_code == 1

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import fnmatch
+import io
 import json
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, BinaryIO, TextIO
+from typing import TYPE_CHECKING, Any, BinaryIO
 
 import click
 
@@ -93,45 +94,46 @@ def _is_null(value: Any) -> bool:
     return value is None or (isinstance(value, float) and value != value)
 
 
-def _write_parquet(frame: Any, target: Any) -> None:
+def _parquet_bytes(frame: Any) -> bytes:
     try:
-        parquet_safe(frame).to_parquet(target, index=False)
+        import pyarrow  # noqa: F401
+    except ImportError:
+        raise MissingExtra("pyarrow", "pandas") from None
+    buffer = io.BytesIO()
+    try:
+        parquet_safe(frame).to_parquet(buffer, index=False)
     except (TypeError, ValueError):  # pyarrow's ArrowTypeError / ArrowInvalid: nested mixes
-        parquet_safe(frame, everything=True).to_parquet(target, index=False)
+        buffer = io.BytesIO()
+        parquet_safe(frame, everything=True).to_parquet(buffer, index=False)
+    return buffer.getvalue()
 
 
-def write_frame(frame: Any, fmt: str, output: str) -> None:
-    """Write a ``pandas.DataFrame`` (typed ``Any``: pandas ships no stubs here) as ``fmt``."""
-    to_stdout = output == "-"
+def encode_frame(frame: Any, fmt: str) -> bytes:
+    """A ``pandas.DataFrame`` (typed ``Any``: pandas ships no stubs here) in format ``fmt``."""
     if fmt == "parquet":
-        try:
-            import pyarrow  # noqa: F401
-        except ImportError:
-            raise MissingExtra("pyarrow", "pandas") from None
-        if to_stdout:
-            stream: BinaryIO = sys.stdout.buffer
-            if stream.isatty():
-                raise LabledgerError("refusing to write Parquet to a terminal: use -o FILE")
-            _write_parquet(frame, stream)
-            stream.flush()
-        else:
-            _write_parquet(frame, output)
-        return
-    text: str
+        return _parquet_bytes(frame)
     if fmt == "csv":
         text = frame.to_csv(index=False)
     else:
         text = frame.to_json(orient="records", lines=fmt == "jsonl", date_format="iso") or ""
         text = text if text.endswith("\n") else text + "\n"
-    if to_stdout:
-        out: TextIO = sys.stdout
-        out.write(text)
-        out.flush()
+    return str(text).encode("utf-8")
+
+
+def write_output(data: bytes, output: str, binary: bool) -> None:
+    """Write to ``output``, or to stdout for ``-`` (binary data never to a terminal)."""
+    if output != "-":
+        try:
+            Path(output).write_bytes(data)
+        except OSError as exc:
+            raise LabledgerError(f"cannot write {output}: {exc.strerror or exc}") from None
         return
-    try:
-        Path(output).write_text(text, encoding="utf-8")
-    except OSError as exc:
-        raise LabledgerError(f"cannot write {output}: {exc.strerror or exc}") from None
+    sys.stdout.flush()
+    stream: BinaryIO = sys.stdout.buffer
+    if binary and stream.isatty():
+        raise LabledgerError("refusing to write Parquet to a terminal: use -o FILE")
+    stream.write(data)
+    stream.flush()
 
 
 @click.command("export")
@@ -191,4 +193,4 @@ def export_command(
     api = open_api()
     runs = query_runs(api, project, filter_, sort, limit)
     frame = history_frame(runs, history) if history else runs_frame(runs)
-    write_frame(frame, fmt, output)
+    write_output(encode_frame(frame, fmt), output, binary=fmt == "parquet")

@@ -205,14 +205,14 @@ def _mentioned(texts: Iterable[str]) -> list[tuple[str, str]]:
 
 def _width(column: Column, runs: RunList) -> int:
     cells = [column.cell(column.value(r)).cell_len for r in runs]
-    return max([len(column.header), *cells]) + 2
+    return max([len(column.header), *cells]) + 3  # padding either side and a separator
 
 
 def auto_columns(
     runs: RunList, mentioned: list[tuple[str, str]], width: int
 ) -> tuple[list[Column], list[str]]:
     """The default columns: identity, then config keys that vary and final metrics, as many
-    as fit in ``width`` (keys named in --filter/--sort first). Returns (columns, hidden)."""
+    as fit in ``width`` (keys named in --filter/--sort first). Returns (columns, hidden names)."""
     base = [ATTRIBUTE_COLUMNS[name] for name in DEFAULT_COLUMNS]
     metric_keys = sorted({k for r in runs for k in r.metrics if not k.startswith(SYSTEM_PREFIX)})
     config_keys = _varying_config_keys(runs)
@@ -240,8 +240,10 @@ def auto_columns(
             used += size
         else:
             hidden.append(candidate.name)
+    # shown: keys named in --filter/--sort, then config, then metrics
     order = {c.name: i for i, c in enumerate(candidates)}
-    chosen.sort(key=lambda c: (c.name.startswith("metrics."), order[c.name]))
+    named = {f"{ns}.{key}" for ns, key in mentioned}
+    chosen.sort(key=lambda c: (c.name not in named, c.name.startswith("metrics."), order[c.name]))
     return base + chosen, hidden
 
 
