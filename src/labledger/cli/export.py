@@ -177,8 +177,10 @@ def export_command(
     output: str,
     history: tuple[str, ...],
 ) -> None:
-    """Export runs as a table: one row per run with run_id, project, name, status, group,
-    tags, created_at, runtime, config.* and metrics.* columns.
+    """Export runs (or metric histories) as CSV, Parquet or JSON.
+
+    The runs table has one row per run: run_id, project, name, status, group, tags,
+    created_at, runtime, then config.* and metrics.* (final values) columns.
 
     Parquet needs pyarrow (pip install 'labledger[pandas]').
 
