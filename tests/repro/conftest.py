@@ -35,6 +35,9 @@ def _git_isolation(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
         monkeypatch.setenv(name, value)
     for name in ("GIT_DIR", "GIT_WORK_TREE", "GIT_INDEX_FILE"):
         monkeypatch.delenv(name, raising=False)
+    # seed_everything's memory is process-wide: a seed set by an earlier test would be recorded
+    # in this test's runs.
+    monkeypatch.setattr("labledger.sdk.seeding._last_seeds", {})
 
 
 def git(cwd: Path, *args: str) -> str:
