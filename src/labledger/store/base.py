@@ -101,8 +101,11 @@ class ArtifactRegistry(Protocol):
 class Store(Protocol):
     """Persisted runs: lifecycle, config, captures, metric series, console output."""
 
-    uri: str
-    artifacts: ArtifactRegistry
+    @property
+    def uri(self) -> str: ...
+
+    @property
+    def artifacts(self) -> ArtifactRegistry: ...
 
     # --- write side -------------------------------------------------------------------
     def create_run(self, run: RunRecord) -> None: ...
