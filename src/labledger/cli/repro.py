@@ -106,11 +106,14 @@ def _tolerance(rtol: float, atol: float, tols: Sequence[str]) -> Tolerance:
 
 
 def _echo_differences(differences: Sequence[PackageDifference]) -> None:
+    """Every differing package: changed versions, then missing now, then not in the record."""
+
+    def order(d: PackageDifference) -> tuple[int, str]:
+        return (0 if d.recorded and d.current else 1 if d.recorded else 2), d.name
+
     click.echo(f"  {len(differences)} package(s) differ from the record (name, recorded, current):")
-    for d in differences[:MAX_LISTED]:
+    for d in sorted(differences, key=order):
         click.echo(f"    {d.name:<32} {d.recorded or '(absent)':<20} {d.current or '(absent)'}")
-    if len(differences) > MAX_LISTED:
-        click.echo(f"    … and {len(differences) - MAX_LISTED} more")
 
 
 def _echo_plan(plan: ReproPlan) -> None:

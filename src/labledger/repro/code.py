@@ -97,14 +97,16 @@ def _apply_diff(diff: str, dest: Path, commit: str) -> None:
         os.unlink(patch)
 
 
-def _write_untracked(files: dict[str, str], dest: Path) -> None:
+def _targets(files: dict[str, str], dest: Path) -> dict[Path, str]:
+    """Where each recorded untracked file goes; a path leading outside ``dest`` is refused."""
     root = dest.resolve()
+    targets = {}
     for name, text in sorted(files.items()):
         target = (root / name).resolve()
         if target == root or root not in target.parents:
             raise CodeError(f"refusing to write recorded untracked file {name!r} outside {dest}")
-        target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_bytes(text.encode("utf-8", "surrogateescape"))
+        targets[target] = text
+    return targets
 
 
 def materialize_code(code: CodePlan, dest: Path) -> str:
@@ -112,8 +114,11 @@ def materialize_code(code: CodePlan, dest: Path) -> str:
     if dest.exists() and any(dest.iterdir()):
         raise CodeError(f"{dest} already exists and is not empty: choose another --workdir")
     dest.parent.mkdir(parents=True, exist_ok=True)
+    untracked = _targets(code.untracked, dest)  # checked before anything is created
     how = _checkout(code, dest)
     if code.diff:
         _apply_diff(code.diff, dest, code.commit)
-    _write_untracked(code.untracked, dest)
+    for target, text in untracked.items():
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_bytes(text.encode("utf-8", "surrogateescape"))
     return how
