@@ -130,8 +130,11 @@ class HashCache:
             return None
         return str(row[4])
 
-    def put(self, path: Path, stat: FileStat, digest: str) -> None:
-        """Remember a digest; written in batches (``flush``) to keep big folders fast."""
+    def put(self, path: Path, stat: FileStat, digest: str, hashed_at_ns: int) -> None:
+        """Remember a digest read starting at ``hashed_at_ns``; skipped when the file was
+        modified too shortly before. Written in batches (``flush``) to keep big folders fast."""
+        if hashed_at_ns - stat.mtime_ns < RACY_SECONDS * 1e9:
+            return
         with self._lock:
             self._pending.append((path, stat, digest))
             full = len(self._pending) >= FLUSH_EVERY
@@ -144,12 +147,7 @@ class HashCache:
         self.put_many(pending)
 
     def put_many(self, entries: Iterable[tuple[Path, FileStat, str]]) -> None:
-        now_ns = time.time_ns()
-        rows = [
-            (str(p), s.size, s.mtime_ns, s.inode, s.device, d)
-            for p, s, d in entries
-            if now_ns - s.mtime_ns >= RACY_SECONDS * 1e9
-        ]
+        rows = [(str(p), s.size, s.mtime_ns, s.inode, s.device, d) for p, s, d in entries]
         if not rows:
             return
         with self._lock:
@@ -184,6 +182,7 @@ def hash_file(path: Path, cache: HashCache | None = None) -> tuple[str, FileStat
                 cache.hits += 1
                 return cached, before
             cache.misses += 1
+        started_ns = time.time_ns()
         digest = sha256_file(path)
         after = FileStat.of(path)
     except OSError as exc:
@@ -191,7 +190,7 @@ def hash_file(path: Path, cache: HashCache | None = None) -> tuple[str, FileStat
     if after != before:
         raise ArtifactError(f"{path} changed while it was being hashed; log it again when done")
     if cache is not None:
-        cache.put(path, before, digest)
+        cache.put(path, before, digest, started_ns)
     return digest, before
 
 
