@@ -18,6 +18,18 @@ from labledger.errors import LabledgerError
 def cli() -> None:
     """labledger: every training run recorded completely enough to reproduce it.
 
+    Runs are recorded by `labledger.init()` in training scripts; this command reads
+    them back, compares them, manages artifacts and reproduces results.
+
+    \b
+    Examples:
+      labledger runs ls --project digits --filter "metrics.f1 > 0.9" --sort -metrics.f1
+      labledger runs show 3fa9             # a unique ID prefix is enough
+      labledger runs diff 3fa9 b71c        # what differs: config, metrics, packages, git
+      labledger artifacts get digits-mlp:best ./model
+      labledger check 3fa9 && labledger share 3fa9 --markdown
+      labledger reproduce 3fa9 --dry-run
+
     The store is found from LABLEDGER_URI, LABLEDGER_DIR, labledger.toml, or
     .labledger/ at the git root (the current directory outside git).
     """
@@ -37,7 +49,8 @@ cli.add_command(share)
 def main() -> None:
     """Entry point: user errors become one line on stderr and exit code 1, never a traceback."""
     try:
-        cli.main(standalone_mode=False)
+        # Without standalone mode Click returns the code a command passed to ctx.exit(code).
+        result = cli.main(standalone_mode=False)
     except click.exceptions.Abort:
         click.echo("Aborted.", err=True)
         sys.exit(130)
@@ -51,3 +64,4 @@ def main() -> None:
         sys.exit(1)
     except BrokenPipeError:
         sys.exit(0)
+    sys.exit(result if isinstance(result, int) else 0)
