@@ -119,7 +119,7 @@ def test_show_lists_artifacts_produced_and_consumed(tmp_path: Path) -> None:
 
 
 def test_show_capture_section_that_failed_shows_its_error() -> None:
-    from labledger.cli.runs import _captures
+    from labledger.cli.show import _captures
 
     (table,) = _captures({"git": {"error": "git timed out after 10s"}})
     console = render.make_console()

@@ -11,7 +11,7 @@ from rich.table import Table
 from rich.text import Text
 
 from labledger.cli import render
-from labledger.cli.runs import open_api, user_errors
+from labledger.cli.common import open_api, user_errors
 from labledger.sdk.artifacts import Artifacts
 from labledger.store.base import ArtifactVersion
 

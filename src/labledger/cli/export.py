@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any, BinaryIO
 
 import click
 
-from labledger.cli.runs import open_api, query_runs, user_errors
+from labledger.cli.common import open_api, query_runs, user_errors
 from labledger.errors import LabledgerError, MissingExtra
 from labledger.sdk.api import RunList
 
