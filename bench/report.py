@@ -18,12 +18,14 @@ class Measure:
     better: str | None  # "lower", "higher" or None (not a ratio)
     target: float | str | None = None
     scale_free: bool = False  # comparable across different workload scales
+    ratio: bool = True  # show a labledger-vs-peer ratio
 
 
 MEASURES = [
     Measure("W0", "import_s", "W0 `import` wall time (s)", "lower", 0.1, True),
     Measure("W1", "us_per_call", "W1 hot loop: µs per log call", "lower", 2.0, True),
     Measure("W1", "durable_s", "W1 hot loop: loop + finish until durable (s)", "lower", 1.0),
+    Measure("W1", "points_per_s", "W1 hot loop: points/s to durable", "higher", None, True),
     Measure("W1", "init_s", "W1 init (s)", "lower", None, True),
     Measure("W2", "points_per_s", "W2 wide: points/s to durable", "higher", 500_000, True),
     Measure("W3", "runs_per_s", "W3 many runs: runs/s", "higher", 50, True),
@@ -32,9 +34,9 @@ MEASURES = [
     Measure("W5", "read_s", "W5 read W1's series (s, warm)", "lower", 0.01),
     Measure("W5", "read_cold_s", "W5 first read in process (s)", "lower"),
     Measure("W6", "recovered_pct", "W6 SIGKILL: points recovered (%)", "higher", 99),
-    Measure("W6", "status", "W6 SIGKILL: status shown", None, "crashed"),
-    Measure("W7", "errors", "W7 8 writers: errors", "lower", 0),
-    Measure("W7", "lost", "W7 8 writers: points lost", "lower", 0),
+    Measure("W6", "run_status", "W6 SIGKILL: status shown", None, "crashed"),
+    Measure("W7", "errors", "W7 8 writers: errors", "lower", 0, ratio=False),
+    Measure("W7", "lost", "W7 8 writers: points lost", "lower", 0, ratio=False),
     Measure("W7", "wall_s", "W7 8 writers: wall time (s)", "lower"),
     Measure("W8", "query_s", "W8 runs table: filter+sort+first 100 (s, warm)", "lower", 0.1),
     Measure("W8", "query_cold_s", "W8 runs table: first query in process (s)", "lower"),
@@ -72,8 +74,8 @@ def meets(measure: Measure, value: Any) -> bool | None:
 def target_text(measure: Measure) -> str:
     if measure.target is None:
         return ""
-    if isinstance(measure.target, str):
-        return measure.target
+    if isinstance(measure.target, str) or measure.target == 0:
+        return str(measure.target)
     sign = "≤" if measure.better == "lower" else "≥"
     return f"{sign} {fmt(measure.target)}"
 
@@ -92,8 +94,7 @@ def cell_text(cell: Cell | None, measure: Measure, note: int, is_labledger: bool
     if cell is None:
         return ""
     if cell.status != "ok":
-        reason = cell.reason.replace("|", "/")
-        return f"{cell.status}: {reason[:90]}"
+        return f"{cell.status} [{note}]" if note else cell.status
     value = cell_value(cell, measure)
     if value is None:
         return ""
@@ -108,7 +109,7 @@ def cell_text(cell: Cell | None, measure: Measure, note: int, is_labledger: bool
 
 def ratio(measure: Measure, ours: Cell | None, theirs: Cell | None) -> str:
     """How many times better labledger is (>1 = labledger better)."""
-    if measure.better is None or ours is None or theirs is None:
+    if measure.better is None or not measure.ratio or ours is None or theirs is None:
         return ""
     a, b = cell_value(ours, measure), cell_value(theirs, measure)
     if not isinstance(a, int | float) or not isinstance(b, int | float):
@@ -137,8 +138,12 @@ def render_markdown(
     for workload, cells in results.items():
         for tracker in trackers:
             cell = cells.get(tracker)
-            if cell is not None and cell.notes and cell.status == "ok":
-                notes.append(f"{workload} {tracker}: " + "; ".join(cell.notes))
+            if cell is None:
+                continue
+            texts = list(cell.notes) if cell.status == "ok" else [cell.reason]
+            if texts and any(texts):
+                text = " ".join("; ".join(texts).split()).replace("|", "/")
+                notes.append(f"{workload} {tracker}: {text[:400]}")
                 note_ids[(workload, tracker)] = len(notes)
     for measure in MEASURES:
         cells = results.get(measure.workload)

@@ -29,6 +29,9 @@ class AimAdapter(Adapter):
             self._repo = self.aim.Repo(self.path, init=not Path(self.path, ".aim").exists())
         return self._repo
 
+    def init_store(self, project: str) -> None:
+        self.repo.close()
+
     def start(self, project: str, name: str, config: Mapping[str, Any]) -> Any:
         run = self.aim.Run(
             repo=self.path,

@@ -54,6 +54,9 @@ class Adapter:
         """A string that lets a later process find this run."""
         raise NotImplementedError
 
+    def init_store(self, project: str) -> None:
+        """Create the (empty) store and project, as a setup step before parallel writers."""
+
     # --- bulk population (W5 fallback, W8) ----------------------------------------------
     def populate_runs(self, project: str, specs: Iterable[RunSpec], deadline: float) -> int:
         """Create runs until ``specs`` or time run out; returns how many were created."""

@@ -47,6 +47,9 @@ class LabledgerAdapter(Adapter):
     def ref(self, run: Any) -> str:
         return str(run.id)
 
+    def init_store(self, project: str) -> None:
+        self.ll.Api()
+
     def populate_runs(self, project: str, specs: Iterable[RunSpec], deadline: float) -> int:
         # The SDK is the only write API; capture=False skips the per-run git/env probes.
         done = 0

@@ -44,6 +44,9 @@ class MlflowAdapter(Adapter):
             self._experiments[project] = exp_id
         return self._experiments[project]
 
+    def init_store(self, project: str) -> None:
+        self._experiment(project)
+
     def start(self, project: str, name: str, config: Mapping[str, Any]) -> Any:
         self.mlflow.set_experiment(project)
         run = self.mlflow.start_run(run_name=name)

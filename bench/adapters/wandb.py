@@ -73,10 +73,9 @@ class WandbAdapter(Adapter):
                 kind = record.WhichOneof("record_type")
                 if kind == "run":
                     row["name"] = record.run.display_name
+                    _config(row, record.run.config.update)
                 elif kind == "config":
-                    for item in record.config.update:
-                        if item.key != "_wandb":
-                            row[f"config.{item.key}"] = json.loads(item.value_json)
+                    _config(row, record.config.update)
                 elif kind == "summary":
                     for item in record.summary.update:
                         key = item.key or "/".join(item.nested_key)
@@ -119,3 +118,10 @@ class WandbAdapter(Adapter):
             if record.WhichOneof("record_type") == "exit":
                 return f"exit record (code {record.exit.exit_code})"
         return "no exit record"
+
+
+def _config(row: dict[str, Any], items: Any) -> None:
+    for item in items:
+        key = item.key or "/".join(item.nested_key)
+        if key != "_wandb":
+            row[f"config.{key}"] = json.loads(item.value_json)
