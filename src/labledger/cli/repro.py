@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import functools
 import os
-import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
@@ -316,7 +315,7 @@ def reproduce(
     )
     _echo_result(result, tolerance)
     if not result.reproduced:
-        sys.exit(1)  # not ctx.exit: main() runs Click with standalone_mode=False
+        click.get_current_context().exit(1)
 
 
 @click.command()
@@ -351,7 +350,7 @@ def verify(
     )
     _echo_verification(result, tolerance)
     if not result.reproduced:
-        sys.exit(1)  # not ctx.exit: main() runs Click with standalone_mode=False
+        click.get_current_context().exit(1)
 
 
 @click.command()
@@ -364,7 +363,7 @@ def check(run_ref: str) -> None:
     report = check_run(api.run(run_ref), api.store, api.settings)
     _echo_check(report)
     if not report.ok:
-        sys.exit(1)  # not ctx.exit: main() runs Click with standalone_mode=False
+        click.get_current_context().exit(1)
 
 
 @click.command()
