@@ -568,7 +568,8 @@ class Harness:
             if result.get("status") == "ok":
                 cell.values["lost"] = expected - int(result["points"])
             else:
-                cell.values["lost"] = f"{result.get('status')}: {result.get('reason')}"
+                cell.values["lost"] = str(result.get("status"))
+                cell.notes.append(f"points lost: {result.get('reason')}")
             if first:
                 cell.notes.append(f"first error: {first[:160]}")
             if warnings:
