@@ -127,6 +127,8 @@ def test_reproduce_rebuilds_uncommitted_code_and_verify_matches(repo: Path) -> N
     git_a, git_b = orig_view.captures()["git"], rerun.captures()["git"]
     assert git_b["commit"] == first and git_b["diff"] == git_a["diff"]
     assert git_b["untracked"] == git_a["untracked"] == {"helpers.py": HELPERS}
+    # Same config, code, packages, seeds and determinism settings: the same fingerprint.
+    assert rerun.record.fingerprint == orig_view.record.fingerprint is not None
     workdir = api.settings.root / "reproductions" / f"{original}-1" / "code"
     assert (workdir / "helpers.py").read_text() == HELPERS
     assert git(repo, "rev-parse", "HEAD") == head  # the user's checkout is untouched

@@ -87,9 +87,18 @@ def test_plan_maps_code_command_and_variables_into_the_workdir(tmp_path: Path) -
     assert plan.code.untracked == {"helpers.py": "def f(): ...\n"}
     assert plan.command.args == ("-u", f"{code}/train.py", "--out", f"{code}/out")
     assert plan.command.cwd == code / "experiments"
-    assert plan.command.env == {"PYTHONHASHSEED": "0", "PYTHONPATH": f"{code}/src"}
+    # PYTHONHASHSEED=0 came from seed_everything (the rerun exports it again), so it is not
+    # replayed; the process did not start with it (hash randomization was not off)
+    assert plan.command.env == {"PYTHONPATH": f"{code}/src"}
     assert any("data.bin was not recorded (binary)" in w for w in plan.warnings)
     assert not plan.problems
+
+
+def test_a_hash_seed_set_at_process_start_is_replayed() -> None:
+    api = ll.Api()
+    run_id = recorded_run(determinism={"hash_randomization": False, "pythonhashseed": "0"})
+    plan = build_plan(api.run(run_id), api.settings)
+    assert plan.command.env["PYTHONHASHSEED"] == "0"
 
 
 def test_requirements_pin_versions_and_rebuild_editables(tmp_path: Path) -> None:
@@ -108,9 +117,10 @@ def test_requirements_pin_versions_and_rebuild_editables(tmp_path: Path) -> None
         tmp_path / "code",
         exists=lambda p: str(p) == "/opt/lib",
     )
-    assert plan.pinned == {"numpy": "2.1.0", "tool": "1.0"}
+    assert plan.pinned == {"numpy": "2.1.0", "pip": "24.0", "tool": "1.0"}
     assert plan.requirements() == [
         "numpy==2.1.0",
+        "pip==24.0",
         "tool==1.0",
         "-e /opt/lib",
         f"-e {tmp_path / 'code'}",
@@ -163,7 +173,7 @@ def test_dry_run_prints_the_plan_and_runs_nothing(tmp_path: Path) -> None:
     assert "commit:      c0ffee" in out
     assert "patch:" in out and "13 lines, 2 file(s): train.py, old.py" in out
     assert "untracked:   helpers.py" in out
-    assert "2 packages pinned" in out  # numpy, tool; pip is the venv's own; proj from the tree
+    assert "3 packages pinned" in out  # numpy, pip, tool; proj comes from the worktree
     assert f"-e {tmp_path / 'w' / 'code'}" in out
     assert f"command:     python -u {tmp_path / 'w' / 'code'}/train.py" in out
     assert not (tmp_path / "w").exists()

@@ -207,7 +207,8 @@ def _echo_result(result: ReproResult, tolerance: Tolerance) -> None:
     env = result.env
     if env is not None:
         for note in env.notes:
-            click.secho(f"  note: {note}", fg="yellow")
+            if note not in result.plan.env.notes:  # those were printed with the plan
+                click.secho(f"  note: {note}", fg="yellow")
         if env.failures:
             click.secho(f"  {len(env.failures)} package(s) could not be installed:", fg="red")
             for failure in env.failures[:MAX_LISTED]:

@@ -204,8 +204,6 @@ def env_plan(
     editable: list[EditableSource] = []
     notes: list[str] = []
     for name, version in sorted(packages.items()):
-        if name == "pip":  # the new environment brings its own
-            continue
         info = editable_info.get(name)
         path = info.get("path") if isinstance(info, Mapping) else None
         commit = info.get("commit") if isinstance(info, Mapping) else None
@@ -235,8 +233,20 @@ def env_plan(
     )
 
 
+def _exported_hashseed(seeds: Mapping[str, Any], determinism: Mapping[str, Any]) -> str | None:
+    """The PYTHONHASHSEED value ``seed_everything`` exported, unless the process was started
+    with it: the command probe runs after seeding, so the variable alone cannot tell. A process
+    started with PYTHONHASHSEED=0 is the one case the interpreter's flags reveal."""
+    exported = seeds.get("PYTHONHASHSEED_exported")
+    if exported is None:
+        return None
+    if str(exported) == "0" and determinism.get("hash_randomization") is False:
+        return None
+    return str(exported)
+
+
 def _command_plan(
-    command: Mapping[str, Any], repo: str | None, code_dir: Path
+    command: Mapping[str, Any], repo: str | None, code_dir: Path, exported_hashseed: str | None
 ) -> tuple[CommandPlan | None, list[str], list[str]]:
     problems: list[str] = []
     warnings: list[str] = []
@@ -264,6 +274,8 @@ def _command_plan(
     for name, value in sorted((command.get("env") or {}).items()):
         if name.startswith("LABLEDGER_") or name in _NOT_REPLAYED or value == REDACTED:
             continue
+        if name == "PYTHONHASHSEED" and value == exported_hashseed:
+            continue  # exported by seed_everything, which the rerun calls again
         env[name] = _rewrite(str(value), repo, code_dir)
     plan = CommandPlan(
         args=tuple(_rewrite(a, repo, code_dir) for a in args),
@@ -284,8 +296,9 @@ def build_plan(
     code, problems = _code_plan(captures.get("git", {}))
     if code is None:
         raise LabledgerError(f"cannot reproduce run {run.id}: {problems[0]}")
+    exported = _exported_hashseed(captures.get("seeds", {}), captures.get("determinism", {}))
     command, command_problems, warnings = _command_plan(
-        captures.get("command", {}), code.repo, code_dir
+        captures.get("command", {}), code.repo, code_dir, exported
     )
     if command is None:
         raise LabledgerError(f"cannot reproduce run {run.id}: {command_problems[0]}")
