@@ -34,6 +34,8 @@ ENV_VARS: dict[str, str] = {
     ),
     "LABLEDGER_CAPTURE_CONSOLE": "1 to record stdout/stderr into the run (default), 0 to disable.",
     "LABLEDGER_STRICT": "1 to re-raise logging errors instead of warning (for tests).",
+    "LABLEDGER_REPRODUCES": "Set by `labledger reproduce`: the run ID new runs reproduce.",
+    "LABLEDGER_SERVER_URL": "Base URL of the team server, for links in `labledger share`.",
     "S3_ENDPOINT_URL": "Endpoint of an S3-compatible server for s3:// artifact storage.",
 }
 
@@ -56,6 +58,8 @@ class Settings:
     capture_console: bool = True
     strict: bool = False
     s3_endpoint_url: str | None = None
+    reproduces: str | None = None
+    server_url: str | None = None
     policy: dict[str, Any] = field(default_factory=dict)
 
     def with_overrides(self, **changes: Any) -> Settings:
@@ -142,5 +146,7 @@ def load_settings(env: Mapping[str, str] | None = None, cwd: Path | None = None)
         capture_console=env.get("LABLEDGER_CAPTURE_CONSOLE", "1") != "0",
         strict=env.get("LABLEDGER_STRICT", "0") == "1",
         s3_endpoint_url=env.get("S3_ENDPOINT_URL") or file_config.get("s3_endpoint_url"),
+        reproduces=env.get("LABLEDGER_REPRODUCES") or None,
+        server_url=env.get("LABLEDGER_SERVER_URL") or file_config.get("server_url"),
         policy=dict(policy),
     )

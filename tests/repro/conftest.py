@@ -37,7 +37,7 @@ def _git_isolation(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
         monkeypatch.delenv(name, raising=False)
     # seed_everything's memory is process-wide: a seed set by an earlier test would be recorded
     # in this test's runs.
-    monkeypatch.setattr("labledger.sdk.seeding._last_seeds", {})
+    monkeypatch.setattr("labledger.sdk.seeding._pending", {})
 
 
 def git(cwd: Path, *args: str) -> str:

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import functools
-import os
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
 
 import click
 
+from labledger.cli.common import open_api, user_errors
 from labledger.config import load_settings
 from labledger.errors import LabledgerError
 from labledger.repro.check import CheckReport, check_run
@@ -18,39 +17,12 @@ from labledger.repro.plan import EnvMode, ReproPlan, build_plan
 from labledger.repro.reproduce import ReproResult, run_plan
 from labledger.repro.share import render_markdown, render_text, summarize
 from labledger.repro.verify import Tolerance, Verification, parse_tolerances, verify_runs
-from labledger.sdk.api import Api
 
 __all__ = ["check", "reproduce", "share", "verify"]
 
 F = TypeVar("F", bound=Callable[..., Any])
-SERVER_URL_ENV = "LABLEDGER_SERVER_URL"
 MAX_LISTED = 20
 STATUS_STYLES = {"pass": "green", "warn": "yellow", "fail": "red"}
-
-
-def _user_errors(fn: F) -> F:
-    """A ``LabledgerError`` becomes Click's one-line ``Error: ...`` with exit code 1."""
-
-    @functools.wraps(fn)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        try:
-            return fn(*args, **kwargs)
-        except LabledgerError as exc:
-            raise click.ClickException(str(exc)) from None
-
-    return wrapper  # type: ignore[return-value]
-
-
-def _api() -> Api:
-    settings = load_settings()
-    if settings.uri.startswith("sqlite:///"):
-        path = Path(settings.uri.removeprefix("sqlite:///"))
-        if not path.exists():
-            raise LabledgerError(
-                f"no labledger store at {path}: run from your project folder "
-                "or set LABLEDGER_DIR / LABLEDGER_URI"
-            )
-    return Api(settings=settings)
 
 
 def _tolerance_options(fn: F) -> F:
@@ -272,7 +244,7 @@ def _echo_check(report: CheckReport) -> None:
 )
 @click.option("--dry-run", is_flag=True, help="Print the plan without running anything.")
 @_tolerance_options
-@_user_errors
+@user_errors
 def reproduce(
     run_ref: str,
     workdir: Path | None,
@@ -290,7 +262,7 @@ def reproduce(
     Exit code 0 only when the rerun reproduces RUN's metrics.
     """
     tolerance = _tolerance(rtol, atol, tols)
-    api = _api()
+    api = open_api()
     original = api.run(run_ref)
     mode: EnvMode = "current" if env_mode == "current" else "venv"
     plan = build_plan(original, api.settings, workdir=workdir, env_mode=mode)
@@ -324,7 +296,7 @@ def reproduce(
 @click.argument("run_b", metavar="RUN_B")
 @_tolerance_options
 @click.option("--no-curves", is_flag=True, help="Compare final values only, not whole curves.")
-@_user_errors
+@user_errors
 def verify(
     run_a: str,
     run_b: str,
@@ -338,7 +310,7 @@ def verify(
     """Whether RUN_B reproduces RUN_A: final metrics and curves within tolerances, and the
     recorded differences that could explain a mismatch. Exit code 0 only when reproduced."""
     tolerance = _tolerance(rtol, atol, tols)
-    api = _api()
+    api = open_api()
     a, b = api.run(run_a), api.run(run_b)
     result = verify_runs(
         a,
@@ -356,11 +328,11 @@ def verify(
 
 @click.command()
 @click.argument("run_ref", metavar="RUN")
-@_user_errors
+@user_errors
 def check(run_ref: str) -> None:
     """Reproducibility checklist for RUN: code, packages, seeds, data, weights, determinism
     settings and the record's fingerprint. Exit code 1 when an item fails."""
-    api = _api()
+    api = open_api()
     report = check_run(api.run(run_ref), api.store, api.settings)
     _echo_check(report)
     if not report.ok:
@@ -370,12 +342,12 @@ def check(run_ref: str) -> None:
 @click.command()
 @click.argument("run_ref", metavar="RUN")
 @click.option("--markdown", is_flag=True, help="Markdown (a table of metrics) instead of text.")
-@_user_errors
+@user_errors
 def share(run_ref: str, markdown: bool) -> None:
     """A short pasteable summary of RUN: metrics, commit, check verdict, fingerprint, and a
     link when LABLEDGER_SERVER_URL is set."""
-    api = _api()
+    api = open_api()
     run = api.run(run_ref)
     report = check_run(run, api.store, api.settings)
-    summary = summarize(run, report, os.environ.get(SERVER_URL_ENV) or None)
+    summary = summarize(run, report, load_settings().server_url)
     click.echo(render_markdown(summary) if markdown else render_text(summary))

@@ -28,7 +28,7 @@ from typing import Any, Literal
 
 from labledger.config import Settings
 from labledger.sdk.policy import enforce_at_finish
-from labledger.store.base import ArtifactVersion, Store
+from labledger.store.base import ArtifactVersion, RunBatch, Store
 
 __all__ = [
     "FINGERPRINT_SECTION",
@@ -152,8 +152,8 @@ def seal_run(store: Store, run_id: str, settings: Settings) -> str | None:
         enforce_at_finish(store, run_id, settings)
         parts = part_digests(fingerprint_material(store, run_id))
         fingerprint = _combine(parts)
-        store.put_captures(run_id, {FINGERPRINT_SECTION: {"version": _VERSION, "parts": parts}})
-        store.update_run(run_id, {"fingerprint": fingerprint})
+        section = {FINGERPRINT_SECTION: {"version": _VERSION, "parts": parts}}
+        store.write_batch(run_id, RunBatch(captures=section, changes={"fingerprint": fingerprint}))
     except Exception as exc:  # sealing must not break the user's exit
         if settings.strict:
             raise

@@ -105,14 +105,14 @@ def _git_status(cwd: Path) -> str | None:
 def init_violations(
     policy: Policy, *, seed: int | None, reproduces: str | None, cwd: Path | None = None
 ) -> list[str]:
-    from labledger.sdk.seeding import last_seeds
+    from labledger.sdk.seeding import pending_seeds
 
     found = []
     if "clean_git" in policy.require and reproduces is None:
         why = _git_status(cwd or Path.cwd())
         if why is not None:
             found.append(f"clean_git: {why}")
-    if "seed" in policy.require and seed is None and not last_seeds():
+    if "seed" in policy.require and seed is None and not pending_seeds():
         found.append("seed: no seed given (pass seed= to init or call seed_everything first)")
     return found
 

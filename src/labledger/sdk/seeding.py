@@ -10,14 +10,16 @@ from typing import Any
 
 from labledger.sdk import lifecycle
 
-_last_seeds: dict[str, Any] = {}
+_pending: dict[str, Any] = {}  # seeded before init: recorded by the next run
 
 
 def seed_everything(seed: int, *, deterministic_torch: bool = False) -> dict[str, Any]:
-    """Seed Python's ``random``, numpy and torch (CPU and CUDA, when installed).
+    """Seed Python's ``random``, numpy (when installed) and torch (CPU and CUDA, when imported).
 
-    ``PYTHONHASHSEED`` is exported for child processes (it cannot change this process's hash
-    seed). The seeds are recorded in the current run, or in the next one ``init`` starts.
+    Call it after importing torch: importing torch only to seed it would cost seconds in
+    scripts that never use it. ``PYTHONHASHSEED`` is exported for child processes (it cannot
+    change this process's hash seed). The seeds are recorded in the current run, or else in
+    the next run ``init`` starts.
     """
     if not isinstance(seed, int) or isinstance(seed, bool) or not 0 <= seed < 2**32:
         raise ValueError(f"seed must be an integer in [0, 2**32), got {seed!r}")
@@ -30,7 +32,7 @@ def seed_everything(seed: int, *, deterministic_torch: bool = False) -> dict[str
 
         np.random.seed(seed)
         seeds["numpy"] = seed
-    if "torch" in sys.modules or importlib.util.find_spec("torch"):
+    if "torch" in sys.modules:
         import torch
 
         torch.manual_seed(seed)
@@ -43,14 +45,23 @@ def seed_everything(seed: int, *, deterministic_torch: bool = False) -> dict[str
             torch.backends.cudnn.deterministic = True
             torch.backends.cudnn.benchmark = False
             seeds["torch_deterministic"] = True
-    _last_seeds.clear()
-    _last_seeds.update(seeds)
     current = lifecycle.current()
     if current is not None:
         current.record_seeds(seeds)
+    else:
+        _pending.clear()
+        _pending.update(seeds)
     return seeds
 
 
-def last_seeds() -> dict[str, Any]:
-    """The seeds set by the latest ``seed_everything`` call in this process."""
-    return dict(_last_seeds)
+def pending_seeds() -> dict[str, Any]:
+    """Seeds set while no run was active, which the next ``init`` will record."""
+    return dict(_pending)
+
+
+def take_pending_seeds() -> dict[str, Any]:
+    """Hand the pending seeds to one run: a later run in the same process does not inherit
+    them, because its random state no longer follows from the seed."""
+    seeds = dict(_pending)
+    _pending.clear()
+    return seeds

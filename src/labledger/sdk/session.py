@@ -18,6 +18,7 @@ from labledger.sdk import lifecycle
 from labledger.sdk.backend import get_store
 from labledger.sdk.config_input import config_to_dict
 from labledger.sdk.policy import enforce_at_init
+from labledger.sdk.seeding import seed_everything, take_pending_seeds
 
 if TYPE_CHECKING:
     from labledger.sdk.run import Run
@@ -49,7 +50,7 @@ def init(
     from labledger.sdk.run import Run
 
     settings = settings or load_settings()
-    reproduces = reproduces or os.environ.get("LABLEDGER_REPRODUCES")  # `labledger reproduce`
+    reproduces = reproduces or settings.reproduces  # set by `labledger reproduce`
     enforce_at_init(settings, seed=seed, resume=resume, reproduces=reproduces)  # [policy]
     store = get_store(settings)
     values, config_kind = config_to_dict(config)
@@ -101,15 +102,11 @@ def init(
         run = Run(record, store, settings)
     run._writer.start()
     lifecycle.register(run)
+    pending = take_pending_seeds()
     if seed is not None:
-        from labledger.sdk.seeding import seed_everything
-
         seed_everything(seed)
-    else:
-        from labledger.sdk.seeding import last_seeds
-
-        if last_seeds():
-            run.record_seeds(last_seeds())
+    elif pending:
+        run.record_seeds(pending)
     _start_capture(run, settings, config_kind, capture)
     return run
 
