@@ -24,7 +24,17 @@ DIFF_LIMIT = 64 * 1024 * 1024  # bytes; a bigger diff (a changed tracked data fi
 _EMPTY_TREE = "4b825dc642cb6eb9a060e54bf8d69288fbee4904"
 _NOT_A_REPO = "not a git repository"
 # Settings that make git's output independent of the user's configuration and free of side effects.
-_CONFIG = ("-c", "core.fsmonitor=false", "-c", "core.quotePath=true", "-c", "color.ui=false")
+# diff.autoRefreshIndex=false: porcelain `git diff` otherwise rewrites a stat-dirty index.
+_CONFIG = (
+    "-c",
+    "core.fsmonitor=false",
+    "-c",
+    "core.quotePath=true",
+    "-c",
+    "color.ui=false",
+    "-c",
+    "diff.autoRefreshIndex=false",
+)
 _DIFF_ARGS = (
     "diff",
     "--binary",
