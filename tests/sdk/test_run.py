@@ -201,3 +201,25 @@ def test_history_downsampling_keeps_extremes() -> None:
             run.log({"x": 100.0 if step == 4321 else 0.0})
     steps, values = ll.Api().run(run.id).history("x", samples=100)
     assert len(steps) <= 101 and values.max() == 100.0 and 4321 in steps.tolist()
+
+
+def test_console_output_is_recorded_and_still_printed(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    with ll.init(project="p") as run:
+        print("epoch 1: loss 0.5")
+    assert "epoch 1: loss 0.5" in capsys.readouterr().out
+    assert "epoch 1: loss 0.5\n" in ll.Api().run(run.id).output()
+
+
+def test_system_metrics_are_sampled_in_the_background(monkeypatch: pytest.MonkeyPatch) -> None:
+    import time
+
+    monkeypatch.setenv("LABLEDGER_SYSTEM_METRICS_INTERVAL", "0.05")
+    with ll.init(project="p") as run:
+        time.sleep(0.4)
+    view = ll.Api().run(run.id)
+    steps, _ = view.history("system/cpu_percent")
+    assert len(steps) >= 2 and steps.tolist() == list(range(len(steps)))
+    assert view.metrics["system/memory_percent"] > 0
+    assert {"git", "environment", "host", "gpu", "command", "determinism"} <= set(view.captures())
