@@ -56,3 +56,11 @@ def test_every_setting_is_documented() -> None:
     readme = (Path(__file__).parents[1] / "README.md").read_text()
     for name in ENV_VARS:
         assert name in readme, f"{name} missing from README"
+
+
+def test_every_command_is_documented() -> None:
+    from labledger.cli.main import cli
+
+    readme = (Path(__file__).parents[1] / "README.md").read_text()
+    for name in cli.commands:
+        assert f"labledger {name}" in readme, f"`labledger {name}` missing from README"
