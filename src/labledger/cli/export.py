@@ -34,7 +34,8 @@ def _pandas() -> Any:
 def runs_frame(runs: RunList) -> pd.DataFrame:
     """One row per run (``RunList.to_pandas``), with the base columns even when empty."""
     if not runs:
-        return _pandas().DataFrame(columns=RUN_COLUMNS)
+        empty: pd.DataFrame = _pandas().DataFrame(columns=RUN_COLUMNS)
+        return empty
     return runs.to_pandas()
 
 
@@ -43,14 +44,14 @@ def history_frame(runs: RunList, patterns: tuple[str, ...]) -> pd.DataFrame:
 
     A pattern is a metric key or a glob (``train/*``; ``*`` for every key).
     """
-    pd = _pandas()
+    pandas = _pandas()
     frames = []
     for run in runs:
         keys = [k for k in run.metric_keys() if any(fnmatch.fnmatchcase(k, p) for p in patterns)]
         for key in keys:
             series = run.series(key)
             frames.append(
-                pd.DataFrame(
+                pandas.DataFrame(
                     {
                         "run_id": run.id,
                         "key": key,
@@ -60,9 +61,12 @@ def history_frame(runs: RunList, patterns: tuple[str, ...]) -> pd.DataFrame:
                     }
                 )
             )
-    if not frames:
-        return pd.DataFrame({c: [] for c in HISTORY_COLUMNS})
-    return pd.concat(frames, ignore_index=True)
+    result: pd.DataFrame = (
+        pandas.concat(frames, ignore_index=True)
+        if frames
+        else pandas.DataFrame({c: [] for c in HISTORY_COLUMNS})
+    )
+    return result
 
 
 def _format_for(output: str, fmt: str | None) -> str:
