@@ -15,6 +15,8 @@ import json
 import logging
 import threading
 import time
+from itertools import chain
+from operator import itemgetter
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +25,7 @@ from labledger.store.base import MetricColumns, RunBatch, Store
 log = logging.getLogger("labledger")
 
 Point = tuple[float, int, dict[str, Any]]
+_ABSENT = object()  # marks a key missing from one logged dict
 OutputLine = tuple[str, float, str]
 
 
@@ -126,35 +129,42 @@ class Writer:
         return batch
 
     def _columnize(self, points: list[Point]) -> dict[str, MetricColumns]:
+        """One numpy column per key, built with C-level loops rather than point by point."""
         import numpy as np
 
-        raw: dict[str, tuple[list[int], list[Any], list[float]]] = {}
-        for ts, step, data in points:
-            for key, value in data.items():
-                column = raw.get(key)
-                if column is None:
-                    column = raw[key] = ([], [], [])
-                column[0].append(step)
-                column[1].append(value)
-                column[2].append(ts)
+        dicts = [p[2] for p in points]
+        all_steps = np.fromiter((p[1] for p in points), dtype=np.int64, count=len(points))
+        all_times = np.fromiter((p[0] for p in points), dtype=np.float64, count=len(points))
+        uniform = _uniform_matrix(dicts)
+        if uniform is not None:
+            keys, matrix = uniform
+            return {
+                k: MetricColumns(all_steps, matrix[:, i], all_times) for i, k in enumerate(keys)
+            }
+        # Mixed key sets: key by key; a key absent from some points is filtered out.
         columns: dict[str, MetricColumns] = {}
-        for key, (steps, values, times) in raw.items():
+        for key in dict.fromkeys(chain.from_iterable(dicts)):
+            values: list[Any] = [d.get(key, _ABSENT) for d in dicts]
+            steps, times = all_steps, all_times
+            present = [v is not _ABSENT for v in values]  # identity: values may be arrays
+            if not all(present):
+                keep = np.asarray(present, dtype=bool)
+                values = [v for v in values if v is not _ABSENT]
+                steps, times = steps[keep], times[keep]
             try:
                 array = np.asarray(values, dtype=np.float64)
             except (TypeError, ValueError):
-                array, keep = self._numeric(key, values)
-                steps = [s for s, k in zip(steps, keep, strict=True) if k]
-                times = [t for t, k in zip(times, keep, strict=True) if k]
+                array, numeric = self._numeric(key, values)
+                steps, times = steps[numeric], times[numeric]
             if array.ndim != 1:
                 self._warn_once(key, f"labledger: metric {key!r} is not a scalar; skipped")
                 continue
             if len(array):
-                columns[key] = MetricColumns(
-                    np.asarray(steps, dtype=np.int64), array, np.asarray(times, dtype=np.float64)
-                )
+                columns[key] = MetricColumns(steps, array, times)
         return columns
 
-    def _numeric(self, key: str, values: list[Any]) -> tuple[Any, list[bool]]:
+    def _numeric(self, key: str, values: list[Any]) -> tuple[Any, Any]:
+        """Convert what converts to float; return the values and a mask of those kept."""
         import numpy as np
 
         converted: list[float] = []
@@ -168,7 +178,7 @@ class Writer:
         self._warn_once(
             key, f"labledger: metric {key!r} got a non-numeric value; such points are skipped"
         )
-        return np.asarray(converted, dtype=np.float64), keep
+        return np.asarray(converted, dtype=np.float64), np.asarray(keep, dtype=bool)
 
     # --- failure handling ---------------------------------------------------------------
     def _warn_once(self, key: str, message: str) -> None:
@@ -206,6 +216,23 @@ class Writer:
             error,
             stem,
         )
+
+
+def _uniform_matrix(dicts: list[dict[str, Any]]) -> tuple[list[str], Any] | None:
+    """The common case, every point logging the same numeric keys: all values as one
+    (points x keys) float64 matrix. None when key sets differ or a value is not a number."""
+    import numpy as np
+
+    keys = list(dicts[0])
+    if not keys or set(map(len, dicts)) != {len(keys)}:
+        return None
+    try:
+        matrix = np.array(list(map(itemgetter(*keys), dicts)), dtype=np.float64)
+    except (KeyError, TypeError, ValueError):
+        return None
+    if matrix.ndim != (1 if len(keys) == 1 else 2):
+        return None
+    return keys, matrix.reshape(len(dicts), len(keys))
 
 
 def _drain(queue: collections.deque[Any]) -> list[Any]:
