@@ -266,7 +266,7 @@ def ls_command(
     console.print(runs_table(runs, chosen))
     notes = []
     if limit and len(runs) == limit:
-        total = api.store.count_runs(project, filter_)
+        total = api.count_runs(project, filter_)
         if total > limit:
             notes.append(f"showing {limit} of {total} runs (--limit)")
     if hidden:
@@ -294,7 +294,7 @@ def projects_command(as_json: bool) -> None:
         rows.append(
             {
                 "project": project,
-                "runs": api.store.count_runs(project),
+                "runs": api.count_runs(project),
                 "latest_run": latest[0].id if latest else None,
                 "latest_created_at": latest[0].record.created_at if latest else None,
             }

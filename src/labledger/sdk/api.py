@@ -143,6 +143,10 @@ class Api:
         records = self.store.search_runs(project, filter, keys, limit, offset)
         return RunList(RunView(self._settle(r), self.store) for r in records)
 
+    def count_runs(self, project: str | None = None, filter: str | None = None) -> int:
+        """How many runs match ``filter`` (same language as ``runs``)."""
+        return self.store.count_runs(project, filter)
+
     def run(self, ref: str) -> RunView:
         """A run by ID, unique ID prefix, or unique name."""
         return RunView(self._settle(self.store.get_run(ref)), self.store)

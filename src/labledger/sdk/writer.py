@@ -53,7 +53,6 @@ class Writer:
         self.heartbeat_interval = heartbeat_interval
         self.spool_dir = spool_dir
         self.strict = strict
-        self.points_written = 0
         self._pending = RunBatch()
         self._flush_lock = threading.Lock()
         self._stop = threading.Event()
@@ -109,7 +108,6 @@ class Writer:
                 )
                 return
             self._pending = RunBatch()
-            self.points_written += batch.point_count()
 
     def _collect(self, changes: dict[str, Any] | None) -> RunBatch:
         batch = self._pending

@@ -41,9 +41,6 @@ class RunBatch:
             (self.metrics, self.summary, self.captures, self.outputs, self.config, self.changes)
         )
 
-    def point_count(self) -> int:
-        return sum(len(c.steps) for c in self.metrics.values())
-
 
 @dataclass
 class ArtifactVersion:
