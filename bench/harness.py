@@ -501,13 +501,15 @@ class Harness:
             time.sleep(KILL_DELAY_S)
             with contextlib.suppress(ProcessLookupError):
                 os.kill(proc.pid, signal.SIGKILL)
-        proc.wait(timeout=30) if seen else None
+        else:  # died or timed out before the marker: keep what it printed
+            _kill_group(proc.pid)
+            buffer += proc.stdout.read()
+        proc.wait()
         (workdir / "child.out").write_bytes(buffer)
         grace = time.monotonic() + ORPHAN_GRACE_S
         while _group_alive(proc.pid) and time.monotonic() < grace:
             time.sleep(0.1)
         _kill_group(proc.pid)
-        proc.wait()
         proc.stdout.close()
         if seen:
             return None

@@ -174,6 +174,17 @@ def render_markdown(
     return "\n".join(out)
 
 
+START, END = "<!-- results:start -->", "<!-- results:end -->"
+
+
+def update_readme(readme: Path, table: str) -> None:
+    """Replace the README's results section (between the markers) with ``table``."""
+    text = readme.read_text()
+    head, rest = text.split(START, 1)
+    _, tail = rest.split(END, 1)
+    readme.write_text(f"{head}{START}\n{table.strip()}\n{END}{tail}")
+
+
 def write(
     results: dict[str, dict[str, Cell]], trackers: list[str], meta: dict[str, Any], out_dir: Path
 ) -> tuple[Path, Path]:

@@ -21,7 +21,7 @@ sys.path.insert(0, str(BENCH))
 
 from adapters import REGISTRY  # noqa: E402
 from harness import Harness, default_python  # noqa: E402
-from report import write  # noqa: E402
+from report import update_readme, write  # noqa: E402
 from workloads import Sizes  # noqa: E402
 
 WORKLOADS = ["W0", "W1", "W2", "W3", "W4", "W5", "W6", "W7", "W8"]
@@ -37,6 +37,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     ap.add_argument("--timeout", type=float, default=900.0, help="per child process, s")
     ap.add_argument("--out", type=Path, default=BENCH / "results")
     ap.add_argument("--work", type=Path, default=BENCH / ".work")
+    ap.add_argument(
+        "--update-readme", action="store_true", help="paste the table into bench/README.md"
+    )
     for name, value in Sizes().as_dict().items():
         flag = "--" + name.replace("_", "-")
         ap.add_argument(flag, type=type(value), default=None, help=f"default {value}")
@@ -114,6 +117,8 @@ def main(argv: list[str] | None = None) -> int:
 
     harness.run(workloads, on_done=save)
     save()
+    if args.update_readme:
+        update_readme(BENCH / "README.md", (args.out / "latest.md").read_text())
     print((args.out / "latest.md").read_text())
     print(f"total {time.perf_counter() - started:.0f} s")
     return 0

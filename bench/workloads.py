@@ -190,8 +190,9 @@ def _timed(fn: Callable[[], Any]) -> tuple[float, Any]:
 
 
 def _cold_warm(fn: Callable[[], Any], repeats: int = 3) -> tuple[float, float, Any]:
+    """First call, then the median of ``repeats`` more (one more when a call takes > 2 s)."""
     cold, out = _timed(fn)
-    warm = statistics.median(_timed(fn)[0] for _ in range(repeats))
+    warm = statistics.median(_timed(fn)[0] for _ in range(repeats if cold < 2.0 else 1))
     return cold, warm, out
 
 
