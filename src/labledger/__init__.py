@@ -13,9 +13,11 @@ starting Python; training scripts pay for the SDK only when they call ``init``.
 from __future__ import annotations
 
 import importlib
-from typing import TYPE_CHECKING, Any
 
+TYPE_CHECKING = False  # instead of importing `typing`, which costs more than this whole module
 if TYPE_CHECKING:
+    from typing import Any
+
     from labledger.entities import RunStatus
     from labledger.errors import LabledgerError
     from labledger.sdk.api import Api, RunList, RunView, runs
