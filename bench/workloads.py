@@ -35,8 +35,8 @@ class Sizes:
     w8_points: int = 1_000_000
     w0_repeats: int = 5
     read_repeats: int = 3
-    budget_s: float = 90.0  # per peer for W1, W2, W3 (larger sizes are scaled down)
-    w8_budget_s: float = 180.0  # per peer for W8 population (labledger always runs full)
+    budget_s: float = 60.0  # per peer for W1, W2, W3 (larger sizes are scaled down)
+    w8_budget_s: float = 150.0  # per peer for W8 population (labledger always runs full)
 
     @classmethod
     def quick(cls) -> Sizes:
