@@ -93,6 +93,9 @@ def test_metric_chunks_append_and_summaries_accumulate(store: Store) -> None:
     assert summary.last is None  # the last point was NaN
     assert store.metric_keys(record.run_id) == ["loss"]
     assert len(store.read_metric(record.run_id, "missing")) == 0
+    without_times = store.read_metric(record.run_id, "loss", times=False)
+    assert without_times.times is None
+    assert without_times.values.tobytes() == series.values.tobytes()
 
 
 def test_summary_overrides_final_metric_and_keeps_text(store: Store) -> None:

@@ -68,7 +68,7 @@ class RunView:
         """``steps, values`` of a metric as numpy arrays; ``samples`` downsamples for plots."""
         from labledger.sdk.series import History, downsample
 
-        series = self._store.read_metric(self.id, key)
+        series = self._store.read_metric(self.id, key, times=False)
         if samples is not None:
             return downsample(series.steps, series.values, samples)
         return History(series.steps, series.values)

@@ -26,9 +26,12 @@ def downsample(steps: Any, values: Any, points: int) -> History:
     usable = (n // buckets) * buckets
     width = usable // buckets
     block = np.asarray(values[:usable]).reshape(buckets, width)
-    filled = np.where(np.isnan(block), np.inf, block)
-    lo = np.argmin(filled, axis=1)
-    hi = np.argmax(np.where(np.isnan(block), -np.inf, block), axis=1)
+    nan = np.isnan(block)
+    if nan.any():  # NaN would win argmin/argmax; the copies are made only when needed
+        lo = np.argmin(np.where(nan, np.inf, block), axis=1)
+        hi = np.argmax(np.where(nan, -np.inf, block), axis=1)
+    else:
+        lo, hi = np.argmin(block, axis=1), np.argmax(block, axis=1)
     first, second = np.minimum(lo, hi), np.maximum(lo, hi)
     base = np.arange(buckets) * width
     index = np.empty(buckets * 2, dtype=np.int64)

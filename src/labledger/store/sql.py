@@ -402,21 +402,22 @@ class SqlStore:
         with self._read() as conn:
             return [row[0] for row in conn.execute(query)]
 
-    def read_metric(self, run_id: str, key: str) -> MetricSeries:
-        query = (
-            select(metric_chunks.c.steps, metric_chunks.c.vals, metric_chunks.c.times)
-            .where(metric_chunks.c.run_id == run_id, metric_chunks.c.key == key)
-            .order_by(metric_chunks.c.chunk_id)
-        )
+    def read_metric(self, run_id: str, key: str, *, times: bool = True) -> MetricSeries:
+        c = metric_chunks.c
+        columns = [c.steps, c.vals, c.times] if times else [c.steps, c.vals]
+        query = select(*columns).where(c.run_id == run_id, c.key == key).order_by(c.chunk_id)
         with self._read() as conn:
             chunks = conn.execute(query).all()
-        if not chunks:
-            empty = np.empty(0)
-            return MetricSeries(key, empty.astype("<i8"), empty, empty)
-        steps = np.concatenate([np.frombuffer(c[0], dtype="<i8") for c in chunks])
-        values = np.concatenate([np.frombuffer(c[1], dtype="<f8") for c in chunks])
-        times = np.concatenate([np.frombuffer(c[2], dtype="<f8") for c in chunks])
-        return MetricSeries(key, steps, values, times)
+
+        def column(index: int, dtype: str) -> Any:
+            return np.concatenate(
+                [np.frombuffer(chunk[index], dtype=dtype) for chunk in chunks]
+                or [np.empty(0, dtype=dtype)]
+            )
+
+        return MetricSeries(
+            key, column(0, "<i8"), column(1, "<f8"), column(2, "<f8") if times else None
+        )
 
     def read_output(self, run_id: str) -> list[tuple[str, float, str]]:
         query = (
