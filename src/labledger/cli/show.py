@@ -15,7 +15,6 @@ from rich.text import Text
 from labledger.cli import render
 from labledger.cli.common import SYSTEM_PREFIX, open_api, run_json, user_errors
 from labledger.encoding import flatten
-from labledger.errors import LabledgerError
 from labledger.sdk.api import Api, RunView
 from labledger.sdk.diff import SECTION_TITLES
 
@@ -26,13 +25,10 @@ SPARK_WIDTH = 24
 # --- show -----------------------------------------------------------------------------------
 
 
-def _artifacts(api: Api, run_id: str) -> dict[str, list[dict[str, Any]]] | None:
-    """Artifacts produced and consumed, or None while the registry cannot answer."""
+def _artifacts(api: Api, run_id: str) -> dict[str, list[dict[str, Any]]]:
+    """Artifacts produced and consumed."""
     registry = api.store.artifacts
-    try:
-        produced, used = registry.produced_by(run_id), registry.used_by(run_id)
-    except (NotImplementedError, LabledgerError):
-        return None
+    produced, used = registry.produced_by(run_id), registry.used_by(run_id)
 
     def describe(v: Any) -> dict[str, Any]:
         return {
@@ -309,7 +305,7 @@ def show_command(run_ref: str, as_json: bool) -> None:
         parts.append(_metrics_table(run, system_keys, "System metrics"))
     parts += _captures(captures)
     artifacts = _artifacts(api, run.id)
-    if artifacts and (artifacts["produced"] or artifacts["consumed"]):
+    if artifacts["produced"] or artifacts["consumed"]:
         parts.append(_artifact_table(artifacts))
     for part in parts:
         console.print(part)

@@ -77,11 +77,8 @@ def _artifact_rows(versions: list[ArtifactVersion]) -> list[dict[str, Any]]:
 def artifact_lineage(
     store: Store, run_id: str
 ) -> tuple[list[ArtifactVersion], list[ArtifactVersion]]:
-    """(used, produced) artifact versions of a run; empty while the registry is unavailable."""
-    try:
-        return list(store.artifacts.used_by(run_id)), list(store.artifacts.produced_by(run_id))
-    except NotImplementedError:  # a store built before artifact lineage existed
-        return [], []
+    """(used, produced) artifact versions of a run."""
+    return list(store.artifacts.used_by(run_id)), list(store.artifacts.produced_by(run_id))
 
 
 def _packages(environment: Mapping[str, Any]) -> dict[str, Any]:

@@ -24,7 +24,7 @@ from typing import Any, Literal
 
 from labledger.config import CONFIG_FILE, Settings
 from labledger.errors import ConfigError, LabledgerError
-from labledger.store.base import ArtifactVersion, Store
+from labledger.store.base import Store
 
 __all__ = [
     "POLICY_SECTION",
@@ -152,16 +152,9 @@ def record_violations(policy: Policy, store: Store, run_id: str) -> list[str]:
     if "seed" in policy.require and "seed" not in captures.get("seeds", {}):
         found.append("seed: no seed recorded")
     weights = "weights" in policy.require
-    if weights and not any(v.type == "model" for v in _produced(store, run_id)):
+    if weights and not any(v.type == "model" for v in store.artifacts.produced_by(run_id)):
         found.append("weights: no artifact of type 'model' was logged")
     return found
-
-
-def _produced(store: Store, run_id: str) -> list[ArtifactVersion]:
-    try:
-        return list(store.artifacts.produced_by(run_id))
-    except NotImplementedError:  # a store built before artifact lineage existed
-        return []
 
 
 def enforce_at_finish(store: Store, run_id: str, settings: Settings) -> list[str]:
