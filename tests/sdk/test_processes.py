@@ -172,3 +172,26 @@ def test_forked_child_does_not_finish_the_parents_run(tmp_path: Path) -> None:
     assert result.stdout.strip() == "running"
     view = only_run()
     assert view.status is ll.RunStatus.FINISHED and view.metrics["loss"] == 0.5
+
+
+def test_killed_but_unreaped_process_shows_crashed(tmp_path: Path) -> None:
+    path = script(
+        tmp_path,
+        """
+        import time
+        run = ll.init(project="p", capture=False)
+        run.log({"loss": 1.0})
+        run.flush()
+        print(run.id, flush=True)
+        time.sleep(60)
+    """,
+    )
+    proc = subprocess.Popen([sys.executable, str(path)], stdout=subprocess.PIPE, text=True)
+    assert proc.stdout is not None
+    run_id = proc.stdout.readline().strip()
+    os.kill(proc.pid, signal.SIGKILL)
+    time.sleep(0.5)  # not waited for: the child stays a zombie while we read
+    try:
+        assert ll.Api().run(run_id).status is ll.RunStatus.CRASHED
+    finally:
+        proc.wait(timeout=30)

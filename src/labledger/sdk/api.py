@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import socket
 import time
 from collections.abc import Sequence
@@ -169,13 +168,24 @@ def _is_dead(record: RunRecord, settings: Settings) -> bool:
     if time.time() - last_sign_of_life > settings.crash_after:
         return True
     if record.host == _HOST and record.pid:
-        try:
-            os.kill(record.pid, 0)
-        except ProcessLookupError:
-            return True
-        except PermissionError:
-            return False
+        return not _process_alive(record.pid, started_before=record.created_at)
     return False
+
+
+def _process_alive(pid: int, started_before: float) -> bool:
+    """Whether ``pid`` is the run's process: alive, not a zombie awaiting its parent, and not
+    a newer process that reused the pid."""
+    import psutil
+
+    try:
+        process = psutil.Process(pid)
+        if process.status() == psutil.STATUS_ZOMBIE:
+            return False
+        return bool(process.create_time() <= started_before + 1.0)
+    except psutil.NoSuchProcess:
+        return False
+    except psutil.Error:  # access denied: assume alive, the heartbeat decides
+        return True
 
 
 def runs(
