@@ -33,6 +33,13 @@ def run_script(path: Path, *args: str, check: bool = False) -> subprocess.Comple
     )
 
 
+def start(path: Path) -> tuple[subprocess.Popen[str], str]:
+    """Start a script in the background and read the first line it prints."""
+    proc = subprocess.Popen([sys.executable, str(path)], stdout=subprocess.PIPE, text=True)
+    assert proc.stdout is not None
+    return proc, proc.stdout.readline().strip()
+
+
 def only_run(project: str = "p") -> ll.RunView:
     (view,) = ll.runs(project)
     return view
@@ -79,8 +86,8 @@ def test_sigterm_is_killed(tmp_path: Path) -> None:
         time.sleep(60)
     """,
     )
-    proc = subprocess.Popen([sys.executable, str(path)], stdout=subprocess.PIPE, text=True)
-    assert proc.stdout is not None and proc.stdout.readline() == "ready\n"
+    proc, first_line = start(path)
+    assert first_line == "ready"
     proc.send_signal(signal.SIGTERM)
     assert proc.wait(timeout=30) == -signal.SIGTERM
     view = only_run()
@@ -102,9 +109,7 @@ def test_sigkill_keeps_flushed_points_and_shows_crashed(tmp_path: Path) -> None:
         time.sleep(60)
     """,
     )
-    proc = subprocess.Popen([sys.executable, str(path)], stdout=subprocess.PIPE, text=True)
-    assert proc.stdout is not None
-    run_id = proc.stdout.readline().strip()
+    proc, run_id = start(path)
     os.kill(proc.pid, signal.SIGKILL)
     proc.wait(timeout=30)
     view = ll.Api().run(run_id)
@@ -186,9 +191,7 @@ def test_killed_but_unreaped_process_shows_crashed(tmp_path: Path) -> None:
         time.sleep(60)
     """,
     )
-    proc = subprocess.Popen([sys.executable, str(path)], stdout=subprocess.PIPE, text=True)
-    assert proc.stdout is not None
-    run_id = proc.stdout.readline().strip()
+    proc, run_id = start(path)
     os.kill(proc.pid, signal.SIGKILL)
     time.sleep(0.5)  # not waited for: the child stays a zombie while we read
     try:

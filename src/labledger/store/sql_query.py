@@ -82,9 +82,12 @@ def compile_filter(expr: Expr | None) -> ColumnElement[bool]:
 def _compile_comparison(cmp: Comparison) -> Any:
     field, op, value = cmp.field, cmp.op, cmp.value
     if op in ("is null", "is not null"):
-        column = field_expression(field, "")
-        if field.namespace == "config":
-            column = _param(field.key, "value_json")
+        # value_json is set for every stored param, whatever its type
+        column = (
+            _param(field.key, "value_json")
+            if field.namespace == "config"
+            else field_expression(field)
+        )
         return column.is_(None) if op == "is null" else column.is_not(None)
     if field.key == "tags" and field.namespace == "attr":
         if op not in ("contains", "=", "!="):
