@@ -1,0 +1,1 @@
+"""Statistics over recorded runs: parameter importance and "is the difference real?" (bootstrap)."""
