@@ -1,4 +1,8 @@
-"""Exceptions raised by labledger. Every user-facing failure is a ``LabledgerError``."""
+"""Exceptions raised by labledger. Every user-facing failure is a ``LabledgerError``.
+
+The server maps them to HTTP statuses: ``NotFound`` 404, ``Unauthorized`` 401, ``Forbidden``
+403, every other ``LabledgerError`` 400.
+"""
 
 from __future__ import annotations
 
@@ -7,11 +11,23 @@ class LabledgerError(Exception):
     """Base class: the message is a complete, one-line explanation for the user."""
 
 
+class NotFound(LabledgerError):
+    """The thing asked for does not exist (or is not visible to the caller)."""
+
+
+class Unauthorized(LabledgerError):
+    """A request carries no credentials, or credentials that are not valid."""
+
+
+class Forbidden(LabledgerError):
+    """The caller may see the project but lacks the role the operation needs."""
+
+
 class ConfigError(LabledgerError):
     """A setting, config file or URI is invalid."""
 
 
-class RunNotFound(LabledgerError):
+class RunNotFound(NotFound):
     """No run matches the given ID or prefix."""
 
 
@@ -20,11 +36,22 @@ class AmbiguousRunId(LabledgerError):
 
 
 class FilterError(LabledgerError):
-    """A run filter or ordering expression could not be parsed."""
+    """A run filter or ordering expression could not be parsed.
+
+    ``position`` is the 0-based column in the filter text where parsing failed, when known.
+    """
+
+    def __init__(self, message: str, position: int | None = None) -> None:
+        super().__init__(message)
+        self.position = position
 
 
 class ArtifactError(LabledgerError):
     """An artifact name, version, alias or path is invalid or missing."""
+
+
+class ArtifactNotFound(ArtifactError, NotFound):
+    """No artifact (version, alias) by that name."""
 
 
 class MissingExtra(LabledgerError):

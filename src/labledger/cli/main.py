@@ -10,6 +10,7 @@ from labledger.cli.artifacts import artifacts_group, gc_command
 from labledger.cli.export import export_command
 from labledger.cli.repro import check, reproduce, share, verify
 from labledger.cli.runs import projects_command, runs_group
+from labledger.cli.ui import ui_command
 from labledger.errors import LabledgerError
 
 
@@ -29,6 +30,7 @@ def cli() -> None:
       labledger artifacts get digits-mlp:best ./model
       labledger check 3fa9 && labledger share 3fa9 --markdown
       labledger reproduce 3fa9 --dry-run
+      labledger ui                         # the web UI on 127.0.0.1
 
     The store is found from LABLEDGER_URI, LABLEDGER_DIR, labledger.toml, or
     .labledger/ at the git root (the current directory outside git).
@@ -44,6 +46,7 @@ cli.add_command(reproduce)
 cli.add_command(verify)
 cli.add_command(check)
 cli.add_command(share)
+cli.add_command(ui_command)
 
 
 def main() -> None:

@@ -121,12 +121,16 @@ class RunList(list[RunView]):
 class Api:
     """Query recorded runs: ``Api().runs("digits", filter="metrics.acc > 0.9")``."""
 
-    def __init__(self, uri: str | None = None, settings: Settings | None = None) -> None:
+    def __init__(
+        self, uri: str | None = None, settings: Settings | None = None, store: Store | None = None
+    ) -> None:
+        """``store`` reads through an already open store (the server's) instead of the one
+        the settings name."""
         settings = settings or load_settings()
         if uri is not None:
             settings = settings.with_overrides(uri=uri)
         self.settings = settings
-        self.store = get_store(settings)
+        self.store = store if store is not None else get_store(settings)
 
     def runs(
         self,
@@ -152,6 +156,11 @@ class Api:
 
     def projects(self) -> list[str]:
         return self.store.list_projects()
+
+    def settle(self, record: RunRecord) -> RunRecord:
+        """``record``, marked ``crashed`` (and persisted) if it is ``running`` but its process
+        is gone or its heartbeat is stale."""
+        return self._settle(record)
 
     def _settle(self, record: RunRecord) -> RunRecord:
         """Mark a ``running`` run whose process is gone as ``crashed`` (and persist it)."""

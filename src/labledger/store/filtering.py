@@ -75,21 +75,27 @@ _TOKEN = re.compile(
 KEYWORDS = frozenset({"and", "or", "not", "in", "contains", "is", "null", "true", "false"})
 
 
-def _tokenize(text: str) -> list[tuple[str, str]]:
+def _tokenize(text: str) -> tuple[list[tuple[str, str]], list[int]]:
+    """Tokens as (kind, value) and, in a parallel list, where each one starts in ``text``."""
     tokens: list[tuple[str, str]] = []
+    starts: list[int] = []
     pos = 0
     text = text.rstrip()
     while pos < len(text):
         match = _TOKEN.match(text, pos)
         if not match or match.end() == pos:
-            raise FilterError(f"cannot parse filter at {text[pos : pos + 20]!r} (position {pos})")
+            at = pos + len(text[pos:]) - len(text[pos:].lstrip())
+            raise FilterError(
+                f"cannot parse filter at {text[at : at + 20]!r} (position {at})", position=at
+            )
         kind = match.lastgroup or ""
         value = match.group(kind)
+        starts.append(match.start(kind))
         if kind == "name" and value.lower() in KEYWORDS:
             kind, value = "keyword", value.lower()
         tokens.append((kind, value))
         pos = match.end()
-    return tokens
+    return tokens, starts
 
 
 def parse_field(text: str) -> Field:
@@ -111,8 +117,14 @@ def parse_field(text: str) -> Field:
 class _Parser:
     def __init__(self, text: str) -> None:
         self.text = text
-        self.tokens = _tokenize(text)
+        self.tokens, self.starts = _tokenize(text)
         self.pos = 0
+
+    def error(self, message: str, index: int | None = None) -> FilterError:
+        """A FilterError pointing at token ``index`` (default: the next one; end of text)."""
+        index = self.pos if index is None else index
+        at = self.starts[index] if index < len(self.starts) else len(self.text.rstrip())
+        return FilterError(f"filter {self.text!r}: {message} (position {at})", position=at)
 
     def peek(self) -> tuple[str, str] | None:
         return self.tokens[self.pos] if self.pos < len(self.tokens) else None
@@ -124,7 +136,7 @@ class _Parser:
                 kind or "", value or kind or "more input"
             )
             found = "end of filter" if token is None else repr(token[1])
-            raise FilterError(f"filter {self.text!r}: expected {wanted}, found {found}")
+            raise self.error(f"expected {wanted}, found {found}")
         self.pos += 1
         return token
 
@@ -137,7 +149,7 @@ class _Parser:
     def parse(self) -> Expr:
         expr = self.or_expr()
         if self.peek() is not None:
-            raise FilterError(f"filter {self.text!r}: unexpected {self.peek()[1]!r}")  # type: ignore[index]
+            raise self.error(f"unexpected {self.peek()[1]!r}")  # type: ignore[index]
         return expr
 
     def or_expr(self) -> Expr:
@@ -162,7 +174,13 @@ class _Parser:
         return self.comparison()
 
     def comparison(self) -> Comparison:
-        field = parse_field(self.take("name")[1])
+        name_index = self.pos
+        name = self.take("name")[1]
+        try:
+            field = parse_field(name)
+        except FilterError as exc:
+            at = self.starts[name_index]
+            raise FilterError(f"{exc} (position {at})", position=at) from None
         token = self.take()
         if token == ("keyword", "is"):
             negated = self.accept("keyword", "not")
@@ -178,11 +196,12 @@ class _Parser:
         if token == ("keyword", "contains"):
             return Comparison(field, "contains", self.literal())
         if token[0] != "op" or token[1] in "(),":
-            raise FilterError(f"filter {self.text!r}: expected an operator after {field}")
+            raise self.error(f"expected an operator after {field}", self.pos - 1)
         op = "=" if token[1] == "==" else token[1]
         return Comparison(field, op, self.literal())  # type: ignore[arg-type]
 
     def literal(self) -> Literal_:
+        index = self.pos
         kind, value = self.take()
         if kind == "number":
             return float(value)
@@ -192,7 +211,7 @@ class _Parser:
             return value == "true"
         if kind == "keyword" and value == "null":
             return None
-        raise FilterError(f"filter {self.text!r}: expected a value, found {value!r}")
+        raise self.error(f"expected a value, found {value!r}", index)
 
 
 def parse_filter(text: str | None) -> Expr | None:

@@ -22,7 +22,7 @@ from sqlalchemy import Connection, Engine, func, insert, select, text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 
-from labledger.errors import ArtifactError, RunNotFound
+from labledger.errors import ArtifactError, ArtifactNotFound, RunNotFound
 from labledger.store.base import ArtifactVersion
 from labledger.store.schema import artifact_aliases, artifact_usage, artifact_versions, runs
 
@@ -100,9 +100,9 @@ class SqlArtifactRegistry:
             return int(found)
         latest = conn.execute(select(func.max(av.version)).where(av.name == name)).scalar()
         if latest is None:
-            raise ArtifactError(f"no artifact named {name!r}")
+            raise ArtifactNotFound(f"no artifact named {name!r}")
         if number:
-            raise ArtifactError(
+            raise ArtifactNotFound(
                 f"artifact {name!r} has no version {selector} (latest is v{latest})"
             )
         names = conn.execute(
@@ -110,7 +110,7 @@ class SqlArtifactRegistry:
             .where(artifact_aliases.c.name == name)
             .order_by(artifact_aliases.c.alias)
         ).scalars()
-        raise ArtifactError(
+        raise ArtifactNotFound(
             f"artifact {name!r} has no alias {selector!r} (aliases: {', '.join(names)})"
         )
 

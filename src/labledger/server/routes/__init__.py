@@ -1,0 +1,1 @@
+"""One router module per resource; ``labledger.server.app.ROUTERS`` lists them."""
