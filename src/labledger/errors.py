@@ -59,3 +59,7 @@ class MissingExtra(LabledgerError):
 
     def __init__(self, package: str, extra: str) -> None:
         super().__init__(f"{package} is not installed; run: pip install 'labledger[{extra}]'")
+
+
+class RunExists(LabledgerError):
+    """A run with this ID already exists (creating it again is a no-op for replays)."""

@@ -12,9 +12,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from labledger.entities import RunRecord, RunStatus, new_run_id
-from labledger.errors import AmbiguousRunId, FilterError, LabledgerError, RunNotFound
+from labledger.errors import AmbiguousRunId, FilterError, LabledgerError, RunExists, RunNotFound
 from labledger.store import open_store
-from labledger.store.base import MetricColumns, Store
+from labledger.store.base import MetricColumns, RunBatch, Store
 
 
 @pytest.fixture
@@ -183,3 +183,20 @@ def test_metric_round_trip_is_bit_exact(
     series = store.read_metric(record.run_id, key)
     assert series.steps.tolist() == steps.tolist()
     assert np.asarray(values).tobytes() == series.values.tobytes()
+
+
+def test_a_batch_with_a_known_idempotency_key_is_applied_once(store: Store) -> None:
+    record = make_run(store)
+    batch = RunBatch(metrics={"loss": columns([1.0, 2.0])}, summary={"f1": 0.5})
+    assert store.write_batch_once(record.run_id, f"{record.run_id}:a.1", batch)
+    assert not store.write_batch_once(record.run_id, f"{record.run_id}:a.1", batch)
+    assert store.write_batch_once(record.run_id, f"{record.run_id}:a.2", batch)
+    assert store.read_metric(record.run_id, "loss").values.tolist() == [1.0, 2.0, 1.0, 2.0]
+    with pytest.raises(RunNotFound):
+        store.write_batch_once("nosuchid", "nosuchid:a.1", batch)
+
+
+def test_creating_a_run_twice_raises_run_exists(store: Store) -> None:
+    record = make_run(store)
+    with pytest.raises(RunExists):
+        store.create_run(record)

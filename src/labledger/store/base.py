@@ -105,11 +105,18 @@ class Store(Protocol):
     def artifacts(self) -> ArtifactRegistry: ...
 
     # --- write side -------------------------------------------------------------------
-    def create_run(self, run: RunRecord) -> None: ...
+    def create_run(self, run: RunRecord) -> None:
+        """Store a new run; raises ``RunExists`` when its ID is taken."""
+        ...
 
     def write_batch(self, run_id: str, batch: RunBatch) -> None:
         """Apply a writer flush (points, summaries, captures, output, config, run fields)
         durably in one transaction. The single-purpose methods below are shorthands."""
+        ...
+
+    def write_batch_once(self, run_id: str, key: str, batch: RunBatch) -> bool:
+        """``write_batch`` unless a batch with idempotency ``key`` was applied before (the key
+        is stored in the batch's transaction). True when applied now, False for a duplicate."""
         ...
 
     def update_run(self, run_id: str, changes: Mapping[str, Any]) -> None:

@@ -164,3 +164,14 @@ artifact_usage = Table(
     Column("used_at", Float, nullable=False),
     Index("ix_artifact_usage_artifact", "artifact_id"),
 )
+
+# Idempotency keys (``<run_id>:<writer sequence>``) of applied batches: written in the same
+# transaction as the batch, so a batch delivered twice (a retry, a journal replay) lands once.
+applied_batches = Table(
+    "applied_batches",
+    metadata,
+    Column("key", String(200), primary_key=True),
+    Column("run_id", String(32), ForeignKey("runs.run_id", ondelete="CASCADE"), nullable=False),
+    Column("applied_at", Float, nullable=False),
+    Index("ix_applied_batches_run", "run_id"),
+)

@@ -6,6 +6,7 @@ import hashlib
 import json
 import math
 import re
+import time
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import Any
@@ -13,6 +14,7 @@ from typing import Any
 import numpy as np
 from sqlalchemy import Connection, Engine, delete, func, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import IntegrityError
 
 from labledger.encoding import flatten, to_jsonable
 from labledger.entities import (
@@ -22,10 +24,11 @@ from labledger.entities import (
     RunRecord,
     RunStatus,
 )
-from labledger.errors import AmbiguousRunId, LabledgerError, RunNotFound
+from labledger.errors import AmbiguousRunId, LabledgerError, RunExists, RunNotFound
 from labledger.store.base import MetricColumns, RunBatch
 from labledger.store.filtering import parse_filter, parse_order
 from labledger.store.schema import (
+    applied_batches,
     captures,
     documents,
     metric_chunks,
@@ -127,28 +130,59 @@ class SqlStore:
             "reproduces": run.reproduces,
             "fingerprint": run.fingerprint,
         }
-        with self._write() as conn:
-            conn.execute(insert(runs), [row])
-            self._replace_params(conn, run.run_id, row["config"])
+        try:
+            with self._write() as conn:
+                if conn.execute(select(runs.c.run_id).where(runs.c.run_id == run.run_id)).first():
+                    raise RunExists(f"a run with ID {run.run_id!r} already exists")
+                conn.execute(insert(runs), [row])
+                self._replace_params(conn, run.run_id, row["config"])
+        except IntegrityError:
+            # Lost a race with a concurrent create of the same ID.
+            if self._run_exists(run.run_id):
+                raise RunExists(f"a run with ID {run.run_id!r} already exists") from None
+            raise
+
+    def _run_exists(self, run_id: str) -> bool:
+        with self._read() as conn:
+            query = select(runs.c.run_id).where(runs.c.run_id == run_id)
+            return conn.execute(query).first() is not None
 
     def write_batch(self, run_id: str, batch: RunBatch) -> None:
         with self._write() as conn:
-            if batch.config:
-                self._merge_config(conn, run_id, batch.config)
-            if batch.metrics:
-                self._write_metrics(conn, run_id, batch.metrics)
-            if batch.summary:
-                self._set_summary(conn, run_id, batch.summary)
-            if batch.captures:
-                self._put_captures(conn, run_id, batch.captures)
-            if batch.outputs:
-                rows = [
-                    {"run_id": run_id, "stream": s, "time": t, "text": x}
-                    for s, t, x in batch.outputs
-                ]
-                conn.execute(insert(outputs), rows)
-            if batch.changes:
-                self._update_run(conn, run_id, batch.changes)
+            self._apply(conn, run_id, batch)
+
+    def write_batch_once(self, run_id: str, key: str, batch: RunBatch) -> bool:
+        with self._write() as conn:
+            # The key row and the batch commit together; a concurrent duplicate waits on the
+            # key's row lock (PostgreSQL) or the write lock (SQLite), then finds it.
+            self._current(conn, runs.c.run_id, run_id)
+            claim = (
+                self._insert(applied_batches)
+                .values(key=key, run_id=run_id, applied_at=time.time())
+                .on_conflict_do_nothing(index_elements=["key"])
+                .returning(applied_batches.c.key)
+            )
+            if conn.execute(claim).first() is None:
+                return False
+            self._apply(conn, run_id, batch)
+            return True
+
+    def _apply(self, conn: Connection, run_id: str, batch: RunBatch) -> None:
+        if batch.config:
+            self._merge_config(conn, run_id, batch.config)
+        if batch.metrics:
+            self._write_metrics(conn, run_id, batch.metrics)
+        if batch.summary:
+            self._set_summary(conn, run_id, batch.summary)
+        if batch.captures:
+            self._put_captures(conn, run_id, batch.captures)
+        if batch.outputs:
+            rows = [
+                {"run_id": run_id, "stream": s, "time": t, "text": x} for s, t, x in batch.outputs
+            ]
+            conn.execute(insert(outputs), rows)
+        if batch.changes:
+            self._update_run(conn, run_id, batch.changes)
 
     def update_run(self, run_id: str, changes: Mapping[str, Any]) -> None:
         self.write_batch(run_id, RunBatch(changes=dict(changes)))

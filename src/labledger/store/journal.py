@@ -1,0 +1,351 @@
+"""An append-only journal of writes not yet acknowledged by a store.
+
+One file per writing process (``<dir>/<pid>-<id>.journal``), locked by that process while it
+is open. Each record is ``<u32 length><u32 crc32> payload`` (little-endian) after an 8-byte
+magic; the payload is a msgpack ``[kind, run_id, key, body]``:
+
+- ``run``: a run to create (``body`` = wire ``RunRecord``), key ``<run_id>:create``;
+- ``batch``: a writer flush (``body`` = wire ``RunBatch``), key ``<run_id>:<journal>.<n>``,
+  the idempotency key the store applies once;
+- ``ack``: the store has applied ``key``.
+
+``run`` and ``batch`` records are fsynced before ``append_*`` returns; acks are not (a lost ack
+only means a redelivery, which the key makes harmless). A torn or corrupt tail (a crash mid
+write) ends the readable part; it is cut off when the journal is reopened. The file is bounded
+by ``max_bytes``: when it is full and nothing is pending it starts over, otherwise new batches
+are refused (``append_batch`` returns None) with one warning.
+
+``replay(journal, store)`` delivers what is pending into any ``Store`` exactly once.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import logging
+import os
+import secrets
+import struct
+import threading
+import zlib
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Literal
+
+import msgspec
+
+from labledger.entities import RunRecord
+from labledger.errors import LabledgerError, RunExists
+from labledger.store.base import RunBatch
+
+if TYPE_CHECKING:
+    from labledger.store.base import Store
+
+__all__ = [
+    "DEFAULT_MAX_BYTES",
+    "Journal",
+    "JournalBusy",
+    "JournalEntry",
+    "ReplayResult",
+    "journal_files",
+    "replay",
+]
+
+log = logging.getLogger("labledger")
+
+MAGIC = b"LLJRNL1\n"
+SUFFIX = ".journal"
+DEFAULT_MAX_BYTES = 1 << 30
+_HEADER = struct.Struct("<II")
+_MAX_RECORD = 1 << 31
+
+Kind = Literal["run", "batch", "ack"]
+
+
+class JournalBusy(LabledgerError):
+    """The journal is open in another (live) process."""
+
+
+class _Record(msgspec.Struct, array_like=True):
+    kind: str
+    run_id: str
+    key: str
+    body: bytes
+
+
+_encoder = msgspec.msgpack.Encoder()
+_decoder = msgspec.msgpack.Decoder(_Record)
+
+
+@dataclass(frozen=True)
+class JournalEntry:
+    """One journaled write: a run to create or a batch to apply, with its idempotency key."""
+
+    kind: Kind
+    run_id: str
+    key: str
+    body: bytes
+
+    def run(self) -> RunRecord:
+        from labledger.store.wire import decode
+
+        return decode(self.body, RunRecord)
+
+    def batch(self) -> RunBatch:
+        from labledger.store.wire import decode_batch
+
+        return decode_batch(self.body)
+
+
+def journal_files(directory: Path) -> list[Path]:
+    """Journal files in ``directory``, oldest first."""
+    if not directory.is_dir():
+        return []
+    return sorted(directory.glob(f"*{SUFFIX}"), key=lambda p: (p.stat().st_mtime, p.name))
+
+
+class Journal:
+    """An open, locked journal file. Thread-safe; create with ``create`` or ``open``."""
+
+    def __init__(self, path: Path, fd: int, *, max_bytes: int, journal_id: str) -> None:
+        self.path = path
+        self.journal_id = journal_id
+        self.max_bytes = max_bytes
+        self._fd = fd
+        self._lock = threading.Lock()
+        self._pending: dict[str, JournalEntry] = {}
+        self._size = os.fstat(fd).st_size
+        self._seq = 0
+        self._warned_full = False
+        self._closed = False
+        self.torn_bytes = 0  # unreadable bytes cut off the tail when opened
+
+    # --- opening ------------------------------------------------------------------------
+    @classmethod
+    def create(cls, directory: Path, *, max_bytes: int = DEFAULT_MAX_BYTES) -> Journal:
+        """A new, empty journal for this process in ``directory``."""
+        directory.mkdir(parents=True, exist_ok=True)
+        journal_id = secrets.token_hex(6)
+        path = directory / f"{os.getpid()}-{journal_id}{SUFFIX}"
+        fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_EXCL | os.O_APPEND, 0o600)
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        os.write(fd, MAGIC)
+        os.fsync(fd)
+        _fsync_dir(directory)
+        return cls(path, fd, max_bytes=max_bytes, journal_id=journal_id)
+
+    @classmethod
+    def open(cls, path: Path, *, max_bytes: int = DEFAULT_MAX_BYTES) -> Journal:
+        """An existing journal (left by a finished, crashed or offline process), locked.
+
+        Raises ``JournalBusy`` while its process still has it open. A torn tail is cut off.
+        """
+        try:
+            fd = os.open(path, os.O_RDWR | os.O_APPEND)
+        except OSError as exc:
+            raise LabledgerError(f"cannot open journal {path}: {exc.strerror}") from None
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(fd)
+            raise JournalBusy(f"journal {path.name} is in use by a running process") from None
+        with open(fd, "rb", closefd=False) as handle:
+            data = handle.read()
+        if not data.startswith(MAGIC):
+            os.close(fd)
+            raise LabledgerError(f"{path} is not a labledger journal")
+        records, end = _parse(data)
+        # New batches get keys under a fresh ID: the old history may have been dropped.
+        journal = cls(path, fd, max_bytes=max_bytes, journal_id=secrets.token_hex(6))
+        if end < len(data):
+            journal.torn_bytes = len(data) - end
+            os.ftruncate(fd, end)
+            os.fsync(fd)
+            journal._size = end
+        for record in records:
+            journal._remember(record)
+        return journal
+
+    # --- writing ------------------------------------------------------------------------
+    def append_run(self, run: RunRecord) -> JournalEntry:
+        """Journal a run to create (durable when this returns)."""
+        from labledger.store.wire import encode_run
+
+        entry = JournalEntry("run", run.run_id, f"{run.run_id}:create", encode_run(run))
+        self._append(entry, sync=True, bounded=False)
+        return entry
+
+    def append_batch(self, run_id: str, batch: RunBatch | bytes) -> JournalEntry | None:
+        """Journal a batch under a new idempotency key (durable when this returns).
+
+        ``batch`` may already be wire-encoded. None when the journal is full or the disk
+        refused the write: the caller keeps the batch in memory (one warning is logged).
+        """
+        from labledger.store.wire import encode_batch
+
+        body = batch if isinstance(batch, bytes) else encode_batch(batch)
+        with self._lock:
+            self._seq += 1
+            key = f"{run_id}:{self.journal_id}.{self._seq}"
+        entry = JournalEntry("batch", run_id, key, body)
+        return entry if self._append(entry, sync=True, bounded=True) else None
+
+    def ack(self, key: str) -> None:
+        """Record that the store applied ``key`` (not fsynced: a lost ack is a harmless redo)."""
+        with self._lock:
+            if self._pending.pop(key, None) is None:
+                return
+        self._append(JournalEntry("ack", "", key, b""), sync=False, bounded=False)
+
+    def pending(self) -> list[JournalEntry]:
+        """Every run and batch never acknowledged, in the order they were journaled."""
+        with self._lock:
+            return list(self._pending.values())
+
+    def __iter__(self) -> Iterator[JournalEntry]:
+        return iter(self.pending())
+
+    @property
+    def done(self) -> bool:
+        """True when everything journaled has been acknowledged."""
+        return not self._pending
+
+    def close(self, *, remove_if_done: bool = True) -> None:
+        """Release the journal; delete the file when nothing is pending."""
+        with self._lock:
+            if self._closed:
+                return
+            self._closed = True
+            if remove_if_done and not self._pending:
+                self.path.unlink(missing_ok=True)
+            os.close(self._fd)
+
+    # --- internals ----------------------------------------------------------------------
+    def _remember(self, record: _Record) -> None:
+        if record.kind == "ack":
+            self._pending.pop(record.key, None)
+        elif record.kind in ("run", "batch"):
+            kind: Kind = "run" if record.kind == "run" else "batch"
+            self._pending[record.key] = JournalEntry(kind, record.run_id, record.key, record.body)
+
+    def _append(self, entry: JournalEntry, *, sync: bool, bounded: bool) -> bool:
+        payload = _encoder.encode(_Record(entry.kind, entry.run_id, entry.key, entry.body))
+        frame = _HEADER.pack(len(payload), zlib.crc32(payload)) + payload
+        with self._lock:
+            if self._closed:
+                raise LabledgerError(f"journal {self.path.name} is closed")
+            if bounded and self._size + len(frame) > self.max_bytes:
+                if self._pending:
+                    self._warn_full()
+                    return False
+                self._restart()
+            start = self._size
+            try:
+                _write_all(self._fd, frame)
+                if sync:
+                    os.fdatasync(self._fd)
+            except OSError as exc:
+                self._undo(start)
+                if not bounded:
+                    raise
+                self._warn_full(exc)
+                return False
+            self._size = start + len(frame)
+            if entry.kind != "ack":
+                self._pending[entry.key] = entry
+            return True
+
+    def _restart(self) -> None:
+        """Everything was acknowledged: drop the acknowledged history, keep the file."""
+        os.ftruncate(self._fd, len(MAGIC))
+        self._size = len(MAGIC)
+
+    def _undo(self, size: int) -> None:
+        with contextlib.suppress(OSError):  # never leave half a record to hide later ones
+            os.ftruncate(self._fd, size)
+
+    def _warn_full(self, error: OSError | None = None) -> None:
+        if self._warned_full:
+            return
+        self._warned_full = True
+        reason = f"cannot write ({error.strerror})" if error else f"is full ({self.max_bytes} B)"
+        log.warning(
+            "labledger: journal %s %s; new batches are kept in memory only until the "
+            "store acknowledges the pending ones",
+            self.path,
+            reason,
+        )
+
+
+def _parse(data: bytes) -> tuple[list[_Record], int]:
+    """Records up to the first torn or corrupt one, and the offset where the valid part ends."""
+    records: list[_Record] = []
+    offset = len(MAGIC)
+    while offset + _HEADER.size <= len(data):
+        length, crc = _HEADER.unpack_from(data, offset)
+        start = offset + _HEADER.size
+        payload = data[start : start + length]
+        if length > _MAX_RECORD or len(payload) < length or zlib.crc32(payload) != crc:
+            break
+        try:
+            records.append(_decoder.decode(payload))
+        except msgspec.DecodeError:
+            break
+        offset = start + length
+    return records, offset
+
+
+def _write_all(fd: int, data: bytes) -> None:
+    view = memoryview(data)
+    while view:
+        written = os.write(fd, view)
+        view = view[written:]
+
+
+def _fsync_dir(directory: Path) -> None:
+    try:
+        fd = os.open(directory, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+@dataclass
+class ReplayResult:
+    """What ``replay`` did: entries applied now, entries the store already had."""
+
+    applied: int = 0
+    duplicates: int = 0
+    runs: frozenset[str] = frozenset()
+
+
+def replay(journal: Journal, store: Store) -> ReplayResult:
+    """Deliver every pending entry of ``journal`` into ``store`` in order, acknowledging each.
+
+    Exactly once: runs that exist are not created again and batches carry their idempotency
+    key. Resumable: an interrupted replay continues where it stopped. Raises what the store
+    raises (the entries not yet delivered stay pending).
+    """
+    result = ReplayResult()
+    runs = set()
+    for entry in journal.pending():
+        runs.add(entry.run_id)
+        if entry.kind == "run":
+            try:
+                store.create_run(entry.run())
+                result.applied += 1
+            except RunExists:
+                result.duplicates += 1
+        elif store.write_batch_once(entry.run_id, entry.key, entry.batch()):
+            result.applied += 1
+        else:
+            result.duplicates += 1
+        journal.ack(entry.key)
+    result.runs = frozenset(runs)
+    return result
