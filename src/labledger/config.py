@@ -20,7 +20,10 @@ from typing import Any
 from labledger.errors import ConfigError
 
 ENV_VARS: dict[str, str] = {
-    "LABLEDGER_URI": "Store URI: sqlite:///path/to.db or postgresql://user@host/db.",
+    "LABLEDGER_URI": (
+        "Store URI: sqlite:///path/to.db, postgresql://user@host/db or a team server "
+        "http(s)://host:port."
+    ),
     "LABLEDGER_DIR": "Folder of the embedded store (SQLite database and artifacts).",
     "LABLEDGER_ARTIFACTS": "Artifact storage: a folder or s3://bucket/prefix.",
     "LABLEDGER_PROJECT": "Default project name for runs.",
@@ -36,6 +39,12 @@ ENV_VARS: dict[str, str] = {
     "LABLEDGER_STRICT": "1 to re-raise logging errors instead of warning (for tests).",
     "LABLEDGER_REPRODUCES": "Set by `labledger reproduce`: the run ID new runs reproduce.",
     "LABLEDGER_SERVER_URL": "Base URL of the team server, for links in `labledger share`.",
+    "LABLEDGER_TOKEN": "API token for a team server (sent as `Authorization: Bearer ...`).",
+    "LABLEDGER_MODE": "online (default) or offline: offline runs are journaled locally and "
+    "delivered to the server by `labledger sync`.",
+    "LABLEDGER_JOURNAL_MAX_MB": (
+        "Size bound of a process's journal of undelivered writes, in MiB (default 1024)."
+    ),
     "S3_ENDPOINT_URL": "Endpoint of an S3-compatible server for s3:// artifact storage.",
 }
 
@@ -61,6 +70,14 @@ class Settings:
     reproduces: str | None = None
     server_url: str | None = None
     policy: dict[str, Any] = field(default_factory=dict)
+    token: str | None = None
+    offline: bool = False
+    journal_max_bytes: int = 1 << 30
+
+    @property
+    def journal_dir(self) -> Path:
+        """Where a process journals writes a server has not acknowledged yet."""
+        return self.root / "journal"
 
     def with_overrides(self, **changes: Any) -> Settings:
         return replace(self, **changes)
@@ -122,7 +139,8 @@ def load_settings(env: Mapping[str, str] | None = None, cwd: Path | None = None)
     uri = env.get("LABLEDGER_URI") or file_config.get("uri") or sqlite_uri(folder)
     if not isinstance(uri, str) or "://" not in uri:
         raise ConfigError(
-            f"store URI must look like sqlite:///path or postgresql://..., got {uri!r}"
+            "store URI must look like sqlite:///path, postgresql://... or http(s)://host:port,"
+            f" got {uri!r}"
         )
     if uri.startswith("sqlite:///"):
         folder = Path(uri.removeprefix("sqlite:///")).parent
@@ -133,6 +151,10 @@ def load_settings(env: Mapping[str, str] | None = None, cwd: Path | None = None)
     policy = file_config.get("policy", {})
     if not isinstance(policy, dict):
         raise ConfigError(f"[policy] in {CONFIG_FILE} must be a table, got {policy!r}")
+
+    mode = env.get("LABLEDGER_MODE") or file_config.get("mode") or "online"
+    if mode not in ("online", "offline"):
+        raise ConfigError(f"LABLEDGER_MODE must be online or offline, got {mode!r}")
 
     return Settings(
         uri=uri,
@@ -149,4 +171,7 @@ def load_settings(env: Mapping[str, str] | None = None, cwd: Path | None = None)
         reproduces=env.get("LABLEDGER_REPRODUCES") or None,
         server_url=env.get("LABLEDGER_SERVER_URL") or file_config.get("server_url"),
         policy=dict(policy),
+        token=env.get("LABLEDGER_TOKEN") or None,
+        offline=mode == "offline",
+        journal_max_bytes=int(_number(env, "LABLEDGER_JOURNAL_MAX_MB", 1024) * (1 << 20)),
     )

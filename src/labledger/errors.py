@@ -63,3 +63,7 @@ class MissingExtra(LabledgerError):
 
 class RunExists(LabledgerError):
     """A run with this ID already exists (creating it again is a no-op for replays)."""
+
+
+class PayloadTooLarge(LabledgerError):
+    """A request body exceeds the server's size limit."""

@@ -10,6 +10,7 @@ from labledger.cli.artifacts import artifacts_group, gc_command
 from labledger.cli.export import export_command
 from labledger.cli.repro import check, reproduce, share, verify
 from labledger.cli.runs import projects_command, runs_group
+from labledger.cli.sync import sync_command
 from labledger.cli.ui import ui_command
 from labledger.errors import LabledgerError
 
@@ -46,6 +47,7 @@ cli.add_command(reproduce)
 cli.add_command(verify)
 cli.add_command(check)
 cli.add_command(share)
+cli.add_command(sync_command)
 cli.add_command(ui_command)
 
 

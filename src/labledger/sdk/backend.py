@@ -11,18 +11,19 @@ if TYPE_CHECKING:
     from labledger.store.base import Store
 
 _lock = threading.Lock()
-_stores: dict[str, Store] = {}
+_stores: dict[tuple[str, bool], Store] = {}
 
 
 def get_store(settings: Settings | None = None) -> Store:
     """The store for ``settings`` (default: settings from the environment), opened once."""
     settings = settings or load_settings()
+    key = (settings.uri, settings.offline)
     with _lock:
-        store = _stores.get(settings.uri)
+        store = _stores.get(key)
         if store is None:
             from labledger.store import open_store
 
-            store = _stores[settings.uri] = open_store(settings.uri)
+            store = _stores[key] = open_store(settings.uri, settings=settings, journal=True)
         return store
 
 

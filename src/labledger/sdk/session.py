@@ -39,17 +39,24 @@ def init(
     reproduces: str | None = None,
     settings: Settings | None = None,
     capture: bool = True,
+    mode: str | None = None,
 ) -> Run:
     """Start (or with ``resume=RUN_ID`` continue) a run and begin automatic capture.
 
     ``config`` may be a dict, ``argparse.Namespace``, dataclass, OmegaConf config or pydantic
-    model. ``seed`` calls ``seed_everything(seed)`` and records it. The run finishes when the
+    model. ``seed`` calls ``seed_everything(seed)`` and records it. ``mode="offline"`` (with a
+    team server URI) journals the run locally without contacting the server; ``labledger
+    sync`` delivers it later. The run finishes when the
     ``with`` block ends, on ``finish()``, or at interpreter exit (``failed`` after an uncaught
     exception, ``killed`` after Ctrl-C or SIGTERM).
     """
     from labledger.sdk.run import Run
 
     settings = settings or load_settings()
+    if mode is not None:
+        if mode not in ("online", "offline"):
+            raise LabledgerError(f"mode must be 'online' or 'offline', got {mode!r}")
+        settings = settings.with_overrides(offline=mode == "offline")
     reproduces = reproduces or settings.reproduces  # set by `labledger reproduce`
     enforce_at_init(settings, seed=seed, resume=resume, reproduces=reproduces)  # [policy]
     store = get_store(settings)

@@ -21,6 +21,8 @@ from labledger.errors import (
     Forbidden,
     LabledgerError,
     NotFound,
+    PayloadTooLarge,
+    RunExists,
     Unauthorized,
 )
 
@@ -32,6 +34,8 @@ _STATUS: list[tuple[type[LabledgerError], int, str]] = [
     (NotFound, 404, "not_found"),
     (FilterError, 400, "invalid_filter"),
     (AmbiguousRunId, 400, "ambiguous_run_id"),
+    (RunExists, 409, "run_exists"),
+    (PayloadTooLarge, 413, "payload_too_large"),
 ]
 
 
@@ -46,7 +50,7 @@ def _labledger_error(request: Request, exc: Exception) -> JSONResponse:
     status, code = next(
         ((s, c) for cls, s, c in _STATUS if isinstance(exc, cls)), (400, "bad_request")
     )
-    extra: dict[str, Any] = {}
+    extra: dict[str, Any] = {"kind": type(exc).__name__}  # HttpStore re-raises the same class
     if isinstance(exc, FilterError):
         extra["position"] = exc.position
     return error_response(status, code, str(exc), **extra)
@@ -71,6 +75,11 @@ def _http_error(request: Request, exc: Exception) -> JSONResponse:
 
 
 def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+    from labledger.store.faults import is_unavailable
+
+    if is_unavailable(exc):  # the database is down or restarting: clients retry
+        log.warning("store unavailable on %s %s: %s", request.method, request.url.path, exc)
+        return error_response(503, "store_unavailable", "the store is unavailable; retry")
     log.exception("unexpected error on %s %s", request.method, request.url.path)
     return error_response(500, "internal", "internal server error (a bug: please report it)")
 

@@ -10,14 +10,31 @@ from typing import TYPE_CHECKING
 from labledger.errors import ConfigError
 
 if TYPE_CHECKING:
+    from labledger.config import Settings
     from labledger.store.base import Store
 
 __all__ = ["open_store"]
 
 
-def open_store(uri: str) -> Store:
-    """Open (creating and migrating if needed) the store at ``uri``."""
+def open_store(uri: str, *, settings: Settings | None = None, journal: bool = False) -> Store:
+    """Open (creating and migrating if needed) the store at ``uri``.
+
+    ``http(s)://`` opens a team server through ``HttpStore`` (token from ``settings``);
+    ``journal=True`` makes its writes journaled and asynchronous (the SDK's writer path).
+    """
     scheme = uri.split("://", 1)[0].split("+", 1)[0]
+    if scheme in ("http", "https"):
+        from labledger.config import load_settings
+        from labledger.store.http import HttpStore
+
+        settings = settings or load_settings()
+        return HttpStore(
+            uri,
+            token=settings.token,
+            journal_dir=settings.journal_dir if journal or settings.offline else None,
+            offline=settings.offline,
+            max_journal_bytes=settings.journal_max_bytes,
+        )
     if scheme == "sqlite":
         from labledger.store.sqlite import SqliteStore
 
@@ -26,4 +43,6 @@ def open_store(uri: str) -> Store:
         from labledger.store.postgres import PostgresStore
 
         return PostgresStore(uri)
-    raise ConfigError(f"unsupported store URI {uri!r}: use sqlite:///path or postgresql://...")
+    raise ConfigError(
+        f"unsupported store URI {uri!r}: use sqlite:///path, postgresql://... or http(s)://..."
+    )

@@ -95,7 +95,7 @@ def encode(value: Any) -> bytes:
     return _encoder.encode(value)
 
 
-def decode(data: bytes, type: type[T] | Any = Any) -> T:
+def decode(data: bytes, type: type[T]) -> T:
     """Decode what ``encode`` produced, validated as ``type`` (e.g. ``list[RunRecord]``)."""
     decoder = _decoders.get(type)
     if decoder is None:

@@ -1,0 +1,67 @@
+"""``labledger sync``: deliver journals left by offline runs and crashed processes."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from labledger.config import load_settings
+from labledger.entities import RunStatus
+from labledger.sdk.fingerprint import seal_run
+from labledger.store import open_store
+from labledger.store.journal import Journal, JournalBusy, journal_files, replay
+
+
+@click.command("sync")
+@click.option(
+    "--dir",
+    "journal_dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Journal folder (default: journal/ in the local store folder).",
+)
+def sync_command(journal_dir: Path | None) -> None:
+    """Deliver runs logged offline and writes journaled by crashed processes to the store.
+
+    Safe to repeat and to interrupt: every write carries an idempotency key, so one that
+    already arrived is not stored again. Journals of processes still running are skipped.
+
+    \b
+    Examples:
+      labledger sync
+      LABLEDGER_URI=https://ledger.example.com labledger sync --dir ~/offline-runs/journal
+    """
+    settings = load_settings().with_overrides(offline=False)
+    directory = journal_dir or settings.journal_dir
+    paths = journal_files(directory)
+    if not paths:
+        click.echo(f"nothing to sync in {directory}")
+        return
+    store = open_store(settings.uri, settings=settings)
+    applied = duplicates = synced = 0
+    runs: set[str] = set()
+    try:
+        for path in paths:
+            try:
+                journal = Journal.open(path)
+            except JournalBusy:
+                click.echo(f"skipped {path.name}: its process is still running")
+                continue
+            try:
+                result = replay(journal, store)
+            finally:
+                journal.close()
+            applied += result.applied
+            duplicates += result.duplicates
+            synced += 1
+            runs |= result.runs
+        for run_id in sorted(runs):  # offline runs were not fingerprinted at finish
+            record = store.get_run(run_id)
+            if record.status is not RunStatus.RUNNING and record.fingerprint is None:
+                seal_run(store, run_id, settings)
+    finally:
+        store.close()
+    click.echo(
+        f"synced {applied} write(s) for {len(runs)} run(s) from {synced} journal(s) to "
+        f"{settings.uri}; {duplicates} had already arrived"
+    )
