@@ -77,11 +77,12 @@ class RunLineage:
 class Artifacts:
     """Artifact operations for one store; the blob store and S3 client are opened lazily."""
 
-    def __init__(self, store: Store, settings: Settings) -> None:
+    def __init__(self, store: Store, settings: Settings, blobs: BlobStore | None = None) -> None:
+        """``blobs`` overrides the blob store ``settings.artifact_uri`` names."""
         self._store = store
         self._settings = settings
         self._lock = threading.Lock()
-        self._blobs: BlobStore | None = None
+        self._blobs: BlobStore | None = blobs
         self._s3_client: S3Client | None = None
         self._hash_cache: HashCache | None = None
 

@@ -7,6 +7,18 @@ from typing import Any, NamedTuple
 import numpy as np
 
 
+class Envelope(NamedTuple):
+    """A series reduced to buckets for a chart: per bucket its first step (and time), and
+    the mean, minimum and maximum of its values. Not ``downsampled``: the points themselves."""
+
+    steps: Any
+    mean: Any
+    min: Any
+    max: Any
+    times: Any | None
+    downsampled: bool
+
+
 class History(NamedTuple):
     """A metric's history: ``steps, values = run.history("loss")``."""
 
@@ -39,3 +51,30 @@ def downsample(steps: Any, values: Any, points: int) -> History:
     if usable < n:
         index = np.append(index, n - 1)
     return History(np.asarray(steps)[index], np.asarray(values)[index])
+
+
+def envelope(steps: Any, values: Any, times: Any | None, points: int) -> Envelope:
+    """At most ``points`` buckets of consecutive points: each bucket's first step and time,
+    the mean, minimum and maximum of its values (NaN ignored), so no spike is lost."""
+    steps, values = np.asarray(steps), np.asarray(values, dtype=float)
+    n = len(steps)
+    if points <= 0:
+        raise ValueError(f"points must be positive, got {points}")
+    if n <= points:
+        return Envelope(steps, values, values, values, times, False)
+    starts = (np.arange(points, dtype=np.int64) * n) // points
+    nan = np.isnan(values)
+    if nan.any():
+        filled = np.where(nan, 0.0, values)
+        counts = np.add.reduceat((~nan).astype(np.int64), starts)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            mean = np.add.reduceat(filled, starts) / counts
+        mean[counts == 0] = np.nan
+    else:
+        counts = np.diff(np.append(starts, n))
+        mean = np.add.reduceat(values, starts) / counts
+    low = np.fmin.reduceat(values, starts)
+    high = np.fmax.reduceat(values, starts)
+    return Envelope(
+        steps[starts], mean, low, high, None if times is None else np.asarray(times)[starts], True
+    )

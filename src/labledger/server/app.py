@@ -13,9 +13,11 @@ from fastapi import FastAPI
 
 from labledger.config import Settings, load_settings
 from labledger.sdk.api import Api
+from labledger.sdk.artifacts import Artifacts
 from labledger.server.deps import Authenticator, local_authenticator
 from labledger.server.errors import install_error_handlers
 from labledger.server.pages import mount_pages
+from labledger.server.series_cache import SeriesCache
 from labledger.store.base import Store
 
 if TYPE_CHECKING:
@@ -60,6 +62,8 @@ def create_app(
     app.state.blobs = blobs
     app.state.settings = settings
     app.state.api = Api(settings=settings, store=store)
+    app.state.artifacts = Artifacts(store, settings, blobs=blobs)
+    app.state.series_cache = SeriesCache(store)
     app.state.authenticator = authenticator or local_authenticator
     install_error_handlers(app)
     for name in ROUTERS:

@@ -16,6 +16,7 @@ from fastapi import Depends, Request
 from labledger.config import Settings
 from labledger.errors import Forbidden, NotFound
 from labledger.sdk.api import Api
+from labledger.server.series_cache import SeriesCache
 from labledger.store.base import Store
 
 Role = Literal["viewer", "writer", "admin"]
@@ -95,7 +96,13 @@ def get_api(request: Request) -> Api:
     return api
 
 
+def get_series_cache(request: Request) -> SeriesCache:
+    cache: SeriesCache = request.app.state.series_cache
+    return cache
+
+
 AccessDep = Annotated[Access, Depends(get_access)]
 StoreDep = Annotated[Store, Depends(get_store)]
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 ApiDep = Annotated[Api, Depends(get_api)]
+SeriesCacheDep = Annotated[SeriesCache, Depends(get_series_cache)]

@@ -28,6 +28,18 @@ def clean(value: Any) -> Any:
     return value
 
 
+def float_list(array: Any) -> list[float | None]:
+    """A float array as a JSON list; NaN and infinities become null."""
+    import numpy as np
+
+    values = np.asarray(array, dtype=float)
+    finite = np.isfinite(values)
+    if finite.all():
+        result: list[float | None] = values.tolist()
+        return result
+    return [v if ok else None for v, ok in zip(values.tolist(), finite.tolist(), strict=True)]
+
+
 def metric_json(summary: MetricSummary) -> dict[str, Any]:
     return {
         "key": summary.key,

@@ -165,10 +165,24 @@ class Store(Protocol):
 
     def metric_keys(self, run_id: str) -> list[str]: ...
 
-    def read_metric(self, run_id: str, key: str, *, times: bool = True) -> MetricSeries:
-        """The full series; ``times=False`` skips wall-clock times (``series.times`` is None)."""
+    def read_metric(
+        self,
+        run_id: str,
+        key: str,
+        *,
+        times: bool = True,
+        start: int | None = None,
+        end: int | None = None,
+    ) -> MetricSeries:
+        """The series (its points with ``start <= step <= end`` when given, in logged order);
+        ``times=False`` skips wall-clock times (``series.times`` is None)."""
         ...
 
-    def read_output(self, run_id: str) -> list[tuple[str, float, str]]: ...
+    def read_output(
+        self, run_id: str, *, since: float | None = None
+    ) -> list[tuple[str, float, str]]:
+        """Console output as (stream, time, text), oldest first; with ``since``, only lines
+        stored with a later time (what a live view has not seen yet)."""
+        ...
 
     def close(self) -> None: ...

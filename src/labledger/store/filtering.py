@@ -5,8 +5,8 @@
     config.model.layers in (2, 3) and metrics.loss is not null
 
 Fields are run attributes (``status``, ``name``, ``project``, ``group``, ``tags``, ``run_id``,
-``created_at``, ``ended_at``, ``host``), ``metrics.KEY`` (final value), or ``config.KEY`` /
-``params.KEY`` (flattened config). Keys with unusual characters go in backquotes:
+``created_at``, ``ended_at``, ``host``, ``reproduces``), ``metrics.KEY`` (final value), or
+``config.KEY`` / ``params.KEY`` (flattened config). Keys with unusual characters go in backquotes:
 ``metrics.`val acc```. Operators: ``= == != < <= > >= in contains is [not] null``.
 """
 
@@ -19,7 +19,18 @@ from typing import Literal
 from labledger.errors import FilterError
 
 ATTRIBUTES = frozenset(
-    {"status", "name", "project", "group", "tags", "run_id", "created_at", "ended_at", "host"}
+    {
+        "status",
+        "name",
+        "project",
+        "group",
+        "tags",
+        "run_id",
+        "created_at",
+        "ended_at",
+        "host",
+        "reproduces",
+    }
 )
 NAMESPACES = {"metrics": "metrics", "config": "config", "params": "config", "param": "config"}
 

@@ -39,6 +39,8 @@ from labledger.store.schema import (
 )
 from labledger.store.sql_artifacts import SqlArtifactRegistry
 from labledger.store.sql_query import compile_filter, compile_order
+from labledger.store.sql_table import run_table
+from labledger.store.table import RunTable, TableQuery
 
 _RUN_REF = re.compile(r"^[A-Za-z0-9_.:@/+-]{1,200}$")
 _IN_BATCH = 500
@@ -408,6 +410,12 @@ class SqlStore:
         with self._read() as conn:
             return self._records(conn, conn.execute(query).mappings().all())
 
+    def run_table(self, query: TableQuery) -> RunTable:
+        """The runs table page ``query`` asks for (see ``labledger.store.table``)."""
+        where = self._where(query.project, query.filter)
+        with self._read() as conn:
+            return run_table(conn, where, query, self._engine.dialect.name)
+
     def count_runs(self, project: str | None = None, filter: str | None = None) -> int:
         query = select(func.count()).select_from(runs).where(self._where(project, filter))
         with self._read() as conn:
@@ -436,10 +444,22 @@ class SqlStore:
         with self._read() as conn:
             return [row[0] for row in conn.execute(query)]
 
-    def read_metric(self, run_id: str, key: str, *, times: bool = True) -> MetricSeries:
+    def read_metric(
+        self,
+        run_id: str,
+        key: str,
+        *,
+        times: bool = True,
+        start: int | None = None,
+        end: int | None = None,
+    ) -> MetricSeries:
         c = metric_chunks.c
         columns = [c.steps, c.vals, c.times] if times else [c.steps, c.vals]
         query = select(*columns).where(c.run_id == run_id, c.key == key).order_by(c.chunk_id)
+        if start is not None:  # only chunks that can hold steps in the range are read
+            query = query.where(c.step_max >= start)
+        if end is not None:
+            query = query.where(c.step_min <= end)
         with self._read() as conn:
             chunks = conn.execute(query).all()
 
@@ -449,15 +469,34 @@ class SqlStore:
                 or [np.empty(0, dtype=dtype)]
             )
 
-        return MetricSeries(
+        series = MetricSeries(
             key, column(0, "<i8"), column(1, "<f8"), column(2, "<f8") if times else None
         )
+        if start is None and end is None:
+            return series
+        return _step_range(series, start, end)
 
-    def read_output(self, run_id: str) -> list[tuple[str, float, str]]:
+    def read_output(
+        self, run_id: str, *, since: float | None = None
+    ) -> list[tuple[str, float, str]]:
         query = (
             select(outputs.c.stream, outputs.c.time, outputs.c.text)
             .where(outputs.c.run_id == run_id)
             .order_by(outputs.c.output_id)
         )
+        if since is not None:
+            query = query.where(outputs.c.time > since)
         with self._read() as conn:
             return [(s, t, x) for s, t, x in conn.execute(query)]
+
+
+def _step_range(series: MetricSeries, start: int | None, end: int | None) -> MetricSeries:
+    keep = np.ones(len(series.steps), dtype=bool)
+    if start is not None:
+        keep &= series.steps >= start
+    if end is not None:
+        keep &= series.steps <= end
+    if keep.all():
+        return series
+    times = None if series.times is None else series.times[keep]
+    return MetricSeries(series.key, series.steps[keep], series.values[keep], times)

@@ -21,6 +21,7 @@ _ATTRIBUTE_COLUMNS = {
     "created_at": runs.c.created_at,
     "ended_at": runs.c.ended_at,
     "host": runs.c.host,
+    "reproduces": runs.c.reproduces,
 }
 
 
@@ -67,19 +68,44 @@ def field_expression(field: Field, sample: Any = None) -> Any:
     return _ATTRIBUTE_COLUMNS[field.key]
 
 
-def compile_filter(expr: Expr | None) -> ColumnElement[bool]:
+def compile_filter(expr: Expr | None, *, semijoins: bool = True) -> ColumnElement[bool]:
+    """The WHERE condition for ``expr``.
+
+    With ``semijoins`` a comparison on a metric or config key that no ``not`` encloses becomes
+    ``run_id IN (SELECT run_id FROM <summaries|params> WHERE key = K AND value OP X)``, which
+    the (key, value) indexes answer without a lookup per run. Outside ``not`` a missing value
+    (NULL) and false both exclude the run, so the result is the same as the correlated form
+    (``semijoins=False``), which is kept for everything else.
+    """
+    return _compile(expr, semijoins)
+
+
+def _compile(expr: Expr | None, semijoins: bool) -> ColumnElement[bool]:
     if expr is None:
         return true()
     if isinstance(expr, BoolOp):
-        parts = [compile_filter(item) for item in expr.items]
+        parts = [_compile(item, semijoins) for item in expr.items]
         return and_(*parts) if expr.op == "and" else or_(*parts)
     if isinstance(expr, Not):
-        return not_(compile_filter(expr.item))
-    compiled: ColumnElement[bool] = _compile_comparison(expr)
+        return not_(_compile(expr.item, False))
+    compiled: ColumnElement[bool] = _compile_comparison(expr, semijoins)
     return compiled
 
 
-def _compile_comparison(cmp: Comparison) -> Any:
+def _key_table(field: Field, sample: Any) -> tuple[Any, Any] | None:
+    """(table, value column) holding ``field``'s values, for config and metric fields."""
+    if field.namespace == "metrics":
+        return metric_summaries, metric_summaries.c.last
+    if field.namespace != "config":
+        return None
+    if isinstance(sample, bool):
+        return params, params.c.value_json
+    if isinstance(sample, float):
+        return params, params.c.value_num
+    return params, params.c.value_text
+
+
+def _compile_comparison(cmp: Comparison, semijoins: bool = False) -> Any:
     field, op, value = cmp.field, cmp.op, cmp.value
     if op in ("is null", "is not null"):
         # value_json is set for every stored param, whatever its type
@@ -95,14 +121,25 @@ def _compile_comparison(cmp: Comparison) -> Any:
         text = str(value).replace('"', '\\"')
         matched = cast(runs.c.tags, Text).like(f'%"{text}"%')
         return not_(matched) if op == "!=" else matched
+    sample = value[0] if isinstance(value, tuple) and value else value
+    if op == "contains":
+        sample = ""
+    located = _key_table(field, sample) if semijoins else None
+    if located is not None and (op in ("in", "contains") or _coerce(field, value) is not None):
+        table, raw = located
+        condition = _condition(field, raw, op, value)
+        matching = select(table.c.run_id).where(table.c.key == field.key, condition)
+        return runs.c.run_id.in_(matching)
+    return _condition(field, field_expression(field, sample), op, value)
+
+
+def _condition(field: Field, column: Any, op: str, value: Any) -> Any:
+    """``column OP value`` for the comparison operators, ``in`` and ``contains``."""
     if op == "in":
         assert isinstance(value, tuple)
-        sample = value[0] if value else None
-        column = field_expression(field, sample)
         return column.in_([_coerce(field, v) for v in value])
     if op == "contains":
-        return field_expression(field, "").contains(str(value), autoescape=True)
-    column = field_expression(field, value)
+        return column.contains(str(value), autoescape=True)
     value = _coerce(field, value)
     if value is None:
         return column.is_(None) if op == "=" else column.is_not(None)

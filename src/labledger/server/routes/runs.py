@@ -1,30 +1,84 @@
-"""Run routes: the runs table (``GET /api/runs``) and one run's record."""
+"""Run routes: the runs table with server-side filter, sort, paging and columns; groups;
+one run's record, captures, check verdict, metric summaries and reproductions."""
 
 from __future__ import annotations
 
+import dataclasses
+import math
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
 
-from labledger.encoding import flatten
-from labledger.server.deps import AccessDep, ApiDep, require
-from labledger.server.views import number, run_json
+from labledger.entities import RunStatus
+from labledger.errors import LabledgerError
+from labledger.repro.check import check_run
+from labledger.repro.verify import Verification, verify_runs
+from labledger.sdk.api import Api, RunView
+from labledger.server.deps import Access, AccessDep, ApiDep, SettingsDep, require
+from labledger.server.views import clean, metric_json, number, run_json
+from labledger.store.table import (
+    Column,
+    TableQuery,
+    TableRow,
+    parse_columns,
+    parse_sort,
+    read_table,
+)
 
 router = APIRouter(prefix="/api", tags=["runs"])
 
 MAX_LIMIT = 1000
+MAX_REPRODUCTIONS = 50
 
 
-def _value(record: Any, column: str) -> Any:
-    if column.startswith("config."):
-        return flatten(record.config).get(column.removeprefix("config."))
-    if column.startswith("metrics."):
-        key, _, agg = column.removeprefix("metrics.").rpartition(".")
-        if agg not in ("last", "min", "max"):
-            key, agg = column.removeprefix("metrics."), "last"
-        summary = record.metrics.get(key)
-        return None if summary is None else number(getattr(summary, agg))
-    return None
+def visible_run(api: Api, access: Access, run_id: str) -> RunView:
+    """The run ``run_id`` names (ID, unique prefix or name), if the caller may see it; its
+    status settled (a dead ``running`` run becomes ``crashed``)."""
+    run = api.run(run_id)
+    require(access, run.project)
+    return run
+
+
+def row_json(row: TableRow) -> dict[str, Any]:
+    r = row.record
+    return {
+        "id": r.run_id,
+        "project": r.project,
+        "name": r.name,
+        "status": str(r.status),
+        "user": row.user,
+        "host": r.host,
+        "created_at": r.created_at,
+        "ended_at": r.ended_at,
+        "runtime": r.runtime,
+        "tags": list(r.tags),
+        "group": r.group,
+        "error": r.error,
+        "reproduces": r.reproduces,
+        "values": {k: clean(v) for k, v in row.values.items()},
+    }
+
+
+def _table_query(
+    access: Access,
+    project: str | None,
+    filter: str | None,
+    sort: str | None = None,
+    columns: str | None = None,
+    offset: int = 0,
+    limit: int | None = None,
+) -> TableQuery:
+    if project is not None:
+        require(access, project)
+    return TableQuery(
+        project=project,
+        filter=filter,
+        sort=parse_sort(sort),
+        columns=parse_columns(columns),
+        offset=offset,
+        limit=limit,
+        projects=access.visible_projects(),
+    )
 
 
 @router.get("/runs")
@@ -38,36 +92,172 @@ def list_runs(
     limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = 100,
     columns: str | None = None,
 ) -> dict[str, Any]:
-    if project is not None:
-        require(access, project)
-    chosen = [c.strip() for c in (columns or "").split(",") if c.strip()]
-    order = [s.strip() for s in (sort or "").split(",") if s.strip()]
-    total = api.count_runs(project, filter)
-    runs = api.runs(project, filter=filter, order_by=order, limit=limit, offset=offset)
-    rows = []
-    for run in runs:
-        r = run.record
-        rows.append(
+    """One page of the runs table: ``sort=-metrics.acc.last,name``,
+    ``columns=config.lr,metrics.loss.min``; ``total`` counts every matching run."""
+    query = _table_query(access, project, filter, sort, columns, offset, limit)
+    table = read_table(api.store, query)
+    for row in table.rows:
+        if row.record.status is RunStatus.RUNNING:
+            api.settle(row.record)
+    return {
+        "total": table.total,
+        "offset": offset,
+        "columns": [str(c) for c in query.columns],
+        "rows": [row_json(row) for row in table.rows],
+    }
+
+
+def _group_value(value: Any) -> Any:
+    return clean(value) if isinstance(value, (str, int, float, bool)) or value is None else value
+
+
+@router.get("/runs/groups")
+def run_groups(
+    access: AccessDep,
+    api: ApiDep,
+    by: str,
+    project: str | None = None,
+    filter: str | None = None,
+    metric: str | None = None,
+) -> list[dict[str, Any]]:
+    """Matching runs grouped by ``by`` (``config.KEY`` or a run attribute such as ``group``),
+    with the count and the mean and sample standard deviation of ``metric``."""
+    group_column = Column.parse(by)
+    metric_column = Column.parse(metric) if metric else None
+    if metric_column is not None and metric_column.namespace == "attr":
+        raise LabledgerError(f"metric must be metrics.KEY or config.KEY, got {metric!r}")
+    columns = [c for c in (group_column, metric_column) if c is not None and c.namespace != "attr"]
+    query = _table_query(access, project, filter)
+    query = dataclasses.replace(
+        query, columns=tuple(dict.fromkeys(columns)), users=group_column.key == "user"
+    )
+    table = read_table(api.store, query)
+    groups: dict[str, tuple[Any, list[float], int]] = {}
+    for row in table.rows:
+        if group_column.namespace == "attr":
+            value = _attribute(row, group_column.key)
+        else:
+            value = row.values.get(str(group_column))
+        label = repr(value)
+        _, values, count = groups.get(label, (value, [], 0))
+        if metric_column is not None:
+            found: Any = row.values.get(str(metric_column))
+            if _is_number(found):
+                values.append(float(found))
+        groups[label] = (value, values, count + 1)
+    result = []
+    for value, values, count in groups.values():
+        mean = sum(values) / len(values) if values else None
+        std = None
+        if mean is not None and len(values) > 1:
+            std = math.sqrt(sum((v - mean) ** 2 for v in values) / (len(values) - 1))
+        result.append(
             {
-                "id": r.run_id,
-                "project": r.project,
-                "name": r.name,
-                "status": str(r.status),
-                "user": None,
-                "host": r.host,
-                "created_at": r.created_at,
-                "ended_at": r.ended_at,
-                "runtime": r.runtime,
-                "tags": list(r.tags),
-                "group": r.group,
-                "values": {c: _value(r, c) for c in chosen},
+                "value": _group_value(value),
+                "count": count,
+                "n": len(values),
+                "mean": number(mean),
+                "std": number(std),
             }
         )
-    return {"total": total, "offset": offset, "columns": chosen, "rows": rows}
+    return sorted(result, key=lambda g: (g["value"] is None, str(g["value"])))
+
+
+def _is_number(value: Any) -> bool:
+    numeric = isinstance(value, (int, float)) and not isinstance(value, bool)
+    return numeric and math.isfinite(value)
+
+
+def _attribute(row: TableRow, key: str) -> Any:
+    r = row.record
+    if key == "user":
+        return row.user
+    if key == "runtime":
+        return r.runtime
+    if key == "status":
+        return str(r.status)
+    return getattr(r, key)
 
 
 @router.get("/runs/{run_id}")
 def get_run(run_id: str, access: AccessDep, api: ApiDep) -> dict[str, Any]:
-    run = api.run(run_id)
-    require(access, run.project)
-    return run_json(run.record)
+    """The run record, with ``runtime`` and ``final_metrics``."""
+    return run_json(visible_run(api, access, run_id).record)
+
+
+@router.get("/runs/{run_id}/captures")
+def get_captures(run_id: str, access: AccessDep, api: ApiDep) -> dict[str, Any]:
+    """Every capture section: git, environment, host, gpu, command, determinism, seeds..."""
+    captures: dict[str, Any] = clean(visible_run(api, access, run_id).captures())
+    return captures
+
+
+@router.get("/runs/{run_id}/check")
+def get_check(run_id: str, access: AccessDep, api: ApiDep, settings: SettingsDep) -> dict[str, Any]:
+    """The ``labledger check`` verdict: can this run's result be rebuilt from its record?"""
+    run = visible_run(api, access, run_id)
+    report = check_run(run, api.store, settings)
+    return {
+        "run": report.run_id,
+        "passed": report.ok,
+        "verdict": report.verdict,
+        "items": [
+            {"name": i.name, "status": i.status, "detail": i.message, "fix": i.fix}
+            for i in report.items
+        ],
+    }
+
+
+@router.get("/runs/{run_id}/metrics")
+def get_metrics(run_id: str, access: AccessDep, api: ApiDep) -> list[dict[str, Any]]:
+    """Every metric key of the run with its summary (``count`` 0: set only in the summary)."""
+    record = visible_run(api, access, run_id).record
+    return [metric_json(m) for _, m in sorted(record.metrics.items())]
+
+
+def _verification_json(result: Verification) -> dict[str, Any]:
+    return {
+        "passed": result.reproduced,
+        "compared": result.compared,
+        "checks": [
+            {
+                "key": c.key,
+                "kind": c.kind,
+                "passed": c.ok,
+                "a": clean(c.a),
+                "b": clean(c.b),
+                "detail": c.detail,
+            }
+            for c in result.checks
+        ],
+        "causes": [
+            {"category": c.category, "title": c.title, "details": list(c.details)}
+            for c in result.causes
+        ],
+    }
+
+
+@router.get("/runs/{run_id}/reproductions")
+def get_reproductions(run_id: str, access: AccessDep, api: ApiDep) -> list[dict[str, Any]]:
+    """Runs that reproduce this one, each with its ``verify`` verdict against the original."""
+    original = visible_run(api, access, run_id)
+    found = api.runs(
+        filter=f"reproduces = '{original.id}'", order_by="created_at", limit=MAX_REPRODUCTIONS
+    )
+    result = []
+    for run in found:
+        if access.role(run.project) is None:
+            continue
+        verdict: dict[str, Any] | None = None
+        if run.status is not RunStatus.RUNNING:
+            verdict = _verification_json(verify_runs(original, run, api.store))
+        result.append(
+            {
+                "run": run.id,
+                "name": run.name,
+                "status": str(run.status),
+                "created_at": run.record.created_at,
+                "verify": verdict,
+            }
+        )
+    return result

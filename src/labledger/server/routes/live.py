@@ -1,0 +1,148 @@
+"""``GET /api/live/runs/{id}``: server-sent events for a running run.
+
+Each poll reads only what is new: the run row and its metric summaries (which say which keys
+have points past the last step sent), the points after that step (chunks before it are not
+read), and the output stored after the last line sent. The read path's crash detection
+applies, so a run whose process died turns ``crashed`` on the open page by itself.
+
+Events: ``status`` (first, and on every change), ``points`` (one per key with new points),
+``output`` (new lines), ``end`` (the run is no longer running; the stream closes).
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from typing import Annotated, Any
+
+import anyio
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import StreamingResponse
+
+from labledger.entities import RunRecord, RunStatus
+from labledger.sdk.api import Api
+from labledger.server.deps import AccessDep, ApiDep
+from labledger.server.routes.output import split_lines
+from labledger.server.routes.runs import visible_run
+from labledger.server.views import clean, float_list
+
+router = APIRouter(prefix="/api", tags=["live"])
+
+KEEPALIVE_SECONDS = 15.0
+
+
+def event(name: str, data: Any) -> str:
+    return f"event: {name}\ndata: {json.dumps(clean(data), allow_nan=False)}\n\n"
+
+
+def _status(record: RunRecord) -> dict[str, Any]:
+    return {
+        "status": str(record.status),
+        "error": record.error,
+        "exit_code": record.exit_code,
+        "ended_at": record.ended_at,
+        "heartbeat_at": record.heartbeat_at,
+        "runtime": record.runtime,
+    }
+
+
+@dataclass
+class LiveCursor:
+    """What one stream has sent so far."""
+
+    run_id: str
+    steps: dict[str, int] = field(default_factory=dict)  # key -> last step sent
+    output_since: float | None = None
+    status: dict[str, Any] | None = None
+
+    def poll(self, api: Api) -> tuple[list[str], bool]:
+        """Events for everything stored since the last poll, and whether the run ended."""
+        record = api.run(self.run_id).record
+        events = []
+        for key, summary in sorted(record.metrics.items()):
+            if summary.count == 0 or summary.last_step is None:
+                continue
+            sent = self.steps.get(key)
+            if sent is not None and summary.last_step <= sent:
+                continue
+            start = None if sent is None else sent + 1
+            series = api.store.read_metric(self.run_id, key, start=start)
+            if len(series):
+                self.steps[key] = max(
+                    sent if sent is not None else -(2**62), int(series.steps.max())
+                )
+                payload = {
+                    "key": key,
+                    "steps": series.steps.tolist(),
+                    "values": float_list(series.values),
+                    "times": series.times.tolist(),
+                }
+                events.append(event("points", payload))
+        lines = api.store.read_output(self.run_id, since=self.output_since)
+        if lines:
+            self.output_since = max(t for _, t, _ in lines)
+            events.append(event("output", {"lines": split_lines(lines)}))
+        status = _status(record)
+        if status != self.status:
+            self.status = status
+            events.append(event("status", status))
+        return events, record.status is not RunStatus.RUNNING
+
+
+def open_cursor(api: Api, run_id: str, output_since: float | None) -> tuple[LiveCursor, str]:
+    """A cursor past everything stored now (the page has fetched that), and the first
+    ``status`` event, which also lists each key's last step."""
+    record = api.run(run_id).record
+    cursor = LiveCursor(record.run_id)
+    for key, summary in record.metrics.items():
+        if summary.count and summary.last_step is not None:
+            cursor.steps[key] = summary.last_step
+    if output_since is None:
+        lines = api.store.read_output(record.run_id)
+        output_since = max((t for _, t, _ in lines), default=None)
+    cursor.output_since = output_since
+    cursor.status = _status(record)
+    first = {**cursor.status, "last_steps": dict(cursor.steps), "output_since": output_since}
+    return cursor, event("status", first)
+
+
+@router.get("/live/runs/{run_id}")
+async def live(
+    run_id: str,
+    request: Request,
+    access: AccessDep,
+    api: ApiDep,
+    interval: Annotated[float, Query(ge=0.05, le=10.0)] = 0.25,
+    output_since: float | None = None,
+) -> StreamingResponse:
+    """Server-sent events for a run (see the module docs). ``interval``: seconds between
+    polls of the store; ``output_since``: send output stored after this time (default: only
+    output stored after the stream opened). Points after each key's last step at opening
+    are sent; a page that fetched a series before opening drops steps it already has."""
+    run = await anyio.to_thread.run_sync(visible_run, api, access, run_id)
+    cursor, first = await anyio.to_thread.run_sync(open_cursor, api, run.id, output_since)
+
+    async def stream() -> AsyncIterator[str]:
+        yield "retry: 2000\n\n" + first
+        if run.status is not RunStatus.RUNNING:
+            yield event("end", {"status": str(run.status)})
+            return
+        quiet_since = time.monotonic()
+        while not await request.is_disconnected():
+            await anyio.sleep(interval)
+            events, ended = await anyio.to_thread.run_sync(cursor.poll, api)
+            for item in events:
+                yield item
+            if ended:
+                yield event("end", {"status": cursor.status and cursor.status["status"]})
+                return
+            if events:
+                quiet_since = time.monotonic()
+            elif time.monotonic() - quiet_since > KEEPALIVE_SECONDS:
+                quiet_since = time.monotonic()
+                yield ": keep-alive\n\n"
+
+    headers = {"Cache-Control": "no-store", "X-Accel-Buffering": "no"}
+    return StreamingResponse(stream(), media_type="text/event-stream", headers=headers)
