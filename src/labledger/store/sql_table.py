@@ -105,13 +105,16 @@ def _values(
                 params.c.run_id.in_(batch), params.c.key.in_(list(config))
             )
             for run_id, key, raw in conn.execute(query):
-                values[run_id][config[key]] = json.loads(raw)
+                if run_id in values:  # ``matching`` also selects runs before ``offset``
+                    values[run_id][config[key]] = json.loads(raw)
         if metrics:
             ms = metric_summaries.c
             query = select(ms.run_id, ms.key, ms.last, ms.min, ms.max).where(
                 ms.run_id.in_(batch), ms.key.in_(list(metrics))
             )
             for run_id, key, *found_values in conn.execute(query):
+                if run_id not in values:
+                    continue
                 found = dict(zip(("last", "min", "max"), found_values, strict=True))
                 for c in metrics[key]:
                     values[run_id][str(c)] = found[c.agg]
