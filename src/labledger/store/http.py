@@ -355,12 +355,27 @@ class HttpStore:
     def metric_keys(self, run_id: str) -> list[str]:
         return wire.decode(self._read(f"/api/store/runs/{run_id}/keys"), list[str])
 
-    def read_metric(self, run_id: str, key: str, *, times: bool = True) -> MetricSeries:
+    def read_metric(
+        self,
+        run_id: str,
+        key: str,
+        *,
+        times: bool = True,
+        start: int | None = None,
+        end: int | None = None,
+    ) -> MetricSeries:
         params = {"key": key, "times": "1" if times else "0"}
+        if start is not None:
+            params["start"] = str(start)
+        if end is not None:
+            params["end"] = str(end)
         return wire.decode_series(self._read(f"/api/store/runs/{run_id}/series", params))
 
-    def read_output(self, run_id: str) -> list[tuple[str, float, str]]:
-        answer = self._read(f"/api/store/runs/{run_id}/output")
+    def read_output(
+        self, run_id: str, *, since: float | None = None
+    ) -> list[tuple[str, float, str]]:
+        params = None if since is None else {"since": repr(since)}
+        answer = self._read(f"/api/store/runs/{run_id}/output", params)
         return [(s, t, x) for s, t, x in wire.decode(answer, list[tuple[str, float, str]])]
 
     # --- shutdown -----------------------------------------------------------------------

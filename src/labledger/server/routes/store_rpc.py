@@ -194,16 +194,20 @@ def read_metric(
     access: AccessDep,
     store: StoreDep,
     times: bool = True,
+    start: int | None = None,
+    end: int | None = None,
 ) -> Response:
     _readable(request, access, store, run_id)
-    series = store.read_metric(run_id, key, times=times)
+    series = store.read_metric(run_id, key, times=times, start=start, end=end)
     return Response(content=wire.encode_series(series), media_type=wire.WIRE_CONTENT_TYPE)
 
 
 @router.get("/runs/{run_id}/output")
-def read_output(run_id: str, request: Request, access: AccessDep, store: StoreDep) -> Response:
+def read_output(
+    run_id: str, request: Request, access: AccessDep, store: StoreDep, since: float | None = None
+) -> Response:
     _readable(request, access, store, run_id)
-    return _packed(store.read_output(run_id))
+    return _packed(store.read_output(run_id, since=since))
 
 
 # --- artifact registry ---------------------------------------------------------------------
