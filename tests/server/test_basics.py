@@ -65,3 +65,12 @@ def test_runs_table_basic_and_bad_filter(client: TestClient, store: Store) -> No
     error = bad.json()["error"]
     assert (error["code"], error["position"]) == ("invalid_filter", 13)
     assert client.get("/api/runs", params={"limit": "lots"}).status_code == 400
+
+
+def test_project_keys_list_every_column(client: TestClient, store: Store) -> None:
+    make_run(store, "a", config={"opt": "adam", "model": {"depth": 2}}, metrics={"loss": [1.0]})
+    make_run(store, "a", config={"lr": 0.1}, metrics={"system/cpu": [5.0]})
+    make_run(store, "b", config={"other": 1}, metrics={"acc": [1.0]})
+    keys = client.get("/api/projects/a/keys").json()
+    assert keys == {"config": ["lr", "model.depth", "opt"], "metrics": ["loss", "system/cpu"]}
+    assert client.get("/api/projects/nope/keys").status_code == 404

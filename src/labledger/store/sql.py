@@ -25,6 +25,7 @@ from labledger.entities import (
     RunStatus,
 )
 from labledger.errors import AmbiguousRunId, LabledgerError, RunExists, RunNotFound
+from labledger.store import sql_table
 from labledger.store.base import MetricColumns, RunBatch
 from labledger.store.filtering import parse_filter, parse_order
 from labledger.store.schema import (
@@ -39,8 +40,7 @@ from labledger.store.schema import (
 )
 from labledger.store.sql_artifacts import SqlArtifactRegistry
 from labledger.store.sql_query import compile_filter, compile_order
-from labledger.store.sql_table import run_table
-from labledger.store.table import RunTable, TableQuery
+from labledger.store.table import RunActivity, RunTable, TableQuery
 
 _RUN_REF = re.compile(r"^[A-Za-z0-9_.:@/+-]{1,200}$")
 _IN_BATCH = 500
@@ -414,7 +414,15 @@ class SqlStore:
         """The runs table page ``query`` asks for (see ``labledger.store.table``)."""
         where = self._where(query.project, query.filter)
         with self._read() as conn:
-            return run_table(conn, where, query, self._engine.dialect.name)
+            return sql_table.run_table(conn, where, query, self._engine.dialect.name)
+
+    def column_keys(self, project: str) -> tuple[list[str], list[str]]:
+        with self._read() as conn:
+            return sql_table.column_keys(conn, project)
+
+    def run_activity(self) -> list[RunActivity]:
+        with self._read() as conn:
+            return sql_table.run_activity(conn)
 
     def count_runs(self, project: str | None = None, filter: str | None = None) -> int:
         query = select(func.count()).select_from(runs).where(self._where(project, filter))

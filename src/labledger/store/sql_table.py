@@ -19,7 +19,7 @@ from labledger.entities import RunRecord, RunStatus
 from labledger.store.filtering import Field
 from labledger.store.schema import captures, documents, metric_summaries, params, runs
 from labledger.store.sql_query import field_expression
-from labledger.store.table import Column, RunTable, TableQuery, TableRow
+from labledger.store.table import Column, RunActivity, RunTable, TableQuery, TableRow
 
 _IN_BATCH = 500
 _ROW_COLUMNS = (
@@ -192,3 +192,21 @@ def run_table(
     return RunTable(
         total, [TableRow(_record(row), users.get(row.run_id), values[row.run_id]) for row in rows]
     )
+
+
+def column_keys(conn: Connection, project: str) -> tuple[list[str], list[str]]:
+    in_project = select(runs.c.run_id).where(runs.c.project == project)
+    config = select(params.c.key).where(params.c.run_id.in_(in_project)).distinct()
+    metrics = (
+        select(metric_summaries.c.key).where(metric_summaries.c.run_id.in_(in_project)).distinct()
+    )
+    return (
+        sorted(conn.execute(config).scalars()),
+        sorted(conn.execute(metrics).scalars()),
+    )
+
+
+def run_activity(conn: Connection) -> list[RunActivity]:
+    c = runs.c
+    query = select(c.project, c.status, c.created_at, c.ended_at, c.heartbeat_at)
+    return [RunActivity(*row) for row in conn.execute(query)]

@@ -113,11 +113,28 @@ class RunTable:
     rows: list[TableRow]
 
 
+@dataclass(frozen=True)
+class RunActivity:
+    """The few fields of one run that project listings summarise."""
+
+    project: str
+    status: str
+    created_at: float
+    ended_at: float | None
+    heartbeat_at: float | None
+
+
 @runtime_checkable
 class TableReader(Protocol):
-    """A store that answers ``TableQuery`` natively (faster than ``reference_table``)."""
+    """A store that answers the runs table natively (faster than the reference functions)."""
 
     def run_table(self, query: TableQuery) -> RunTable: ...
+
+    def column_keys(self, project: str) -> tuple[list[str], list[str]]:
+        """Sorted distinct config keys and metric keys of the project's runs."""
+        ...
+
+    def run_activity(self) -> list[RunActivity]: ...
 
 
 def read_table(store: Store, query: TableQuery) -> RunTable:
@@ -125,6 +142,26 @@ def read_table(store: Store, query: TableQuery) -> RunTable:
     if isinstance(store, TableReader):
         return store.run_table(query)
     return reference_table(store, query)
+
+
+def column_keys(store: Store, project: str) -> tuple[list[str], list[str]]:
+    """Every config key and metric key the project's runs table can show."""
+    if isinstance(store, TableReader):
+        return store.column_keys(project)
+    records = store.search_runs(project)
+    config = {k for r in records for k in flatten(r.config)}
+    metrics = {k for r in records for k in r.metrics}
+    return sorted(config), sorted(metrics)
+
+
+def run_activity(store: Store) -> list[RunActivity]:
+    """Project, status and times of every run."""
+    if isinstance(store, TableReader):
+        return store.run_activity()
+    return [
+        RunActivity(r.project, str(r.status), r.created_at, r.ended_at, r.heartbeat_at)
+        for r in store.search_runs()
+    ]
 
 
 # --- the reference: full records, sorted in Python -------------------------------------------
