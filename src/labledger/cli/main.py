@@ -12,6 +12,8 @@ from labledger.cli.repro import check, reproduce, share, verify
 from labledger.cli.runs import projects_command, runs_group
 from labledger.cli.sync import sync_command
 from labledger.cli.ui import ui_command
+from labledger.cli.server import db_group, server_command
+from labledger.cli.team import TEAM_COMMANDS
 from labledger.errors import LabledgerError
 
 
@@ -49,6 +51,10 @@ cli.add_command(check)
 cli.add_command(share)
 cli.add_command(sync_command)
 cli.add_command(ui_command)
+cli.add_command(server_command)
+cli.add_command(db_group)
+for _command in TEAM_COMMANDS:
+    cli.add_command(_command)
 
 
 def main() -> None:

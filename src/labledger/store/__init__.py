@@ -11,9 +11,10 @@ from labledger.errors import ConfigError
 
 if TYPE_CHECKING:
     from labledger.config import Settings
+    from labledger.store.auth import AuthStore
     from labledger.store.base import Store
 
-__all__ = ["open_store"]
+__all__ = ["auth_store", "open_store"]
 
 
 def open_store(uri: str, *, settings: Settings | None = None, journal: bool = False) -> Store:
@@ -46,3 +47,11 @@ def open_store(uri: str, *, settings: Settings | None = None, journal: bool = Fa
     raise ConfigError(
         f"unsupported store URI {uri!r}: use sqlite:///path, postgresql://... or http(s)://..."
     )
+
+
+def auth_store(store: Store) -> AuthStore:
+    """The users, projects and tokens kept beside ``store`` (SQL stores only)."""
+    auth: AuthStore | None = getattr(store, "auth", None)
+    if auth is None:
+        raise ConfigError(f"the store {store.uri!r} keeps no users: serve a SQL database")
+    return auth

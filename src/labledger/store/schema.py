@@ -175,3 +175,68 @@ applied_batches = Table(
     Column("applied_at", Float, nullable=False),
     Index("ix_applied_batches_run", "run_id"),
 )
+
+# --- team server: identity and access (migration 0003) ------------------------------------
+users = Table(
+    "users",
+    metadata,
+    Column("user_id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True),
+    Column("name", String(100), nullable=False),
+    Column("password_hash", Text),  # scrypt; NULL: token-only user
+    Column("is_admin", Boolean, nullable=False),
+    Column("disabled", Boolean, nullable=False),
+    Column("created_at", Float, nullable=False),
+    Index("ux_users_name", "name", unique=True),
+)
+
+# Projects a server knows; runs name their project by string, so a project row is what
+# memberships hang on (server admins see every project, registered or not).
+projects = Table(
+    "projects",
+    metadata,
+    Column("name", String(200), primary_key=True),
+    Column("created_at", Float, nullable=False),
+    Column("created_by", String(100)),
+)
+
+memberships = Table(
+    "memberships",
+    metadata,
+    Column(
+        "user_id",
+        BigInteger().with_variant(Integer, "sqlite"),
+        ForeignKey("users.user_id", ondelete="CASCADE"),
+        primary_key=True,
+    ),
+    Column(
+        "project",
+        String(200),
+        ForeignKey("projects.name", ondelete="CASCADE"),
+        primary_key=True,
+    ),
+    Column("role", String(16), nullable=False),
+    Index("ix_memberships_project", "project"),
+)
+
+# API tokens and UI sessions. The public part (token_id) finds the row; only a salted
+# SHA-256 of the secret part is stored, compared in constant time.
+api_tokens = Table(
+    "api_tokens",
+    metadata,
+    Column("token_id", String(24), primary_key=True),
+    Column(
+        "user_id",
+        BigInteger().with_variant(Integer, "sqlite"),
+        ForeignKey("users.user_id", ondelete="CASCADE"),
+        nullable=False,
+    ),
+    Column("name", String(100), nullable=False),
+    Column("kind", String(16), nullable=False),  # "api" or "session"
+    Column("salt", String(32), nullable=False),
+    Column("secret_hash", String(64), nullable=False),
+    Column("created_at", Float, nullable=False),
+    Column("expires_at", Float),
+    Column("last_used_at", Float),
+    Column("revoked_at", Float),
+    Index("ix_api_tokens_user", "user_id"),
+)

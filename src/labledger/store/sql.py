@@ -39,6 +39,7 @@ from labledger.store.schema import (
     runs,
 )
 from labledger.store.sql_artifacts import SqlArtifactRegistry
+from labledger.store.sql_auth import SqlAuthStore
 from labledger.store.sql_query import compile_filter, compile_order
 from labledger.store.table import RunActivity, RunTable, TableQuery
 
@@ -80,6 +81,7 @@ class SqlStore:
         self.uri = uri
         self._engine = engine
         self.artifacts = SqlArtifactRegistry(engine, self._write)
+        self.auth = SqlAuthStore(engine, self._write)
 
     # --- plumbing ---------------------------------------------------------------------
     @contextmanager
