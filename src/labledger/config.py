@@ -158,6 +158,8 @@ def load_settings(env: Mapping[str, str] | None = None, cwd: Path | None = None)
     if uri.startswith("sqlite:///"):
         folder = Path(uri.removeprefix("sqlite:///")).parent
     artifact_uri = env.get("LABLEDGER_ARTIFACTS") or file_config.get("artifacts")
+    if not artifact_uri and uri.startswith(("http://", "https://")):
+        artifact_uri = uri  # a team server keeps the artifacts too
     if not artifact_uri:
         artifact_uri = str(folder / "artifacts")
 

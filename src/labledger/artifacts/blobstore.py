@@ -82,8 +82,11 @@ def local_path_from_uri(uri: str) -> Path:
     return Path(uri).expanduser()
 
 
-def open_blob_store(uri: str, *, s3_endpoint_url: str | None = None) -> BlobStore:
-    """The blob store for ``uri``, chosen by scheme: a folder path or file://, or s3://."""
+def open_blob_store(
+    uri: str, *, s3_endpoint_url: str | None = None, token: str | None = None
+) -> BlobStore:
+    """The blob store for ``uri``, chosen by scheme: a folder path or file://, s3://, or a
+    team server's http(s):// URL (``token`` authenticates to it)."""
     scheme = uri.split("://", 1)[0].lower() if "://" in uri else "file"
     if scheme == "file":
         from labledger.artifacts.local import LocalBlobStore
@@ -93,6 +96,11 @@ def open_blob_store(uri: str, *, s3_endpoint_url: str | None = None) -> BlobStor
         from labledger.artifacts.s3 import S3BlobStore
 
         return S3BlobStore(uri, endpoint_url=s3_endpoint_url)
+    if scheme in ("http", "https"):
+        from labledger.artifacts.http import HttpBlobStore
+
+        return HttpBlobStore(uri, token=token)
     raise ConfigError(
-        f"unsupported artifact storage {uri!r}: use a folder, file:///path or s3://bucket/prefix"
+        f"unsupported artifact storage {uri!r}: use a folder, file:///path, s3://bucket/prefix "
+        "or a team server's http(s):// URL"
     )

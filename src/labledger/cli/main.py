@@ -10,10 +10,10 @@ from labledger.cli.artifacts import artifacts_group, gc_command
 from labledger.cli.export import export_command
 from labledger.cli.repro import check, reproduce, share, verify
 from labledger.cli.runs import projects_command, runs_group
-from labledger.cli.sync import sync_command
-from labledger.cli.ui import ui_command
 from labledger.cli.server import db_group, server_command
+from labledger.cli.sync import sync_command
 from labledger.cli.team import TEAM_COMMANDS
+from labledger.cli.ui import ui_command
 from labledger.errors import LabledgerError
 
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import json
 import socket
+import sys
 import time
 from collections.abc import Callable, Iterator
 from typing import Any, TypeVar
@@ -79,11 +80,10 @@ def login_command(url: str, user: str | None, token: str | None, password_stdin:
     if token is None:
         if not user:
             user = click.prompt("User")
-        password = (
-            click.get_text_stream("stdin").readline().rstrip("\n")
-            if password_stdin
-            else click.prompt("Password", hide_input=True)
-        )
+        if password_stdin:
+            password = sys.stdin.readline().rstrip("\n")
+        else:
+            password = str(click.prompt("Password", hide_input=True))
         issued = HttpAdmin(url, None).login(user, password, f"cli@{socket.gethostname()}"[:100])
         token = str(issued["token"])
     me = HttpAdmin(url, token).whoami()

@@ -104,7 +104,9 @@ class Artifacts:
         with self._lock:
             if self._blobs is None:
                 self._blobs = open_blob_store(
-                    self._settings.artifact_uri, s3_endpoint_url=self._settings.s3_endpoint_url
+                    self._settings.artifact_uri,
+                    s3_endpoint_url=self._settings.s3_endpoint_url,
+                    token=self._settings.token,
                 )
             return self._blobs
 

@@ -61,7 +61,7 @@ def check_project_name(name: str) -> str:
 def check_role(role: str) -> Role:
     if role not in ROLES:
         raise ConfigError(f"invalid role {role!r}: use one of {', '.join(ROLES)}")
-    return cast(Role, role)
+    return role  # narrowed to Role by the check above
 
 
 def _user(row: Any) -> User:

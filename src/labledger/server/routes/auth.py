@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Mapping
 from typing import Any
 
 from fastapi import APIRouter, Request, Response
@@ -53,7 +54,7 @@ def token_json(info: TokenInfo) -> dict[str, Any]:
     }
 
 
-def _whoami(user: str, admin: bool, roles: dict[str, str] | None) -> dict[str, Any]:
+def _whoami(user: str, admin: bool, roles: Mapping[str, str | None] | None) -> dict[str, Any]:
     return {"user": user, "admin": admin, "projects": roles}
 
 
