@@ -76,8 +76,9 @@ class HttpBlobStore:
     def _request(self, method: str, url: str, **kwargs: Any) -> httpx.Response:
         import httpx
 
+        headers = {**self._headers, **kwargs.pop("headers", {})}
         try:
-            return self._client.request(method, url, headers=self._headers, **kwargs)
+            return self._client.request(method, url, headers=headers, **kwargs)
         except httpx.HTTPError as exc:
             raise ArtifactError(f"cannot reach {self.uri}: {exc}") from exc
 
@@ -134,7 +135,7 @@ class HttpBlobStore:
                 "PUT",
                 self._url(digest),
                 content=_file_slice(path, 0, size),
-                headers={**self._headers, "Content-Length": str(size)},
+                headers={"Content-Length": str(size)},
             )
             return bool(self._json(response, what)["stored"])
         etags = self._send_parts(path, size, plan)
@@ -176,7 +177,7 @@ class HttpBlobStore:
 
         try:
             request = self._client.build_request("GET", self._url(digest), headers=self._headers)
-            response = self._client.send(request, stream=True)
+            response = self._client.send(request, stream=True, follow_redirects=False)
             if response.status_code in (301, 302, 303, 307, 308):
                 response.close()
                 location = response.headers["location"]

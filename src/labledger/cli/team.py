@@ -188,18 +188,25 @@ def user_group() -> None:
 @click.argument("name")
 @click.option("--admin", is_flag=True, help="Make them a server admin.")
 @click.option("--password", "ask_password", is_flag=True, help="Prompt for a UI password.")
+@click.option("--password-stdin", is_flag=True, help="Read the UI password from stdin.")
 @click.option("--no-token", is_flag=True, help="Do not create a first API token.")
 @target_options
 @user_errors
 def user_add(
-    name: str, admin: bool, ask_password: bool, no_token: bool, server: str | None, db: str | None
+    name: str,
+    admin: bool,
+    ask_password: bool,
+    password_stdin: bool,
+    no_token: bool,
+    server: str | None,
+    db: str | None,
 ) -> None:
     """Add a user and print their first API token (once)."""
-    password = (
-        click.prompt("Password", hide_input=True, confirmation_prompt=True)
-        if ask_password
-        else None
-    )
+    password: str | None = None
+    if password_stdin:
+        password = sys.stdin.readline().rstrip("\n") or None
+    elif ask_password:
+        password = str(click.prompt("Password", hide_input=True, confirmation_prompt=True))
     with admin_client(server, db) as client:
         created = client.add_user(
             name, admin=admin, password=password, token_name=None if no_token else "first token"
