@@ -59,6 +59,9 @@ ENV_VARS: dict[str, str] = {
     "LABLEDGER_SERVER_HOST": "Address `labledger server` binds (default 127.0.0.1).",
     "LABLEDGER_SERVER_PORT": "Port `labledger server` listens on (default 8000).",
     "LABLEDGER_SERVER_WORKERS": "Server worker processes (default 1).",
+    "LABLEDGER_S3_PUBLIC_URL": (
+        "S3 endpoint clients reach, for presigned URLs (when it differs from S3_ENDPOINT_URL)."
+    ),
 }
 
 CONFIG_FILE = "labledger.toml"
@@ -294,6 +297,7 @@ class ServerSettings:
     db: str
     artifacts: str
     s3_endpoint_url: str | None = None
+    s3_public_url: str | None = None  # the S3 endpoint clients reach, for presigned URLs
     host: str = "127.0.0.1"
     port: int = 8000
     workers: int = 1
@@ -307,6 +311,7 @@ _SERVER_KEYS = {
     "db": ("LABLEDGER_SERVER_DB", str),
     "artifacts": ("LABLEDGER_SERVER_ARTIFACTS", str),
     "s3_endpoint_url": ("S3_ENDPOINT_URL", str),
+    "s3_public_url": ("LABLEDGER_S3_PUBLIC_URL", str),
     "host": ("LABLEDGER_SERVER_HOST", str),
     "port": ("LABLEDGER_SERVER_PORT", int),
     "workers": ("LABLEDGER_SERVER_WORKERS", int),

@@ -56,25 +56,33 @@ def _staging_key(blobs: S3BlobStore, digest: str, nonce: str) -> str:
 
 
 def plan_upload(
-    blobs: S3BlobStore, digest: str, size: int, *, expires: int, part_size: int | None = None
+    blobs: S3BlobStore,
+    digest: str,
+    size: int,
+    *,
+    expires: int,
+    part_size: int | None = None,
+    signer: Any = None,
 ) -> UploadPlan:
-    """Presigned URLs for uploading ``size`` bytes of blob ``digest``."""
+    """Presigned URLs for uploading ``size`` bytes of blob ``digest``. ``signer`` is a client
+    for the endpoint clients reach, when it differs from the server's (signing is offline)."""
     if size < 0:
         raise ArtifactError(f"invalid blob size {size}")
     nonce = secrets.token_hex(16)
     key = _staging_key(blobs, digest, nonce)
     client, bucket = blobs.client, blobs.bucket
+    sign = signer or client
     chunk = part_size or part_size_for(size)
     with s3_errors(f"preparing an upload to s3://{bucket}/{key}"):
         if size <= chunk:
-            url = client.generate_presigned_url(
+            url = sign.generate_presigned_url(
                 "put_object", Params={"Bucket": bucket, "Key": key}, ExpiresIn=expires
             )
             return UploadPlan(nonce, None, chunk, [url])
         upload_id = client.create_multipart_upload(Bucket=bucket, Key=key)["UploadId"]
         parts = -(-size // chunk)
         urls = [
-            client.generate_presigned_url(
+            sign.generate_presigned_url(
                 "upload_part",
                 Params={"Bucket": bucket, "Key": key, "UploadId": upload_id, "PartNumber": n},
                 ExpiresIn=expires,
@@ -138,9 +146,9 @@ def abort_upload(blobs: S3BlobStore, digest: str, nonce: str, upload_id: str | N
         blobs.client.delete_object(Bucket=blobs.bucket, Key=key)
 
 
-def presigned_download(blobs: S3BlobStore, digest: str, *, expires: int) -> str:
+def presigned_download(blobs: S3BlobStore, digest: str, *, expires: int, signer: Any = None) -> str:
     key = blobs.key(digest)
     with s3_errors(f"signing a download of s3://{blobs.bucket}/{key}"):
-        return blobs.client.generate_presigned_url(
+        return (signer or blobs.client).generate_presigned_url(
             "get_object", Params={"Bucket": blobs.bucket, "Key": key}, ExpiresIn=expires
         )

@@ -69,6 +69,9 @@ def _redact(uri: str) -> str:
 @click.option("--db", help="Database: sqlite:///path or postgresql://user@host/db.")
 @click.option("--artifacts", help="Artifact storage: a folder or s3://bucket/prefix.")
 @click.option("--s3-endpoint-url", help="Endpoint of an S3-compatible store (MinIO, Ceph...).")
+@click.option(
+    "--s3-public-url", help="S3 endpoint clients reach, if not --s3-endpoint-url (presigning)."
+)
 @click.option("--host", help="Address to bind (default 127.0.0.1).")
 @click.option("--port", type=int, help="Port (default 8000; 0 picks a free one).")
 @click.option("--workers", type=int, help="Worker processes (default 1).")

@@ -87,6 +87,10 @@ def build_team_app(settings: ServerSettings) -> FastAPI:
         authenticator=None if settings.no_auth else TokenAuthenticator(auth),
     )
     app.state.server_settings = settings
+    if settings.s3_public_url and settings.artifacts.startswith("s3://"):
+        from labledger.artifacts.s3 import make_client
+
+        app.state.s3_signer = make_client(settings.s3_public_url)
     sweeper = HeartbeatSweeper(
         auth, crash_after=settings.crash_after, interval=settings.sweep_interval
     )

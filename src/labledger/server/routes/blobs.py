@@ -58,6 +58,10 @@ def _s3(blobs: BlobStore) -> Any:
     return blobs if isinstance(blobs, S3BlobStore) else None
 
 
+def _signer(request: Request) -> Any:
+    return getattr(request.app.state, "s3_signer", None)
+
+
 def _expires(request: Request) -> int:
     settings = getattr(request.app.state, "server_settings", None)
     return int(getattr(settings, "presign_seconds", 3600))
@@ -122,7 +126,8 @@ def get_blob(digest: str, request: Request, access: AccessDep, auth: AuthStoreDe
 
         if not blobs.exists(digest):
             raise NotFound(f"no blob {digest[:12]}")
-        return RedirectResponse(presigned_download(s3, digest, expires=_expires(request)), 307)
+        url = presigned_download(s3, digest, expires=_expires(request), signer=_signer(request))
+        return RedirectResponse(url, 307)
     info = blobs.info(digest)
     if info is None:
         raise NotFound(f"no blob {digest[:12]}")
@@ -182,7 +187,8 @@ def start_upload(
         return {"method": "server", "url": f"/api/blobs/{digest}"}
     from labledger.artifacts.s3_presign import plan_upload
 
-    return plan_upload(s3, digest, body.size, expires=_expires(request)).as_json()
+    plan = plan_upload(s3, digest, body.size, expires=_expires(request), signer=_signer(request))
+    return plan.as_json()
 
 
 @router.post("/{digest}/uploads/{nonce}")
