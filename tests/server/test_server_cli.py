@@ -14,6 +14,8 @@ from sqlalchemy import create_engine, text
 
 from labledger.entities import RunRecord, RunStatus, new_run_id
 from labledger.store import open_store
+from labledger.store.base import RunBatch
+from labledger.store.http import HttpStore
 from tests.server.helpers import columns
 from tests.server.team import ServerProcess, cli_env, run_cli, servers_fixture, start_server  # noqa: F401
 
@@ -172,6 +174,16 @@ def test_two_server_processes_share_one_postgres(
     assert httpx.get(f"{b.url}/api/auth/whoami", headers=dana).json()["projects"] == {
         "nlp": "writer"
     }
+
+    # a client writes through one server, another reads the points back through the other
+    token = made.json()["token"]
+    writer, reader = HttpStore(a.url, token=token), HttpStore(b.url, token=token)
+    run = RunRecord(new_run_id(), "nlp", "bert", RunStatus.RUNNING, time.time())
+    writer.create_run(run)
+    writer.write_batch(run.run_id, RunBatch(metrics={"loss": columns([0.9, 0.5, 0.2])}))
+    assert list(reader.read_metric(run.run_id, "loss").values) == [0.9, 0.5, 0.2]
+    writer.close()
+    reader.close()
 
     # many requests to the two-worker server: every one answered, none a 500
     with httpx.Client(base_url=a.url, headers=dana) as client:
