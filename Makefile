@@ -22,8 +22,10 @@ demo: $(STAMP)
 	$(BIN)/python examples/digits_sweep.py
 	$(BIN)/labledger runs ls --project digits --sort -metrics.f1 --limit 20
 	@echo
-	@echo "Next: $(BIN)/labledger runs show <RUN>   |   $(BIN)/labledger runs diff <RUN_A> <RUN_B>"
+	@echo "Also: $(BIN)/labledger runs show <RUN>   |   $(BIN)/labledger runs diff <RUN_A> <RUN_B>"
 	@echo "      $(BIN)/labledger artifacts show digits-mlp:best   |   $(BIN)/labledger --help"
+	@echo
+	$(BIN)/labledger ui --project digits
 
 test: $(STAMP)
 	PATH="$(CURDIR)/$(BIN):$$PATH" scripts/check
