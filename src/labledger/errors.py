@@ -67,3 +67,7 @@ class RunExists(LabledgerError):
 
 class PayloadTooLarge(LabledgerError):
     """A request body exceeds the server's size limit."""
+
+
+class PartiallyApplied(LabledgerError):
+    """Some, not all, of the batches merged into one delivery were applied before."""

@@ -57,6 +57,9 @@ class ServerProcess:
     def _socket(self) -> socket.socket:
         sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        # uvicorn treats a socket passed by fd as a UNIX socket and never sets TCP_NODELAY;
+        # accepted connections inherit it from here (else ~40 ms delayed-ACK stalls).
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         sock.bind(("127.0.0.1", self.port))
         sock.listen(512)
         self.port = sock.getsockname()[1]

@@ -12,9 +12,16 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from labledger.entities import RunRecord, RunStatus, new_run_id
-from labledger.errors import AmbiguousRunId, FilterError, LabledgerError, RunExists, RunNotFound
+from labledger.errors import (
+    AmbiguousRunId,
+    FilterError,
+    LabledgerError,
+    PartiallyApplied,
+    RunExists,
+    RunNotFound,
+)
 from labledger.store import open_store
-from labledger.store.base import MetricColumns, RunBatch, Store
+from labledger.store.base import MetricColumns, RunBatch, Store, merge_batches
 
 
 @pytest.fixture
@@ -200,3 +207,20 @@ def test_creating_a_run_twice_raises_run_exists(store: Store) -> None:
     record = make_run(store)
     with pytest.raises(RunExists):
         store.create_run(record)
+
+
+def test_merged_batches_apply_with_all_their_keys_or_not_at_all(store: Store) -> None:
+    record = make_run(store)
+    rid = record.run_id
+    first = RunBatch(metrics={"loss": columns([1.0])}, config={"a": 1})
+    second = RunBatch(metrics={"loss": columns([2.0], start=1)}, summary={"f1": 0.5})
+    merged = merge_batches([first, second])
+    assert store.write_batch_once(rid, [f"{rid}:a.1", f"{rid}:a.2"], merged)
+    assert not store.write_batch_once(rid, f"{rid}:a.2", second)  # replayed one by one
+    assert not store.write_batch_once(rid, [f"{rid}:a.1", f"{rid}:a.2"], merged)
+    with pytest.raises(PartiallyApplied):
+        store.write_batch_once(rid, [f"{rid}:a.2", f"{rid}:a.3"], merged)
+    assert store.write_batch_once(rid, f"{rid}:a.3", RunBatch(metrics={"loss": columns([3.0], 2)}))
+    assert store.read_metric(rid, "loss").values.tolist() == [1.0, 2.0, 3.0]
+    fetched = store.get_run(rid)
+    assert fetched.config == {"a": 1} and fetched.summary == {"f1": 0.5}

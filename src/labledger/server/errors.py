@@ -21,6 +21,7 @@ from labledger.errors import (
     Forbidden,
     LabledgerError,
     NotFound,
+    PartiallyApplied,
     PayloadTooLarge,
     RunExists,
     Unauthorized,
@@ -35,6 +36,7 @@ _STATUS: list[tuple[type[LabledgerError], int, str]] = [
     (FilterError, 400, "invalid_filter"),
     (AmbiguousRunId, 400, "ambiguous_run_id"),
     (RunExists, 409, "run_exists"),
+    (PartiallyApplied, 409, "partially_applied"),
     (PayloadTooLarge, 413, "payload_too_large"),
 ]
 

@@ -42,6 +42,37 @@ class RunBatch:
         )
 
 
+def merge_batches(batches: Sequence[RunBatch]) -> RunBatch:
+    """One batch with the effect of applying ``batches`` in order.
+
+    Exact when only the last batch carries a summary (metrics are applied before summaries
+    inside a batch); ``HttpStore`` merges only such runs of batches.
+    """
+    import numpy as np
+
+    merged = RunBatch()
+    series: dict[str, list[MetricColumns]] = {}
+    for batch in batches:
+        for key, col in batch.metrics.items():
+            series.setdefault(key, []).append(col)
+        merged.summary.update(batch.summary)
+        merged.captures.update(batch.captures)
+        merged.outputs.extend(batch.outputs)
+        merged.config.update(batch.config)
+        merged.changes.update(batch.changes)
+    for key, cols in series.items():
+        merged.metrics[key] = (
+            cols[0]
+            if len(cols) == 1
+            else MetricColumns(
+                np.concatenate([c.steps for c in cols]),
+                np.concatenate([c.values for c in cols]),
+                np.concatenate([c.times for c in cols]),
+            )
+        )
+    return merged
+
+
 @dataclass
 class ArtifactVersion:
     """One immutable version of a named artifact."""
@@ -114,9 +145,13 @@ class Store(Protocol):
         durably in one transaction. The single-purpose methods below are shorthands."""
         ...
 
-    def write_batch_once(self, run_id: str, key: str, batch: RunBatch) -> bool:
+    def write_batch_once(self, run_id: str, key: str | Sequence[str], batch: RunBatch) -> bool:
         """``write_batch`` unless a batch with idempotency ``key`` was applied before (the key
-        is stored in the batch's transaction). True when applied now, False for a duplicate."""
+        is stored in the batch's transaction). True when applied now, False for a duplicate.
+
+        Several keys: ``batch`` merges those batches (``merge_batches``) and is applied with
+        all its keys or, when every key was seen, not at all; ``PartiallyApplied`` if only
+        some were."""
         ...
 
     def update_run(self, run_id: str, changes: Mapping[str, Any]) -> None:

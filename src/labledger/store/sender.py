@@ -4,6 +4,7 @@ thread, retrying with exponential backoff and full jitter until the server takes
 from __future__ import annotations
 
 import collections
+import itertools
 import logging
 import random
 import threading
@@ -17,6 +18,8 @@ log = logging.getLogger("labledger")
 
 BACKOFF_START = 0.05
 BACKOFF_MAX = 5.0
+GROUP_MAX = 64  # queued batches of one run sent as one request when the server lags
+GROUP_MAX_BYTES = 8 * 1024 * 1024
 
 
 class Retry(Exception):
@@ -36,7 +39,10 @@ class Delivery:
 class Sender:
     """A FIFO of deliveries and the one thread that sends them.
 
-    ``deliver(entry)`` sends one entry (raising ``Retry`` or a permanent error) and is called
+    ``deliver(entries)`` sends the head of the queue (raising ``Retry`` or a permanent error)
+    and returns how many of ``entries`` it delivered (at least one). It is offered up to
+    ``GROUP_MAX`` consecutive batches of one run: while the server keeps up that is one batch,
+    when it lags (or after an outage) the backlog goes in fewer, larger requests. It is called
     only from the sender thread, so a run's batches reach the server in the order they were
     written. A permanently refused entry is not acknowledged: it stays in the journal for
     ``labledger sync`` after the cause is fixed.
@@ -44,7 +50,7 @@ class Sender:
 
     def __init__(
         self,
-        deliver: Callable[[JournalEntry], None],
+        deliver: Callable[[list[JournalEntry]], int],
         acknowledge: Callable[[JournalEntry], None],
         *,
         name: str = "labledger-sender",
@@ -106,21 +112,42 @@ class Sender:
                     self._cond.wait()
                 if self._stopping:
                     return
-                delivery = self._queue[0]
+                group = self._group()
                 self._busy = True
-            finished = self._attempt(delivery)
+            finished = self._attempt(group)
             with self._cond:
                 self._busy = False
-                if finished:
+                for _ in range(finished):
                     self._queue.popleft()
-                    self._cond.notify_all()
+                self._cond.notify_all()
 
-    def _attempt(self, delivery: Delivery) -> bool:
-        """Deliver the head, retrying until it lands, is refused, or the sender stops."""
+    def _group(self) -> list[Delivery]:
+        """The head of the queue and the batches of the same run queued right behind it."""
+        head = self._queue[0]
+        group = [head]
+        if head.entry.kind != "batch" or head.waited:
+            return group
+        size = len(head.entry.body)
+        for delivery in itertools.islice(self._queue, 1, GROUP_MAX):
+            entry = delivery.entry
+            size += len(entry.body)
+            if (
+                entry.kind != "batch"
+                or delivery.waited
+                or entry.run_id != head.entry.run_id
+                or size > GROUP_MAX_BYTES
+            ):
+                break
+            group.append(delivery)
+        return group
+
+    def _attempt(self, group: list[Delivery]) -> int:
+        """Deliver the head, retrying until it lands or is refused; how many deliveries are
+        finished (0 when the sender stops first)."""
         backoff = BACKOFF_START
         while True:
             try:
-                self._deliver(delivery.entry)
+                sent = self._deliver([d.entry for d in group])
             except Retry as exc:
                 self.retries += 1
                 if self.down_since is None:
@@ -132,30 +159,31 @@ class Sender:
                         lambda: self._stopping or self._poked, random.uniform(0, backoff)
                     )
                     if self._stopping:
-                        return False
+                        return 0
                     if self._poked:
                         self._poked, backoff = False, BACKOFF_START
+                    group = self._group()  # the backlog grown meanwhile goes in one go
                 backoff = min(backoff * 2, BACKOFF_MAX)
                 continue
-            except Exception as exc:  # refused for good: keep it journaled, move on
-                delivery.error = exc
-                if delivery.waited:
+            except Exception as exc:  # refused for good (one run): keep journaled, move on
+                if not group[0].waited:
+                    log.error(
+                        "labledger: the server refused a write for run %s (%s); it stays in "
+                        "the journal for `labledger sync`",
+                        group[0].entry.run_id,
+                        exc,
+                    )
+                for delivery in group:
+                    delivery.error = exc
                     delivery.done.set()
-                    return True
-                log.error(
-                    "labledger: the server refused a write for run %s (%s); it stays in the "
-                    "journal for `labledger sync`",
-                    delivery.entry.run_id,
-                    exc,
-                )
-                delivery.done.set()
-                return True
+                return len(group)
             if self.down_since is not None:
                 log.warning(
                     "labledger: server reachable again after %.0f s; delivering the backlog",
                     time.time() - self.down_since,
                 )
                 self.down_since = None
-            self._acknowledge(delivery.entry)
-            delivery.done.set()
-            return True
+            for delivery in group[:sent]:
+                self._acknowledge(delivery.entry)
+                delivery.done.set()
+            return sent

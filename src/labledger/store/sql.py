@@ -24,7 +24,13 @@ from labledger.entities import (
     RunRecord,
     RunStatus,
 )
-from labledger.errors import AmbiguousRunId, LabledgerError, RunExists, RunNotFound
+from labledger.errors import (
+    AmbiguousRunId,
+    LabledgerError,
+    PartiallyApplied,
+    RunExists,
+    RunNotFound,
+)
 from labledger.store import sql_table
 from labledger.store.base import MetricColumns, RunBatch
 from labledger.store.filtering import parse_filter, parse_order
@@ -155,19 +161,29 @@ class SqlStore:
         with self._write() as conn:
             self._apply(conn, run_id, batch)
 
-    def write_batch_once(self, run_id: str, key: str, batch: RunBatch) -> bool:
+    def write_batch_once(self, run_id: str, key: str | Sequence[str], batch: RunBatch) -> bool:
+        keys = [key] if isinstance(key, str) else list(key)
         with self._write() as conn:
-            # The key row and the batch commit together; a concurrent duplicate waits on the
-            # key's row lock (PostgreSQL) or the write lock (SQLite), then finds it.
+            # The key rows and the batch commit together; a concurrent duplicate waits on the
+            # keys' row locks (PostgreSQL) or the write lock (SQLite), then finds them.
             self._current(conn, runs.c.run_id, run_id)
+            now = time.time()
             claim = (
                 self._insert(applied_batches)
-                .values(key=key, run_id=run_id, applied_at=time.time())
                 .on_conflict_do_nothing(index_elements=["key"])
                 .returning(applied_batches.c.key)
             )
-            if conn.execute(claim).first() is None:
+            claimed = 0
+            for k in keys:
+                row = {"key": k, "run_id": run_id, "applied_at": now}
+                claimed += conn.execute(claim.values(row)).first() is not None
+            if claimed == 0:
                 return False
+            if claimed < len(keys):
+                raise PartiallyApplied(
+                    f"run {run_id}: {len(keys) - claimed} of {len(keys)} batches were already "
+                    "applied; send them one by one"
+                )
             self._apply(conn, run_id, batch)
             return True
 

@@ -93,7 +93,7 @@ async def write_batch(
     request: Request,
     access: AccessDep,
     store: StoreDep,
-    idempotency_key: Annotated[str | None, Header(max_length=200)] = None,
+    idempotency_key: Annotated[str | None, Header(max_length=16_000)] = None,
 ) -> Response:
     body = await read_body(request)
     try:
@@ -106,9 +106,11 @@ async def write_batch(
         if idempotency_key is None:
             store.write_batch(run_id, batch)
             return True
-        if not idempotency_key.startswith(f"{run_id}:"):
-            raise LabledgerError("Idempotency-Key must be '<run_id>:<sequence>'")
-        return store.write_batch_once(run_id, idempotency_key, batch)
+        # One key, or several for batches merged into one request (comma-separated).
+        keys = [k.strip() for k in idempotency_key.split(",")]
+        if not all(k.startswith(f"{run_id}:") and 0 < len(k) <= 200 for k in keys):
+            raise LabledgerError("Idempotency-Key must be '<run_id>:<sequence>[, ...]'")
+        return store.write_batch_once(run_id, keys[0] if len(keys) == 1 else keys, batch)
 
     return _packed({"applied": await _in_thread(apply)})
 
