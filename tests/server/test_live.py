@@ -18,6 +18,7 @@ from fastapi import FastAPI
 from labledger.config import Settings
 from labledger.entities import RunStatus
 from labledger.server.app import create_app
+from labledger.server.routes.live import open_cursor
 from labledger.store.base import MetricColumns, Store
 from tests.server.helpers import make_run
 
@@ -104,3 +105,18 @@ def test_live_stream_of_a_finished_run_ends_at_once(client: Any, store: Store) -
     body = client.get(f"/api/live/runs/{record.run_id}").text
     assert "event: status" in body and "event: end" in body
     assert client.get("/api/live/runs/nosuchrun").status_code == 404
+
+
+def test_since_steps_sends_what_the_page_missed(client: Any, store: Store) -> None:
+    record = make_run(
+        store, status=RunStatus.RUNNING, metrics={"loss": [1.0, 0.5, 0.25], "acc": [0.1]}
+    )
+    api = client.app.state.api
+    cursor, first = open_cursor(api, record.run_id, None, {"loss": 0})
+    assert '"last_steps": {"acc": 0, "loss": 2}' in first or '"loss": 2' in first
+    events, _ = cursor.poll(api)
+    points = [json.loads(e.split("data: ", 1)[1]) for e in events if e.startswith("event: points")]
+    assert {p["key"]: p["steps"] for p in points} == {"acc": [0], "loss": [1, 2]}
+    assert cursor.poll(api)[0] == []  # nothing new, nothing sent
+    bad = client.get(f"/api/live/runs/{record.run_id}", params={"since_steps": "[1]"})
+    assert bad.status_code == 400

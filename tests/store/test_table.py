@@ -168,3 +168,32 @@ def test_read_metric_step_range_and_output_since(store: Store) -> None:
     store.append_output(record.run_id, [("stdout", 3.0, "c\n")])
     assert [t for _, _, t in store.read_output(record.run_id, since=1.0)] == ["b\n", "c\n"]
     assert store.read_output(record.run_id, since=3.0) == []
+
+
+def test_column_values_equal_the_reference(store: Store) -> None:
+    from labledger.store.table import column_values
+
+    populate(store, 40, 4)
+    query = TableQuery(
+        project="p",
+        filter="metrics.acc > 0.2 or config.opt = 'lion'",
+        columns=(
+            *parse_columns("config.opt,config.mixed,metrics.loss.max"),
+            *(key.column for key in parse_sort("status,user,runtime,group")),
+        ),
+    )
+    fast = sorted(column_values(store, query), key=repr)
+    slow = sorted(column_values(_Plain(store), query), key=repr)  # type: ignore[arg-type]
+    assert fast == slow and len(fast) > 5
+
+
+class _Plain:
+    """The store without its native table reads, to get the reference answers."""
+
+    def __init__(self, store: Store) -> None:
+        self._store = store
+
+    def __getattr__(self, name: str) -> object:
+        if name in ("run_table", "column_values", "column_keys", "run_activity"):
+            raise AttributeError(name)
+        return getattr(self._store, name)

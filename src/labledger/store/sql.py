@@ -434,6 +434,11 @@ class SqlStore:
         with self._read() as conn:
             return sql_table.run_table(conn, where, query, self._engine.dialect.name)
 
+    def column_values(self, query: TableQuery) -> list[tuple[Any, ...]]:
+        where = self._where(query.project, query.filter)
+        with self._read() as conn:
+            return sql_table.column_values(conn, where, query, self._engine.dialect.name)
+
     def column_keys(self, project: str) -> tuple[list[str], list[str]]:
         with self._read() as conn:
             return sql_table.column_keys(conn, project)

@@ -56,26 +56,32 @@ def _user_expression(dialect: str) -> Any:
     )
 
 
+def _joined(
+    query: Select[Any], column: Column, name: str, dialect: str, parts: tuple[str, ...]
+) -> tuple[Select[Any], list[Any]]:
+    """``query`` joined to ``column``'s value (one row per run at most: primary keys), and
+    the expressions for it; ``parts`` picks the params columns of a config key."""
+    if column.namespace == "metrics":
+        ms = metric_summaries.alias(f"{name}_m")
+        query = query.outerjoin(ms, and_(ms.c.run_id == runs.c.run_id, ms.c.key == column.key))
+        return query, [ms.c[column.agg]]
+    if column.namespace == "config":
+        pa = params.alias(f"{name}_p")
+        query = query.outerjoin(pa, and_(pa.c.run_id == runs.c.run_id, pa.c.key == column.key))
+        return query, [pa.c[part] for part in parts]
+    if column.key == "runtime":
+        end = func.coalesce(runs.c.ended_at, runs.c.heartbeat_at)
+        return query, [end - runs.c.created_at]
+    if column.key == "user":
+        return query, [_user_expression(dialect)]
+    return query, [field_expression(Field("attr", column.key))]
+
+
 def _order(query: Select[Any], table: TableQuery, dialect: str) -> Select[Any]:
     clauses: list[Any] = []
     for index, sort in enumerate(table.sort):
-        column = sort.column
-        expressions: list[Any]
-        if column.namespace == "metrics":
-            ms = metric_summaries.alias(f"sort_m{index}")
-            query = query.outerjoin(ms, and_(ms.c.run_id == runs.c.run_id, ms.c.key == column.key))
-            expressions = [ms.c[column.agg]]
-        elif column.namespace == "config":
-            pa = params.alias(f"sort_p{index}")
-            query = query.outerjoin(pa, and_(pa.c.run_id == runs.c.run_id, pa.c.key == column.key))
-            expressions = [pa.c.value_num, pa.c.value_text]
-        elif column.key == "runtime":
-            end = func.coalesce(runs.c.ended_at, runs.c.heartbeat_at)
-            expressions = [end - runs.c.created_at]
-        elif column.key == "user":
-            expressions = [_user_expression(dialect)]
-        else:
-            expressions = [field_expression(Field("attr", column.key))]
+        parts = ("value_num", "value_text")
+        query, expressions = _joined(query, sort.column, f"sort{index}", dialect, parts)
         for expression in expressions:
             ordered = expression.desc() if sort.descending else expression.asc()
             clauses.append(ordered.nulls_last())
@@ -210,3 +216,27 @@ def run_activity(conn: Connection) -> list[RunActivity]:
     c = runs.c
     query = select(c.project, c.status, c.created_at, c.ended_at, c.heartbeat_at)
     return [RunActivity(*row) for row in conn.execute(query)]
+
+
+def column_values(
+    conn: Connection, where: ColumnElement[bool], table: TableQuery, dialect: str
+) -> list[tuple[Any, ...]]:
+    """The values of ``table.columns`` (attributes allowed) for every matching run."""
+    if table.projects is not None:
+        where = and_(where, runs.c.project.in_(sorted(table.projects)))
+    query: Select[Any] = select(runs.c.run_id).select_from(runs)
+    selected: list[Any] = []
+    for index, column in enumerate(table.columns):
+        query, expressions = _joined(query, column, f"col{index}", dialect, ("value_json",))
+        selected += expressions
+    query = query.with_only_columns(*selected or [runs.c.run_id]).where(where)
+    if not selected:
+        return [() for _ in conn.execute(query)]
+    config = [c.namespace == "config" for c in table.columns]
+    return [
+        tuple(
+            json.loads(v) if is_config and v is not None else v
+            for v, is_config in zip(row, config, strict=True)
+        )
+        for row in conn.execute(query)
+    ]

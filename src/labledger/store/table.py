@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Literal, Protocol, runtime_checkable
 
 from labledger.encoding import flatten
@@ -130,6 +130,11 @@ class TableReader(Protocol):
 
     def run_table(self, query: TableQuery) -> RunTable: ...
 
+    def column_values(self, query: TableQuery) -> list[tuple[Any, ...]]:
+        """For every run ``query`` matches (unsorted, not paged), the values of its columns,
+        which may include attributes (``status``, ``user``, ``runtime``...)."""
+        ...
+
     def column_keys(self, project: str) -> tuple[list[str], list[str]]:
         """Sorted distinct config keys and metric keys of the project's runs."""
         ...
@@ -142,6 +147,24 @@ def read_table(store: Store, query: TableQuery) -> RunTable:
     if isinstance(store, TableReader):
         return store.run_table(query)
     return reference_table(store, query)
+
+
+def column_values(store: Store, query: TableQuery) -> list[tuple[Any, ...]]:
+    """``TableReader.column_values``, answered by the store when it can."""
+    if isinstance(store, TableReader):
+        return store.column_values(query)
+    everything = replace(query, sort=(), columns=(), offset=0, limit=None)
+    result = []
+    for row in reference_table(store, everything).rows:
+        full = store.get_run(row.record.run_id)
+        values = []
+        for column in query.columns:
+            if column.namespace == "attr":
+                values.append(_sort_values(full, row.user, column)[0])
+            else:
+                values.append(column_value(full, column))
+        result.append(tuple(values))
+    return result
 
 
 def column_keys(store: Store, project: str) -> tuple[list[str], list[str]]:

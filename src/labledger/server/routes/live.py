@@ -22,6 +22,7 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import StreamingResponse
 
 from labledger.entities import RunRecord, RunStatus
+from labledger.errors import LabledgerError
 from labledger.sdk.api import Api
 from labledger.server.deps import AccessDep, ApiDep
 from labledger.server.routes.output import split_lines
@@ -91,21 +92,45 @@ class LiveCursor:
         return events, record.status is not RunStatus.RUNNING
 
 
-def open_cursor(api: Api, run_id: str, output_since: float | None) -> tuple[LiveCursor, str]:
-    """A cursor past everything stored now (the page has fetched that), and the first
-    ``status`` event, which also lists each key's last step."""
+def open_cursor(
+    api: Api, run_id: str, output_since: float | None, since_steps: dict[str, int] | None
+) -> tuple[LiveCursor, str]:
+    """A cursor past what the page has (``since_steps``: each key's last step it holds; keys
+    it does not list are sent whole), or by default past everything stored now; and the
+    first ``status`` event, which also lists each key's last step stored."""
     record = api.run(run_id).record
     cursor = LiveCursor(record.run_id)
+    if since_steps is not None:
+        cursor.steps = dict(since_steps)
     for key, summary in record.metrics.items():
-        if summary.count and summary.last_step is not None:
+        if since_steps is None and summary.count and summary.last_step is not None:
             cursor.steps[key] = summary.last_step
     if output_since is None:
         lines = api.store.read_output(record.run_id)
         output_since = max((t for _, t, _ in lines), default=None)
     cursor.output_since = output_since
     cursor.status = _status(record)
-    first = {**cursor.status, "last_steps": dict(cursor.steps), "output_since": output_since}
+    last_steps = {
+        k: m.last_step for k, m in record.metrics.items() if m.count and m.last_step is not None
+    }
+    first = {**cursor.status, "last_steps": last_steps, "output_since": output_since}
     return cursor, event("status", first)
+
+
+def _since_steps(text: str | None) -> dict[str, int] | None:
+    if text is None:
+        return None
+    try:
+        parsed = json.loads(text)
+    except ValueError:
+        parsed = None
+    valid = isinstance(parsed, dict) and all(
+        isinstance(k, str) and isinstance(v, int) and not isinstance(v, bool)
+        for k, v in parsed.items()
+    )
+    if not valid:
+        raise LabledgerError('since_steps must be a JSON object of key -> step: {"loss": 99}')
+    return dict(parsed)
 
 
 @router.get("/live/runs/{run_id}")
@@ -116,13 +141,18 @@ async def live(
     api: ApiDep,
     interval: Annotated[float, Query(ge=0.05, le=10.0)] = 0.25,
     output_since: float | None = None,
+    since_steps: str | None = None,
 ) -> StreamingResponse:
     """Server-sent events for a run (see the module docs). ``interval``: seconds between
     polls of the store; ``output_since``: send output stored after this time (default: only
-    output stored after the stream opened). Points after each key's last step at opening
-    are sent; a page that fetched a series before opening drops steps it already has."""
+    output stored after the stream opened); ``since_steps``: a JSON object of each key's
+    last step the page holds (``{"loss": 99}``), so points stored between its fetch and the
+    stream's start are sent too (default: points after each key's last step at opening)."""
+    steps = _since_steps(since_steps)
     run = await anyio.to_thread.run_sync(visible_run, api, access, run_id)
-    cursor, first = await anyio.to_thread.run_sync(open_cursor, api, run.id, output_since)
+    cursor, first = await anyio.to_thread.run_sync(
+        lambda: open_cursor(api, run.id, output_since, steps)
+    )
 
     async def stream() -> AsyncIterator[str]:
         yield "retry: 2000\n\n" + first

@@ -4,6 +4,7 @@ one run's record, captures, check verdict, metric summaries and reproductions.""
 from __future__ import annotations
 
 import dataclasses
+import json
 import math
 from typing import Annotated, Any
 
@@ -20,6 +21,7 @@ from labledger.store.table import (
     Column,
     TableQuery,
     TableRow,
+    column_values,
     parse_columns,
     parse_sort,
     read_table,
@@ -107,10 +109,6 @@ def list_runs(
     }
 
 
-def _group_value(value: Any) -> Any:
-    return clean(value) if isinstance(value, (str, int, float, bool)) or value is None else value
-
-
 @router.get("/runs/groups")
 def run_groups(
     access: AccessDep,
@@ -120,30 +118,24 @@ def run_groups(
     filter: str | None = None,
     metric: str | None = None,
 ) -> list[dict[str, Any]]:
-    """Matching runs grouped by ``by`` (``config.KEY`` or a run attribute such as ``group``),
-    with the count and the mean and sample standard deviation of ``metric``."""
+    """Matching runs grouped by ``by`` (``config.KEY`` or a run attribute such as ``group``,
+    ``user``, ``status``), with each group's run count, and the number of runs with a finite
+    ``metric`` (``n``), its mean and sample standard deviation (null below 2 runs)."""
     group_column = Column.parse(by)
-    metric_column = Column.parse(metric) if metric else None
-    if metric_column is not None and metric_column.namespace == "attr":
-        raise LabledgerError(f"metric must be metrics.KEY or config.KEY, got {metric!r}")
-    columns = [c for c in (group_column, metric_column) if c is not None and c.namespace != "attr"]
-    query = _table_query(access, project, filter)
-    query = dataclasses.replace(
-        query, columns=tuple(dict.fromkeys(columns)), users=group_column.key == "user"
-    )
-    table = read_table(api.store, query)
+    columns: tuple[Column, ...] = (group_column,)
+    if metric:
+        metric_column = Column.parse(metric)
+        if metric_column.namespace == "attr" and metric_column.key != "runtime":
+            raise LabledgerError(f"metric must be metrics.KEY or config.KEY, got {metric!r}")
+        columns += (metric_column,)
+    query = dataclasses.replace(_table_query(access, project, filter), columns=columns)
     groups: dict[str, tuple[Any, list[float], int]] = {}
-    for row in table.rows:
-        if group_column.namespace == "attr":
-            value = _attribute(row, group_column.key)
-        else:
-            value = row.values.get(str(group_column))
-        label = repr(value)
+    for row in column_values(api.store, query):
+        value = row[0]
+        label = json.dumps(value, sort_keys=True, default=str)
         _, values, count = groups.get(label, (value, [], 0))
-        if metric_column is not None:
-            found: Any = row.values.get(str(metric_column))
-            if _is_number(found):
-                values.append(float(found))
+        if len(row) > 1 and _is_number(row[1]):
+            values.append(float(row[1]))
         groups[label] = (value, values, count + 1)
     result = []
     for value, values, count in groups.values():
@@ -153,7 +145,7 @@ def run_groups(
             std = math.sqrt(sum((v - mean) ** 2 for v in values) / (len(values) - 1))
         result.append(
             {
-                "value": _group_value(value),
+                "value": clean(value),
                 "count": count,
                 "n": len(values),
                 "mean": number(mean),
@@ -166,17 +158,6 @@ def run_groups(
 def _is_number(value: Any) -> bool:
     numeric = isinstance(value, (int, float)) and not isinstance(value, bool)
     return numeric and math.isfinite(value)
-
-
-def _attribute(row: TableRow, key: str) -> Any:
-    r = row.record
-    if key == "user":
-        return row.user
-    if key == "runtime":
-        return r.runtime
-    if key == "status":
-        return str(r.status)
-    return getattr(r, key)
 
 
 @router.get("/runs/{run_id}")
