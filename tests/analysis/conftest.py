@@ -32,7 +32,7 @@ def record_runs(
 
 @pytest.fixture
 def sweep_runs() -> list[str]:
-    configs, values = sweep(40)
+    configs, values = sweep(60)
     return record_runs(configs, values)
 
 

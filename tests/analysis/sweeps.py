@@ -29,7 +29,7 @@ def sweep(n: int = 60, seed: int = 0) -> tuple[list[dict[str, Any]], list[float]
         value = (
             0.9
             - 0.05 * (np.log10(lr) + 2.5) ** 2
-            + {"adam": 0.04, "sgd": 0.0, "rmsprop": 0.02}[name]
+            + {"adam": 0.08, "sgd": 0.0, "rmsprop": 0.04}[name]
             + rng.normal(0.0, 0.005)
         )
         configs.append(config)

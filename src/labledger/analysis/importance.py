@@ -17,6 +17,7 @@ from labledger.analysis.bootstrap import (
     correlation_ratio,
     percentile_ci,
     resample_counts,
+    t_975,
     weighted_pearson,
     weighted_ranks,
 )
@@ -208,9 +209,7 @@ def critical_correlation(n: int) -> float:
     """The smallest |r| that is significant at the two-sided 5% level with ``n`` runs."""
     if n < 4:
         return 1.0
-    from scipy.stats import t
-
-    q = float(t.ppf(0.975, n - 2))
+    q = t_975(n - 2)
     return q / math.sqrt(n - 2 + q * q)
 
 
