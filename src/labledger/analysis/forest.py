@@ -26,8 +26,8 @@ if TYPE_CHECKING:
 class ForestOptions:
     """How the forest is built and how often it is refitted."""
 
-    resamples: int = 30
-    trees: int = 10
+    resamples: int = 25
+    trees: int = 8
     min_samples_leaf: int = 2
     max_features: float = 0.6
     repeats: int = 2  # shuffles per key and resample, averaged
