@@ -45,6 +45,8 @@ def test_compare_by_config_key_and_explicit_sets() -> None:
     loss = api.compare("train/loss", project="opt", by="optimizer")
     assert loss.best == "adam" and not loss.higher_is_better
     assert api.compare("val/acc.min", project="opt", by="optimizer").groups[0].mean < 0.85
+    each = api.compare("val/acc", ids[:3], by="run")
+    assert len(each.groups) == 3 and each.verdict == "insufficient"
 
 
 def test_compare_by_user_reads_the_captured_username() -> None:

@@ -135,7 +135,8 @@ def compare(
     """Is the best group's ``metric`` really better than the runner-up's?
 
     ``by`` groups the runs: a config key (``config.optimizer`` or ``optimizer``), a run field
-    (``user``, ``host``, ``group``, ``status``, ``project``), or explicit run sets
+    (``user``, ``host``, ``group``, ``status``, ``project``), ``run`` (each run alone), or
+    explicit run sets
     (``{"new": [ids], "old": [ids]}``, in which case ``runs``/``project``/``filter`` are not
     needed). Without ``by`` runs are grouped by configuration ignoring seeds, so runs that
     differ only by seed form one group and are reported as seed noise.
@@ -176,6 +177,8 @@ def compare(
 
 
 def _labels(runs: Sequence[RunView], by: str) -> list[str]:
+    if by == "run":  # every run its own group: a single value says nothing about noise
+        return [f"{run.name} ({run.id})" for run in runs]
     if by in RUN_FIELDS:
         return [_run_field(run, by) for run in runs]
     key = by.removeprefix("config.")
