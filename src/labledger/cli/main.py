@@ -6,8 +6,10 @@ import sys
 
 import click
 
+from labledger.cli.analysis import compare_command, importance_command
 from labledger.cli.artifacts import artifacts_group, gc_command
 from labledger.cli.export import export_command
+from labledger.cli.report import report_command
 from labledger.cli.repro import check, reproduce, share, verify
 from labledger.cli.runs import projects_command, runs_group
 from labledger.cli.server import db_group, server_command
@@ -33,6 +35,8 @@ def cli() -> None:
       labledger artifacts get digits-mlp:best ./model
       labledger check 3fa9 && labledger share 3fa9 --markdown
       labledger reproduce 3fa9 --dry-run
+      labledger compare -p digits -m val/acc --by optimizer   # is the difference real?
+      labledger report -p digits -o report.html           # one offline HTML file
       labledger ui                         # the web UI on 127.0.0.1
 
     The store is found from LABLEDGER_URI, LABLEDGER_DIR, labledger.toml, or
@@ -50,6 +54,9 @@ cli.add_command(verify)
 cli.add_command(check)
 cli.add_command(share)
 cli.add_command(sync_command)
+cli.add_command(compare_command)
+cli.add_command(importance_command)
+cli.add_command(report_command)
 cli.add_command(ui_command)
 cli.add_command(server_command)
 cli.add_command(db_group)

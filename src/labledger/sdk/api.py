@@ -15,8 +15,11 @@ from labledger.sdk.backend import get_store
 from labledger.store.base import Store
 
 if TYPE_CHECKING:
+    from collections.abc import Mapping
+
     import pandas as pd
 
+    from labledger.analysis import ImportanceResult, Significance
     from labledger.sdk.series import History
 
 _HOST = socket.gethostname()
@@ -161,6 +164,54 @@ class Api:
         """``record``, marked ``crashed`` (and persisted) if it is ``running`` but its process
         is gone or its heartbeat is stale."""
         return self._settle(record)
+
+    def importance(
+        self,
+        metric: str,
+        runs: Sequence[str | RunView] | None = None,
+        *,
+        project: str | None = None,
+        filter: str | None = None,
+        **options: Any,
+    ) -> ImportanceResult:
+        """Which config keys move ``metric``: per key a correlation and a random-forest
+        permutation importance, each with a 95% bootstrap interval, over ``runs`` (IDs or
+        prefixes) or every run matching ``project``/``filter``. ``options``: ``correlation``
+        (``"spearman"``/``"pearson"``), ``seed``, ``resamples``, ``forest``. Needs the
+        ``ui`` extra (scikit-learn). ``.method`` explains the numbers; ``.to_dict()`` is the
+        ``/api/importance`` JSON."""
+        from labledger.sdk.analysis import importance
+
+        return importance(self, metric, runs, project=project, filter=filter, **options)
+
+    def compare(
+        self,
+        metric: str,
+        runs: Sequence[str | RunView] | None = None,
+        *,
+        project: str | None = None,
+        filter: str | None = None,
+        by: str | Mapping[str, Sequence[str | RunView]] | None = None,
+        higher_is_better: bool | None = None,
+        **options: Any,
+    ) -> Significance:
+        """Is the difference real? Groups the runs (``by`` a config key, ``"user"``, or
+        ``{"name": [run ids]}``; default: by configuration ignoring seeds), bootstraps each
+        group's mean final ``metric`` and says whether the best group beats the runner-up:
+        ``Api().compare("val/acc", by="optimizer", project="digits").sentence``. ``options``:
+        ``seed``, ``resamples``, ``confidence``."""
+        from labledger.sdk.analysis import compare
+
+        return compare(
+            self,
+            metric,
+            runs,
+            project=project,
+            filter=filter,
+            by=by,
+            higher_is_better=higher_is_better,
+            **options,
+        )
 
     def _settle(self, record: RunRecord) -> RunRecord:
         """Mark a ``running`` run whose process is gone as ``crashed`` (and persist it)."""
