@@ -11,7 +11,8 @@ from pathlib import Path
 import pytest
 from sqlalchemy import create_engine, text
 
-from labledger.store.base import Store
+from labledger.entities import RunStatus
+from labledger.store.base import ArtifactVersion, Store
 from tests.server.helpers import make_run
 from tests.server.team import Team, team_fixture  # noqa: F401  (fixture)
 
@@ -89,15 +90,36 @@ def test_other_projects_are_invisible_404_not_403(team: Team) -> None:
     assert team.get("root", f"/api/runs/{hidden.run_id}").status_code == 200
 
 
-@pytest.mark.xfail(
-    reason="GET /api/runs without a project filters by visibility once the runs-table change lands",
-    strict=False,
-)
 def test_listing_every_project_shows_only_visible_runs(team: Team) -> None:
     make_run(team.store, "vision")
     make_run(team.store, "audio")
     everything = team.get("bob", "/api/runs").json()
     assert {row["project"] for row in everything["rows"]} == {"vision"}
+
+
+def test_live_streams_and_artifacts_of_other_projects_are_404(team: Team) -> None:
+    run = make_run(team.store, "vision", status=RunStatus.RUNNING)
+    entry = {"path": "model.bin", "digest": DIGEST, "size": 7, "kind": "file"}
+    version = ArtifactVersion(
+        name="cat-model",
+        version=0,
+        type="model",
+        digest=DIGEST,
+        size=7,
+        manifest=[entry],
+        run_id=run.run_id,
+    )
+    team.store.artifacts.add_version(version)
+    assert team.get("carol", f"/api/live/runs/{run.run_id}").status_code == 404
+    filtered = team.get("carol", "/api/artifacts", params={"project": "vision"})
+    assert "cat-model" not in filtered.text  # an empty listing, as for a project that is not
+    assert "cat-model" not in team.get("carol", "/api/artifacts").text
+    assert team.get("carol", "/api/artifacts/cat-model/lineage").status_code == 404
+    assert team.get("carol", "/api/artifacts/cat-model/v0/files/model.bin").status_code == 404
+    assert team.get("carol", f"/api/blobs/{DIGEST}").status_code == 404
+    assert team.get("carol", f"/api/runs/{run.run_id}/artifacts").status_code == 404
+    assert "cat-model" in team.get("bob", "/api/artifacts").text
+    assert team.get("bob", "/api/artifacts/cat-model/lineage").status_code == 200
 
 
 def test_viewer_cannot_write_403_outsider_404(team: Team) -> None:

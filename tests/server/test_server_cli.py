@@ -182,6 +182,17 @@ def test_two_server_processes_share_one_postgres(
     writer.create_run(run)
     writer.write_batch(run.run_id, RunBatch(metrics={"loss": columns([0.9, 0.5, 0.2])}))
     assert list(reader.read_metric(run.run_id, "loss").values) == [0.9, 0.5, 0.2]
+
+    # a browser's live view on server b sees a point written through server a
+    live = f"{b.url}/api/live/runs/{run.run_id}"
+    with httpx.stream("GET", live, params={"interval": 0.1}, headers=dana, timeout=20) as events:
+        lines = events.iter_lines()
+        writer.write_batch(run.run_id, RunBatch(metrics={"loss": columns([0.1], start=3)}))
+        deadline = time.monotonic() + 15
+        seen = ""
+        while "event: points" not in seen and time.monotonic() < deadline:
+            seen += next(lines) + "\n"
+    assert "event: points" in seen and "loss" in seen
     writer.close()
     reader.close()
 

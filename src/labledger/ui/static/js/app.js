@@ -10,7 +10,14 @@ const PAGES = [
   [/^\/compare\/?$/, "compare"],
   [/^\/importance\/?$/, "importance"],
   [/^\/significance\/?$/, "significance"],
+  [/^\/login\/?$/, "login"],
 ];
+
+// A team server answers 401 until the browser logs in: go to the login page, then come back.
+function toLogin() {
+  const next = encodeURIComponent(location.pathname + location.search);
+  location.assign(`/login?next=${next}`);
+}
 
 async function main() {
   const root = document.getElementById("page");
@@ -23,6 +30,7 @@ async function main() {
       mount(root);
       await page.render(root, ...match.slice(1).map(decodeURIComponent));
     } catch (error) {
+      if (error && error.status === 401 && name !== "login") return toLogin();
       console.error(error);
       mount(root, errorBox(error));
     }
