@@ -43,7 +43,8 @@ export async function render(root) {
     const imp = keys.map((k) => ({ label: k.key, value: k.importance, ci: k.importance_ci }));
     mount(out,
       result.warning ? h("p.warning#importance-warning", { role: "status" }, result.warning) : null,
-      h("p.muted", null, `${result.n_runs} runs · metric ${result.metric} · method: ${result.method || ""}`),
+      h("p.muted", null, `${result.n_runs} runs · metric ${result.metric}`),
+      result.method ? h("p.note#importance-method", null, result.method) : null,
       h("div.charts", null,
         h("section.panel", null, h("h2", null, "Importance (permutation, random forest)"), ciBars(imp)),
         h("section.panel", null, h("h2", null, "Correlation with the metric"), ciBars(corr, { domain: [-1, 1] }))),
@@ -54,7 +55,10 @@ export async function render(root) {
             h("td.mono", null, k.key), h("td", null, k.kind || ""),
             h("td.num", null, fmtNumber(k.importance, 3)), h("td.num", null, ci(k.importance_ci)),
             h("td.num", null, fmtNumber(k.correlation, 3)), h("td.num", null, ci(k.correlation_ci)),
-            h("td", null, h("a", { href: href("/significance", { project, filter: state.filter, runs: state.runs, metric: state.metric, by: `config.${k.key.replace(/^config\./, "")}` }) }, "is it real?"))))))));
+            h("td", null, h("a", { href: href("/significance", { project, filter: state.filter, runs: state.runs, metric: state.metric, by: `config.${k.key.replace(/^config\./, "")}` }) }, "is it real?"))))))),
+      result.dropped?.length
+        ? h("p.muted", null, "Not analysed: ", result.dropped.map((d) => `${d.key} (${d.reason})`).join("; "))
+        : null);
   }
   load();
 }

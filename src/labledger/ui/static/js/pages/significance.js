@@ -15,16 +15,21 @@ export async function render(root) {
   const out = h("div");
   const by = h("select", { "aria-label": "group by" });
   const higher = h("select", { "aria-label": "better is" },
+    h("option", { value: "" }, "better: inferred from the name"),
     h("option", { value: "true" }, "higher is better"), h("option", { value: "false" }, "lower is better"));
   const bar = await runSetBar(project, () => load(), [h("label", null, "groups ", by), higher]);
-  const current = url.get("by", url.getList("runs").length ? "run" : "");
+  const selected = url.getList("runs");
+  const current = url.get("by", selected.length ? "run" : "");
   const options = [
+    ["", "configuration (runs differing only by seed pooled)"],
     ...bar.keys.config.map((k) => [`config.${k}`, k]),
     ["user", "user"],
-    ["run", "each selected run"],
+    ["host", "host"],
+    ["group", "run group"],
+    ...(selected.length ? [["run", "each selected run"]] : []),
   ];
   for (const [value, label] of options) by.append(h("option", { value, selected: value === current }, label));
-  higher.value = url.get("higher_is_better", "") || (/loss|err/.test(bar.state.metric) ? "false" : "true");
+  higher.value = url.get("higher_is_better", "");
   by.addEventListener("change", () => {
     url.update({ by: by.value });
     load();
@@ -45,9 +50,15 @@ export async function render(root) {
     const { state } = bar;
     let result;
     try {
+      const perRun = by.value === "run";
       result = await api.significance({
-        project, filter: state.filter, runs: state.runs, metric: state.metric,
-        by: by.value, higher_is_better: higher.value,
+        project,
+        filter: state.filter,
+        runs: perRun ? "" : state.runs,
+        sets: perRun ? state.runs.map((id) => `${id}:${id}`).join(";") : "",
+        metric: state.metric,
+        by: perRun ? "" : by.value,
+        higher_is_better: higher.value,
       });
       bar.filter.setError(null);
     } catch (error) {
@@ -69,7 +80,8 @@ export async function render(root) {
           h("td.mono", null, (g.values || []).map((v) => fmtNumber(v, 3)).join(", ")))))),
       result.p_best_beats_runner_up !== null && result.p_best_beats_runner_up !== undefined
         ? h("p.muted", null, `P(${result.best} beats ${result.runner_up}) = ${fmtNumber(result.p_best_beats_runner_up, 3)}`)
-        : null);
+        : null,
+      result.method ? h("p.note#significance-method", null, result.method) : null);
   }
   load();
 }
