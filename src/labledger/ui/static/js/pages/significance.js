@@ -13,6 +13,7 @@ export async function render(root) {
   if (!project) return mount(root, h("p", null, "Open this page from a project."));
   setProject(project);
   const out = h("div");
+  const methodText = h("p", null, "Each group's value is the mean of its runs' final metric, with a 95% bootstrap interval over its runs; the probability that the best group beats the runner-up comes from the same resamples. Below 95% the difference is within the noise of these runs (seeds, data order).");
   const by = h("select", { "aria-label": "group by" });
   const higher = h("select", { "aria-label": "better is" },
     h("option", { value: "" }, "better: inferred from the name"),
@@ -42,8 +43,7 @@ export async function render(root) {
     h("h1", null, "Is the difference real? ", h("span.muted", null, project)),
     bar.element,
     out,
-    h("section.panel", null, h("h2", null, "How this is computed"),
-      h("p", null, "Each group's value is the mean of its runs' final metric. The interval is a 95% bootstrap interval: the group's runs are resampled with replacement thousands of times. The probability that the best group beats the runner-up is the share of paired resamples in which its resampled mean is better. Below 95% the difference is within the noise of these runs (seeds, data order), so it should not be reported as an improvement.")));
+    h("section.panel#method", null, h("h2", null, "How this is computed"), methodText));
 
   async function load() {
     mount(out, h("p.muted", null, "computing…"));
@@ -80,8 +80,8 @@ export async function render(root) {
           h("td.mono", null, (g.values || []).map((v) => fmtNumber(v, 3)).join(", ")))))),
       result.p_best_beats_runner_up !== null && result.p_best_beats_runner_up !== undefined
         ? h("p.muted", null, `P(${result.best} beats ${result.runner_up}) = ${fmtNumber(result.p_best_beats_runner_up, 3)}`)
-        : null,
-      result.method ? h("p.note#significance-method", null, result.method) : null);
+        : null);
+    if (result.method) methodText.textContent = result.method;
   }
   load();
 }
