@@ -198,6 +198,7 @@ def measure_chart(browser: Any, url: str, run_id: str, repeats: int) -> dict[str
         after_response.append(at - response_end)
         # drag-select a tenth of the x range: the chart refetches that range and redraws
         chart = page.locator(".chart[data-key='loss'] .u-over")
+        chart.scroll_into_view_if_needed()
         box = chart.bounding_box()
         before = page.locator(".chart[data-key='loss']").get_attribute("data-drawn")
         page.mouse.move(box["x"] + box["width"] * 0.45, box["y"] + 20)

@@ -13,7 +13,7 @@ export function ciBars(items, { domain, valueLabel = (v) => fmtNumber(v, 3) } = 
   const pct = (v) => `${(100 * (Math.min(hi, Math.max(lo, v)) - lo)) / span}%`;
   const zero = pct(0);
   return h("div.bars", null, items.map((item) => {
-    const track = h("div.bar-track", null, h("div.bar-zero", { style: { left: zero } }));
+    const track = h("div.bar-track", null, lo <= 0 && hi >= 0 ? h("div.bar-zero", { style: { left: zero } }) : null);
     if (Number.isFinite(item.value)) {
       const a = Math.min(0, item.value);
       const b = Math.max(0, item.value);

@@ -13,18 +13,24 @@ export async function render(root) {
   if (!project) return mount(root, h("p", null, "Open this page from a project."));
   setProject(project);
   const out = h("div");
+  const methodText = h("p", null, "Each group's value is the mean of its runs' final metric, with a 95% bootstrap interval over its runs; the probability that the best group beats the runner-up comes from the same resamples. Below 95% the difference is within the noise of these runs (seeds, data order).");
   const by = h("select", { "aria-label": "group by" });
   const higher = h("select", { "aria-label": "better is" },
+    h("option", { value: "" }, "better: inferred from the name"),
     h("option", { value: "true" }, "higher is better"), h("option", { value: "false" }, "lower is better"));
   const bar = await runSetBar(project, () => load(), [h("label", null, "groups ", by), higher]);
-  const current = url.get("by", url.getList("runs").length ? "run" : "");
+  const selected = url.getList("runs");
+  const current = url.get("by", selected.length ? "run" : "");
   const options = [
+    ["", "configuration (runs differing only by seed pooled)"],
     ...bar.keys.config.map((k) => [`config.${k}`, k]),
     ["user", "user"],
-    ["run", "each selected run"],
+    ["host", "host"],
+    ["group", "run group"],
+    ...(selected.length ? [["run", "each selected run"]] : []),
   ];
   for (const [value, label] of options) by.append(h("option", { value, selected: value === current }, label));
-  higher.value = url.get("higher_is_better", "") || (/loss|err/.test(bar.state.metric) ? "false" : "true");
+  higher.value = url.get("higher_is_better", "");
   by.addEventListener("change", () => {
     url.update({ by: by.value });
     load();
@@ -37,17 +43,22 @@ export async function render(root) {
     h("h1", null, "Is the difference real? ", h("span.muted", null, project)),
     bar.element,
     out,
-    h("section.panel", null, h("h2", null, "How this is computed"),
-      h("p", null, "Each group's value is the mean of its runs' final metric. The interval is a 95% bootstrap interval: the group's runs are resampled with replacement thousands of times. The probability that the best group beats the runner-up is the share of paired resamples in which its resampled mean is better. Below 95% the difference is within the noise of these runs (seeds, data order), so it should not be reported as an improvement.")));
+    h("section.panel#method", null, h("h2", null, "How this is computed"), methodText));
 
   async function load() {
     mount(out, h("p.muted", null, "computing…"));
     const { state } = bar;
     let result;
     try {
+      const perRun = by.value === "run";
       result = await api.significance({
-        project, filter: state.filter, runs: state.runs, metric: state.metric,
-        by: by.value, higher_is_better: higher.value,
+        project,
+        filter: state.filter,
+        runs: perRun ? "" : state.runs,
+        sets: perRun ? state.runs.map((id) => `${id}:${id}`).join(";") : "",
+        metric: state.metric,
+        by: perRun ? "" : by.value,
+        higher_is_better: higher.value,
       });
       bar.filter.setError(null);
     } catch (error) {
@@ -70,6 +81,7 @@ export async function render(root) {
       result.p_best_beats_runner_up !== null && result.p_best_beats_runner_up !== undefined
         ? h("p.muted", null, `P(${result.best} beats ${result.runner_up}) = ${fmtNumber(result.p_best_beats_runner_up, 3)}`)
         : null);
+    if (result.method) methodText.textContent = result.method;
   }
   load();
 }
