@@ -67,3 +67,12 @@ class RunExists(LabledgerError):
 
 class PayloadTooLarge(LabledgerError):
     """A request body exceeds the server's size limit."""
+
+
+class StoreUnavailable(LabledgerError):
+    """The store cannot take writes now (unreachable, locked) or for good (``permanent``: its
+    file deleted or replaced, read-only, disk full)."""
+
+    def __init__(self, message: str, *, permanent: bool = False) -> None:
+        super().__init__(message)
+        self.permanent = permanent
