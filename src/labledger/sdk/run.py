@@ -235,25 +235,30 @@ class Run:
         reference: bool = False,
         aliases: Sequence[str] = (),
     ) -> ArtifactVersion:
-        """Store a file or folder (content-addressed) as the next version of ``name``."""
-        self._writer.flush(raise_errors=False)
-        return self.artifacts.log(
-            self.id,
-            path,
-            name=name,
-            type=type,
-            metadata=metadata,
-            reference=reference,
-            aliases=aliases,
-        )
+        """Store a file or folder (content-addressed) as the next version of ``name``.
+
+        A SIGTERM/SIGINT arriving meanwhile takes effect when the version is complete."""
+        with lifecycle.critical():
+            self._writer.flush(raise_errors=False)
+            return self.artifacts.log(
+                self.id,
+                path,
+                name=name,
+                type=type,
+                metadata=metadata,
+                reference=reference,
+                aliases=aliases,
+            )
 
     def use_artifact(self, ref: str, dest: str | os.PathLike[str] | None = None) -> Path:
         """Fetch ``name[:vN|alias]`` and record this run as its consumer."""
-        return self.artifacts.use(ref, run_id=self.id, dest=dest)
+        with lifecycle.critical():
+            return self.artifacts.use(ref, run_id=self.id, dest=dest)
 
     def use_dataset(self, path_or_uri: str, name: str | None = None) -> ArtifactVersion:
         """Fingerprint input data and record it as consumed by this run."""
-        return self.artifacts.use_dataset(self.id, path_or_uri, name=name)
+        with lifecycle.critical():
+            return self.artifacts.use_dataset(self.id, path_or_uri, name=name)
 
     # --- lifecycle --------------------------------------------------------------------
     def flush(self) -> None:
@@ -267,18 +272,25 @@ class Run:
         error: str | None = None,
         exit_code: int | None = None,
     ) -> None:
-        """Flush, record the final status and stop background work. Idempotent."""
+        """Flush, record the final status and stop background work. Idempotent; never raises
+        into the training script (outside strict mode). A SIGTERM/SIGINT arriving meanwhile
+        waits until the record is complete, and the run ends ``killed``."""
         if self._finished:
             return
+        with lifecycle.critical():
+            self._finish(RunStatus(status), error, exit_code)
+
+    def _finish(self, status: RunStatus, error: str | None, exit_code: int | None) -> None:
         self._finished = True
         self._append = self._log_after_finish
-
-        status = RunStatus(status)
         for helper in reversed(self._helpers):
             try:
                 helper.stop()
             except Exception as exc:
                 log.warning("labledger: stopping %s failed: %s", type(helper).__name__, exc)
+        interrupted = lifecycle.deferred_signal()
+        if interrupted is not None and status is RunStatus.FINISHED:
+            status, error, exit_code = RunStatus.KILLED, interrupted, None
         ended = time.time()
         changes: dict[str, Any] = {
             "status": status,
@@ -308,9 +320,14 @@ class Run:
                 ", ".join(sorted(self._writer.dropped)),
                 self.id,
             )
-        if self._writer.spooled_to is not None or getattr(self.store, "offline", False):
-            return  # the store cannot take writes; `labledger sync` seals it
-        seal_run(self.store, self.id, self.settings)  # policy marks, then the fingerprint
+        if self._writer.spooled_to is None and not getattr(self.store, "offline", False):
+            # else `labledger sync` seals it once the spool or journal is delivered
+            seal_run(self.store, self.id, self.settings)  # policy marks, then the fingerprint
+        interrupted = lifecycle.deferred_signal()
+        if interrupted is not None and status is not RunStatus.KILLED:
+            # The signal came while the record was being completed: it still ends the run.
+            self.record.status = RunStatus.KILLED
+            self._writer.close({"status": RunStatus.KILLED, "exit_code": 130, "error": interrupted})
 
     def __enter__(self) -> Run:
         return self
@@ -325,6 +342,15 @@ class Run:
             self.finish()
         elif issubclass(exc_type, KeyboardInterrupt):
             self.finish(RunStatus.KILLED, error="KeyboardInterrupt")
+        elif issubclass(exc_type, lifecycle.Terminated):
+            self.finish(RunStatus.KILLED, error="SIGTERM")
+        elif issubclass(exc_type, SystemExit):
+            code = exc.code if isinstance(exc, SystemExit) else None
+            if code is None or code == 0:
+                self.finish(exit_code=0)
+            else:
+                number = code if isinstance(code, int) else 1
+                self.finish(RunStatus.FAILED, error=f"sys.exit({code!r})", exit_code=number)
         else:
             text = "".join(traceback.format_exception(exc_type, exc, tb))
             self.finish(RunStatus.FAILED, error=text)

@@ -50,6 +50,36 @@ def init(
     ``with`` block ends, on ``finish()``, or at interpreter exit (``failed`` after an uncaught
     exception, ``killed`` after Ctrl-C or SIGTERM).
     """
+    with lifecycle.critical():  # a signal meanwhile takes effect once the run is registered
+        return _init(
+            project,
+            config,
+            name=name,
+            tags=tags,
+            notes=notes,
+            group=group,
+            seed=seed,
+            resume=resume,
+            reproduces=reproduces,
+            settings=settings,
+            capture=capture,
+        )
+
+
+def _init(
+    project: str | None,
+    config: Any,
+    *,
+    name: str | None,
+    tags: Sequence[str],
+    notes: str | None,
+    group: str | None,
+    seed: int | None,
+    resume: str | None,
+    reproduces: str | None,
+    settings: Settings | None,
+    capture: bool,
+) -> Run:
     from labledger.sdk.run import Run
 
     settings = settings or load_settings()

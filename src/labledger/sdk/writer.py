@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from labledger.errors import StoreUnavailable
+from labledger.sdk import lifecycle
 from labledger.store.base import MetricColumns, RunBatch, Store
 
 log = logging.getLogger("labledger")
@@ -145,8 +146,9 @@ class Writer:
 
     # --- draining ---------------------------------------------------------------------
     def flush(self, raise_errors: bool = True, changes: dict[str, Any] | None = None) -> None:
-        """Write everything queued so far in one transaction. Safe to call from any thread."""
-        with self._flush_lock:
+        """Write everything queued so far in one transaction. Safe to call from any thread;
+        on the main thread a signal waits until the batch is written and accounted for."""
+        with lifecycle.critical(), self._flush_lock:
             batch = self._collect(changes)
             if not batch:
                 return
