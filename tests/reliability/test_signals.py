@@ -17,6 +17,8 @@ import pytest
 
 import labledger as ll
 
+pytestmark = pytest.mark.slow
+
 BODY = """
 import os, sys, time
 import labledger as ll

@@ -60,6 +60,7 @@ def test_store_file_gone_mid_run_is_noticed_and_spooled(
     assert spooled_points(store / "spool") == 200
 
 
+@pytest.mark.slow
 def test_disk_full_mid_run_never_raises_and_loses_nothing(tmp_path: Path) -> None:
     script = tmp_path / "train.py"
     script.write_text(
