@@ -8,6 +8,7 @@ import logging
 from collections.abc import Mapping
 from typing import Any
 
+from labledger.capture.redact import REDACTED, redact_config
 from labledger.encoding import to_jsonable
 
 log = logging.getLogger("labledger")
@@ -26,6 +27,14 @@ def config_to_dict(config: Any) -> tuple[dict[str, Any], str]:
         log.warning("labledger: config %s", problem)
     if not isinstance(converted, dict):
         raise TypeError(f"config must be a mapping-like object, got {type(config).__name__}")
+    secrets: list[str] = []
+    converted = redact_config(converted, secrets)
+    if secrets:
+        log.warning(
+            "labledger: config %s look like secrets; recorded as %s",
+            ", ".join(secrets),
+            REDACTED,
+        )
     return converted, kind
 
 

@@ -357,8 +357,18 @@ def _describe(batch: RunBatch) -> str:
 
 
 def _clean_output(lines: list[OutputLine]) -> list[OutputLine]:
-    """Console text with NUL characters (PostgreSQL refuses them) made visible instead."""
-    return [(s, t, x.replace("\x00", "\ufffd")) if "\x00" in x else (s, t, x) for s, t, x in lines]
+    """Console text without URL credentials or token parameters, and with NUL characters
+    (PostgreSQL refuses them) made visible."""
+    from labledger.capture.redact import redact_text
+
+    cleaned = []
+    for stream, when, text in lines:
+        if "\x00" in text:
+            text = text.replace("\x00", "\ufffd")
+        if "=" in text or "@" in text:
+            text = redact_text(text)
+        cleaned.append((stream, when, text))
+    return cleaned
 
 
 def _uniform_matrix(dicts: list[dict[str, Any]]) -> tuple[list[str], Any] | None:

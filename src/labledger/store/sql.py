@@ -26,6 +26,7 @@ from labledger.entities import (
 )
 from labledger.errors import (
     AmbiguousRunId,
+    FilterError,
     LabledgerError,
     RunExists,
     RunNotFound,
@@ -84,6 +85,13 @@ def _permanent(exc: OperationalError) -> bool:
     """Errors retrying will not fix soon (unlike a lock timeout or a dropped connection)."""
     text = str(exc.orig).lower()
     return any(word in text for word in _PERMANENT)
+
+
+def _check_range(name: str, value: int | None) -> None:
+    if value is not None and (
+        isinstance(value, bool) or not isinstance(value, int) or not 0 <= value < 2**63
+    ):
+        raise FilterError(f"{name} must be a whole number from 0 to 2**63-1, got {value!r}")
 
 
 def _as_float(value: Any) -> float | None:
@@ -440,6 +448,8 @@ class SqlStore:
         limit: int | None = None,
         offset: int = 0,
     ) -> list[RunRecord]:
+        _check_range("limit", limit)
+        _check_range("offset", offset)
         query = select(runs).where(self._where(project, filter))
         query = query.order_by(*compile_order(parse_order(list(order_by))))
         if limit is not None:
