@@ -42,7 +42,8 @@ import labledger as ll
 config = {{"db_password": "{config key}", "model": {{"api_key": "{nested config key}"}},
           "tokenizer": "gpt2", "max_tokens": 5}}
 with ll.init(project="p", config=config) as run:
-    print("connecting to https://bob:{console URL password}@db.example/x?token={console token parameter}")
+    print("connecting to https://bob:{console URL password}@db.example/x"
+          "?token={console token parameter}")
     run.log({{"loss": 1.0}})
     print(run.id)
 """
@@ -72,7 +73,8 @@ def test_no_planted_secret_reaches_the_store_or_share(tmp_path: Path) -> None:
     env = {
         **os.environ,
         "LABLEDGER_DIR": str(store),
-        "MLFLOW_TRACKING_URI": f"https://mlflow.example/?access_token={SECRETS['env token parameter']}",
+        "MLFLOW_TRACKING_URI": "https://mlflow.example/?access_token="
+        + SECRETS["env token parameter"],
         "HF_TOKEN": SECRETS["env secret variable"],
     }
     argv = [

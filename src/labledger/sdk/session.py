@@ -63,6 +63,7 @@ def init(
             reproduces=reproduces,
             settings=settings,
             capture=capture,
+            mode=mode,
         )
 
 
@@ -79,6 +80,7 @@ def _init(
     reproduces: str | None,
     settings: Settings | None,
     capture: bool,
+    mode: str | None,
 ) -> Run:
     from labledger.sdk.run import Run
 
