@@ -86,6 +86,8 @@ class Run:
             spool_dir=settings.root / "spool",
             strict=settings.strict,
             on_death=self._writer_died,
+            settings=settings,
+            record=record,
         )
         self._append = self._writer.points.append
         self._step = start_step

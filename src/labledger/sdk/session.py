@@ -19,6 +19,7 @@ from labledger.sdk.backend import get_store
 from labledger.sdk.config_input import config_to_dict
 from labledger.sdk.policy import enforce_at_init
 from labledger.sdk.seeding import seed_everything, take_pending_seeds
+from labledger.sdk.spool import redeliver
 
 if TYPE_CHECKING:
     from labledger.sdk.run import Run
@@ -92,6 +93,8 @@ def _init(
     reproduces = reproduces or settings.reproduces  # set by `labledger reproduce`
     enforce_at_init(settings, seed=seed, resume=resume, reproduces=reproduces)  # [policy]
     store = get_store(settings)
+    if settings.uri.startswith(("sqlite", "postgres")):  # a team server client has its own
+        redeliver(store, settings)  # what earlier runs spooled while this store was down
     values, config_kind = config_to_dict(config)
     now = time.time()
     if resume is not None:

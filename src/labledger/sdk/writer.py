@@ -26,6 +26,8 @@ from operator import itemgetter
 from pathlib import Path
 from typing import Any
 
+from labledger.config import Settings
+from labledger.entities import RunRecord
 from labledger.errors import StoreUnavailable
 from labledger.sdk import lifecycle
 from labledger.store.base import MetricColumns, RunBatch, Store
@@ -65,6 +67,8 @@ class Writer:
         spool_dir: Path | None = None,
         strict: bool = False,
         on_death: Callable[[BaseException], None] | None = None,
+        settings: Settings | None = None,
+        record: RunRecord | None = None,
     ) -> None:
         self.store = store
         self.run_id = run_id
@@ -78,6 +82,8 @@ class Writer:
         self.spool_dir = spool_dir
         self.strict = strict
         self.on_death = on_death
+        self.settings = settings  # where to journal what the store cannot take
+        self.record = record
         self.dropped: dict[str, int] = {}  # metric key (repr for non-strings) -> points skipped
         self.drop_reasons: dict[str, str] = {}
         self.spooled_to: str | None = None  # where unwritten batches went, once spooling
@@ -133,16 +139,20 @@ class Writer:
         self._stop.set()
         if self._thread.is_alive():
             self._thread.join(timeout)
-        for attempt in range(3):
-            try:
-                self.flush(raise_errors=True, changes=changes)
-                return
-            except Exception as exc:
-                changes = None  # already merged into the pending batch
-                if attempt == 2 or getattr(exc, "permanent", False):
-                    self._to_spool(exc)
+        try:
+            for attempt in range(3):
+                try:
+                    self.flush(raise_errors=True, changes=changes)
                     return
-                time.sleep(0.5 * (attempt + 1))
+                except Exception as exc:
+                    changes = None  # already merged into the pending batch
+                    if attempt == 2 or getattr(exc, "permanent", False):
+                        self._to_spool(exc)
+                        return
+                    time.sleep(0.5 * (attempt + 1))
+        finally:
+            if self._spool is not None:
+                self._spool.close()
 
     # --- draining ---------------------------------------------------------------------
     def flush(self, raise_errors: bool = True, changes: dict[str, Any] | None = None) -> None:
@@ -330,7 +340,7 @@ class Writer:
             return
         first = self._spool is None
         if first:
-            self._spool = open_spool(self.spool_dir, self.run_id)
+            self._spool = open_spool(self.settings, self.spool_dir, self.run_id, self.record)
         try:
             where = self._spool.append(batch)
         except Exception as exc:  # no space anywhere; the spool keeps what it can in memory
