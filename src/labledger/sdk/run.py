@@ -236,8 +236,10 @@ class Run:
         metadata: Mapping[str, Any] | None = None,
         reference: bool = False,
         aliases: Sequence[str] = (),
+        follow_symlinks: bool = False,
     ) -> ArtifactVersion:
-        """Store a file or folder (content-addressed) as the next version of ``name``.
+        """Store a file or folder (content-addressed) as the next version of ``name``. A
+        folder's symlinks pointing outside it are refused unless ``follow_symlinks=True``.
 
         A SIGTERM/SIGINT arriving meanwhile takes effect when the version is complete."""
         with lifecycle.critical():
@@ -250,6 +252,7 @@ class Run:
                 metadata=metadata,
                 reference=reference,
                 aliases=aliases,
+                follow_symlinks=follow_symlinks,
             )
 
     def use_artifact(self, ref: str, dest: str | os.PathLike[str] | None = None) -> Path:

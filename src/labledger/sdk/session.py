@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import getpass
+import logging
 import os
 import socket
 import threading
@@ -25,6 +26,7 @@ if TYPE_CHECKING:
     from labledger.sdk.run import Run
 
 current_run = lifecycle.current
+_log = logging.getLogger("labledger")
 
 
 def init(
@@ -85,6 +87,7 @@ def _init(
 ) -> Run:
     from labledger.sdk.run import Run
 
+    tags = _check_tags(tags)
     settings = settings or load_settings()
     if mode is not None:
         if mode not in ("online", "offline"):
@@ -103,6 +106,7 @@ def _init(
             raise LabledgerError(
                 f"run {record.run_id} belongs to project {record.project!r}, not {project!r}"
             )
+        _warn_if_live(record, settings)
         changes: dict[str, Any] = {
             "status": RunStatus.RUNNING,
             "ended_at": None,
@@ -188,6 +192,38 @@ class _CaptureThread(threading.Thread):
 
     def stop(self) -> None:
         self.join(timeout=30)
+
+
+def _check_tags(tags: Any) -> list[str]:
+    """``tags`` as a list of strings; a bare string is almost always a mistake."""
+    if isinstance(tags, str):
+        raise TypeError(f"tags must be a list of strings, got the string {tags!r}: use [{tags!r}]")
+    try:
+        values = list(tags or ())
+    except TypeError:
+        raise TypeError(f"tags must be a list of strings, got {type(tags).__name__}") from None
+    for tag in values:
+        if not isinstance(tag, str) or not tag:
+            raise TypeError(f"each tag must be a non-empty string, got {tag!r}")
+    return values
+
+
+def _warn_if_live(record: RunRecord, settings: Settings) -> None:
+    """Resuming a run another live process is still writing: both would write to it."""
+    if record.status is not RunStatus.RUNNING:
+        return
+    from labledger.sdk.api import is_live
+
+    if record.pid == os.getpid() and record.host == socket.gethostname():
+        return
+    if is_live(record, settings):
+        _log.warning(
+            "labledger: run %s is still live (pid %s on %s); resuming it here means two "
+            "processes write to it and the first to finish sets its status",
+            record.run_id,
+            record.pid,
+            record.host,
+        )
 
 
 def _safe(fn: Any) -> Any:
