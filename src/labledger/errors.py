@@ -71,3 +71,12 @@ class PayloadTooLarge(LabledgerError):
 
 class PartiallyApplied(LabledgerError):
     """Some, not all, of the batches merged into one delivery were applied before."""
+
+
+class StoreUnavailable(LabledgerError):
+    """The store cannot take writes now (unreachable, locked) or for good (``permanent``: its
+    file deleted or replaced, read-only, disk full)."""
+
+    def __init__(self, message: str, *, permanent: bool = False) -> None:
+        super().__init__(message)
+        self.permanent = permanent

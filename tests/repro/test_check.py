@@ -66,9 +66,10 @@ def test_a_complete_run_passes_every_item(
         "weights": "pass",
         "determinism": "pass",
         "fingerprint": "pass",
+        "record": "pass",
     }, result
     cli = invoke(check, run.id)
-    assert cli.exit_code == 0 and "Verdict: PASS (7 pass, 0 warn, 0 fail)" in cli.stdout
+    assert cli.exit_code == 0 and "Verdict: PASS (8 pass, 0 warn, 0 fail)" in cli.stdout
 
 
 def test_tampered_record_fails_the_fingerprint_item() -> None:

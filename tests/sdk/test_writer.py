@@ -13,8 +13,7 @@ from labledger.sdk.writer import Writer
 
 
 def columnize(points: list[tuple[float, int, dict[str, Any]]]) -> dict[str, tuple[list, list]]:
-    writer = Writer.__new__(Writer)
-    writer._warned = set()
+    writer = Writer(None, "r")  # type: ignore[arg-type]  # columnizing never touches a store
     columns = writer._columnize(points)
     return {k: (c.steps.tolist(), c.values.tolist()) for k, c in columns.items()}
 

@@ -75,8 +75,9 @@ def reference_digest(uri: str, manifest: Sequence[Entry]) -> str:
     return _canonical_digest({"reference": uri, "kind": kind, "files": files})
 
 
-def _walk(root: Path) -> list[tuple[str, Path]]:
+def _walk(root: Path, follow_symlinks: bool = False) -> list[tuple[str, Path]]:
     found: list[tuple[str, Path]] = []
+    inside = root.resolve()
 
     def fail(exc: OSError) -> None:
         raise ArtifactError(f"cannot read folder {exc.filename}: {exc.strerror or exc}")
@@ -92,12 +93,22 @@ def _walk(root: Path) -> list[tuple[str, Path]]:
         for filename in sorted(filenames):
             full = here / filename
             rel = full.relative_to(root).as_posix()
+            if not follow_symlinks and full.is_symlink():
+                target = full.resolve()
+                if not target.is_relative_to(inside):
+                    raise ArtifactError(
+                        f"{full} is a symlink to {target}, outside the folder logged; "
+                        "pass follow_symlinks=True to copy what it points to"
+                    )
             found.append((validate_manifest_path(rel), full))
     return sorted(found)
 
 
-def scan_local(path: Path, cache: HashCache | None = None) -> LocalScan:
-    """Hash a file or folder into a manifest. Symlinks to files are followed."""
+def scan_local(
+    path: Path, cache: HashCache | None = None, *, follow_symlinks: bool = False
+) -> LocalScan:
+    """Hash a file or folder into a manifest. Symlinks to files inside a folder are followed;
+    one pointing outside it is refused unless ``follow_symlinks``."""
     try:
         mode = path.stat().st_mode
     except OSError as exc:
@@ -105,7 +116,7 @@ def scan_local(path: Path, cache: HashCache | None = None) -> LocalScan:
     if stat_module.S_ISREG(mode):
         files = [(validate_manifest_path(path.name), path)]
     elif stat_module.S_ISDIR(mode):
-        files = _walk(path)
+        files = _walk(path, follow_symlinks)
     else:
         raise ArtifactError(f"cannot log {path}: not a regular file or folder")
 

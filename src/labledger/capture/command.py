@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from labledger.capture.redact import redact_environment
+from labledger.capture.redact import redact_argv, redact_environment
 
 # Variables recorded when their name starts with one of these. PATH and HOME stay out: they say
 # more about the user than about the run.
@@ -49,8 +49,8 @@ def _start_time() -> float | None:
 def capture_command() -> dict[str, Any]:
     argv = list(sys.argv)
     return {
-        "argv": argv,
-        "orig_argv": list(getattr(sys, "orig_argv", argv)),
+        "argv": redact_argv(argv),
+        "orig_argv": redact_argv(list(getattr(sys, "orig_argv", argv))),
         "cwd": os.getcwd(),
         "entry_script": _entry_script(argv[0] if argv else ""),
         "python": sys.executable,

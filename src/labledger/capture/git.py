@@ -12,7 +12,7 @@ import threading
 from pathlib import Path
 from typing import Any, NamedTuple
 
-from labledger.capture.redact import strip_url_credentials
+from labledger.capture.redact import looks_like_secret_file, strip_url_credentials
 
 GIT_TIMEOUT = 10.0  # seconds for one git command
 UNTRACKED_FILE_LIMIT = 256 * 1024  # bytes per untracked file
@@ -226,6 +226,16 @@ def _read_text_file(path: Path) -> tuple[str | None, str | None]:
         return None, "binary"
 
 
+def _digest(path: Path) -> str:
+    import hashlib
+
+    try:
+        with open(path, "rb") as handle:
+            return "sha256:" + hashlib.file_digest(handle, "sha256").hexdigest()
+    except OSError as exc:
+        return f"unreadable: {exc.strerror}"
+
+
 def _untracked(root: Path) -> tuple[dict[str, str], dict[str, str], int]:
     """Untracked, non-ignored files: {path: content}, {path: reason skipped}, skipped unlisted."""
     out = run_git(["ls-files", "--others", "--exclude-standard", "-z"], root)
@@ -238,6 +248,14 @@ def _untracked(root: Path) -> tuple[dict[str, str], dict[str, str], int]:
         if not raw_name:
             continue
         name = os.fsdecode(raw_name)
+        if looks_like_secret_file(name):  # .env, *secret*, *.pem: name and digest only
+            if len(skipped) < UNTRACKED_SKIPPED_LISTED:
+                skipped[name] = (
+                    f"looks like a secret; content not recorded ({_digest(root / name)})"
+                )
+            else:
+                unlisted += 1
+            continue
         text: str | None = None
         reason = over_total
         if total < UNTRACKED_TOTAL_LIMIT:

@@ -9,6 +9,7 @@ import click
 from labledger.config import load_settings
 from labledger.entities import RunStatus
 from labledger.sdk.fingerprint import seal_run
+from labledger.sdk.spool import journal_dirs
 from labledger.store import open_store
 from labledger.store.journal import Journal, JournalBusy, journal_files, replay
 
@@ -32,10 +33,10 @@ def sync_command(journal_dir: Path | None) -> None:
       LABLEDGER_URI=https://ledger.example.com labledger sync --dir ~/offline-runs/journal
     """
     settings = load_settings().with_overrides(offline=False)
-    directory = journal_dir or settings.journal_dir
-    paths = journal_files(directory)
+    directories = [journal_dir] if journal_dir else journal_dirs(settings)
+    paths = [path for directory in directories for path in journal_files(directory)]
     if not paths:
-        click.echo(f"nothing to sync in {directory}")
+        click.echo(f"nothing to sync in {directories[0]}")
         return
     store = open_store(settings.uri, settings=settings)
     applied = duplicates = synced = 0

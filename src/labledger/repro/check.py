@@ -233,6 +233,19 @@ def _fingerprint(store: Store, run: RunView) -> CheckItem:
     )
 
 
+def _completeness(dropped: Mapping[str, Any]) -> CheckItem:
+    points = dropped.get("points", {})
+    if not points:
+        return CheckItem("record", "pass", "every logged point was stored")
+    keys = ", ".join(f"{k} ({n})" for k, n in sorted(points.items()))
+    return CheckItem(
+        "record",
+        "warn",
+        f"{sum(points.values())} logged point(s) were dropped: {keys}",
+        "see the reasons under 'dropped' in `labledger runs show`",
+    )
+
+
 def check_run(run: RunView, store: Store, settings: Settings) -> CheckReport:
     """The reproducibility checklist for ``run`` (read-only)."""
     policy = Policy.from_settings(settings)
@@ -248,5 +261,6 @@ def check_run(run: RunView, store: Store, settings: Settings) -> CheckReport:
         _weights(produced, strict="weights" in policy.require),
         _determinism(determinism),
         _fingerprint(store, run),
+        _completeness(captures.get("dropped", {})),
     )
     return CheckReport(run.id, items)

@@ -6,6 +6,7 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
+from labledger.capture.redact import strip_url_credentials
 from labledger.repro.check import CheckReport
 from labledger.sdk.api import RunView
 from labledger.sdk.fingerprint import short
@@ -48,7 +49,8 @@ def _verdict(report: CheckReport) -> str:
 
 def summarize(run: RunView, report: CheckReport, server_url: str | None = None) -> ShareSummary:
     git = run.captures().get("git", {})
-    link = f"{server_url.rstrip('/')}/runs/{run.id}" if server_url else None
+    base = strip_url_credentials(server_url).rstrip("/") if server_url else None
+    link = f"{base}/runs/{run.id}" if base else None
     return ShareSummary(
         run_id=run.id,
         name=run.name,
@@ -57,7 +59,7 @@ def summarize(run: RunView, report: CheckReport, server_url: str | None = None) 
         metrics=_key_metrics(run),
         commit=git.get("commit"),
         dirty=bool(git.get("dirty")),
-        remote=git.get("remote_url"),
+        remote=strip_url_credentials(git["remote_url"]) if git.get("remote_url") else None,
         verdict=_verdict(report),
         fingerprint=short(run.record.fingerprint),
         reproduces=run.record.reproduces,

@@ -223,6 +223,11 @@ class Api:
         return record
 
 
+def is_live(record: RunRecord, settings: Settings) -> bool:
+    """Whether a ``running`` record's process still seems to be writing to it."""
+    return record.status is RunStatus.RUNNING and not _is_dead(record, settings)
+
+
 def _is_dead(record: RunRecord, settings: Settings) -> bool:
     last_sign_of_life = record.heartbeat_at or record.created_at
     if time.time() - last_sign_of_life > settings.crash_after:

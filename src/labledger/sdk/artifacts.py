@@ -156,9 +156,11 @@ class Artifacts:
         metadata: Mapping[str, Any] | None = None,
         reference: bool = False,
         aliases: Sequence[str] = (),
+        follow_symlinks: bool = False,
     ) -> ArtifactVersion:
         """Log a file or folder (or, with ``reference=True``, a path or ``s3://`` URI left in
-        place) as the next version of ``name``; the same content gives back the same version."""
+        place) as the next version of ``name``; the same content gives back the same version.
+        A folder's symlinks pointing outside it are refused unless ``follow_symlinks``."""
         source = os.fspath(path)
         name = validate_name(name) if name is not None else default_name(source)
         aliases = [validate_alias(a) for a in aliases if a != LATEST]
@@ -175,7 +177,11 @@ class Artifacts:
                 raise ArtifactError(
                     f"cannot copy {source!r} into the artifact store: log it with reference=True"
                 )
-            local = scan_local(Path(source).expanduser().absolute(), self._cache())
+            local = scan_local(
+                Path(source).expanduser().absolute(),
+                self._cache(),
+                follow_symlinks=follow_symlinks,
+            )
             self._upload(local)
             manifest, uri, digest = local.entries, None, content_digest(local.entries)
 

@@ -8,6 +8,7 @@ import logging
 from collections.abc import Mapping
 from typing import Any
 
+from labledger.capture.redact import REDACTED, redact_config
 from labledger.encoding import to_jsonable
 
 log = logging.getLogger("labledger")
@@ -21,11 +22,20 @@ def config_to_dict(config: Any) -> tuple[dict[str, Any], str]:
         return {}, "none"
     kind, plain = _plain(config)
     problems: list[str] = []
+    _check_shape(plain)
     converted = to_jsonable(plain, problems=problems)
     for problem in problems:
         log.warning("labledger: config %s", problem)
     if not isinstance(converted, dict):
         raise TypeError(f"config must be a mapping-like object, got {type(config).__name__}")
+    secrets: list[str] = []
+    converted = redact_config(converted, secrets)
+    if secrets:
+        log.warning(
+            "labledger: config %s look like secrets; recorded as %s",
+            ", ".join(secrets),
+            REDACTED,
+        )
     return converted, kind
 
 
@@ -47,3 +57,24 @@ def _plain(config: Any) -> tuple[str, Any]:
         "config must be a dict, argparse.Namespace, dataclass instance, OmegaConf config "
         f"or pydantic model, got {type(config).__name__}"
     )
+
+
+MAX_CONFIG_DEPTH = 100
+
+
+def _check_shape(value: Any) -> None:
+    """Refuse a cyclic config, or one nested deeper than ``MAX_CONFIG_DEPTH``, with a clear
+    message instead of a RecursionError."""
+    stack: list[tuple[Any, int, str, frozenset[int]]] = [(value, 0, "", frozenset())]
+    while stack:
+        item, depth, path, parents = stack.pop()
+        if not isinstance(item, (Mapping, list, tuple, set, frozenset)):
+            continue
+        if id(item) in parents:
+            raise TypeError(f"config is cyclic: {path or 'the config'} contains itself")
+        if depth > MAX_CONFIG_DEPTH:
+            raise TypeError(f"config is nested more than {MAX_CONFIG_DEPTH} levels deep at {path}")
+        inner = parents | {id(item)}
+        children = item.items() if isinstance(item, Mapping) else enumerate(item)
+        for key, child in children:
+            stack.append((child, depth + 1, f"{path}.{key}" if path else str(key), inner))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import math
 import os
 import time
 import traceback
@@ -25,6 +26,8 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("labledger")
 _time = time.time
+_STEP_LIMIT = 2**63  # steps are stored as int64
+_FLOATS = frozenset({float})  # values log() may keep as they are (immutable, always storable)
 
 EXIT_CODES = {
     RunStatus.FINISHED: 0,
@@ -82,6 +85,9 @@ class Run:
             heartbeat_interval=settings.heartbeat_interval,
             spool_dir=settings.root / "spool",
             strict=settings.strict,
+            on_death=self._writer_died,
+            settings=settings,
+            record=record,
         )
         self._append = self._writer.points.append
         self._step = start_step
@@ -127,21 +133,74 @@ class Run:
         if step is None:
             step = self._step
             self._step = step + 1
-        elif step >= self._step:
-            self._step = step + 1
-        if data.__class__ is dict:
+        elif step.__class__ is int and -_STEP_LIMIT <= step < _STEP_LIMIT:
+            if step >= self._step:
+                self._step = step + 1
+        else:
+            step = self._check_step(step, data)
+            if step is None:
+                return
+            if step >= self._step:
+                self._step = step + 1
+        if data.__class__ is dict and _FLOATS.issuperset(map(type, data.values())):
             self._append((_time(), step, data.copy()))
         else:
-            self._append((_time(), step, self._as_dict(data)))
+            self._append((_time(), step, self._capture(data)))
 
     def _log_after_finish(self, point: Any) -> None:
         log.warning("labledger: run %s is finished; log() ignored", self.id)
 
-    @staticmethod
-    def _as_dict(data: Any) -> dict[str, Any]:
+    def _check_step(self, step: Any, data: Any) -> int | None:
+        """``step`` as an int, or None (point refused, warned) outside strict mode; strict
+        mode raises. Steps are integers within int64: 1.5, NaN, 2**63 or True are refused."""
+        problem = _step_problem(step)
+        if problem is None:
+            return int(step)
+        if self.settings.strict:
+            raise problem
+        for key in data if isinstance(data, Mapping) else ():
+            self._writer._drop(key, 1, f"refused at log(): {problem}")
+        self._writer._warn_once(f"step:{problem}", f"labledger: log() refused: {problem}")
+        return None
+
+    def _capture(self, data: Any) -> dict[str, Any]:
+        """A copy of ``data`` whose values are read now: a 0-d array or tensor changed in place
+        after ``log`` must not change what was logged. Tensors are detached and read with
+        ``.item()``; values the writer cannot store stay as they are for it to report."""
         if not isinstance(data, Mapping):
             raise TypeError(f"run.log expects a dict of metrics, got {type(data).__name__}")
-        return dict(data)
+        strict = self.settings.strict
+        out: dict[str, Any] = {}
+        for key, value in data.items():
+            kind = value.__class__
+            if kind is float:
+                pass
+            elif kind is int:
+                if strict and not -1.7976931348623157e308 <= value <= 1.7976931348623157e308:
+                    raise ValueError(
+                        f"metric {key!r}: {value.bit_length()}-bit int is too large for float64"
+                    )
+            elif kind is bool:
+                value = float(value)
+            elif hasattr(value, "item") and _is_single(value):
+                value = _read_scalar(value)
+            out[key] = value
+        return out
+
+    def _writer_died(self, error: BaseException) -> None:
+        """Called from the dying writer thread: the next ``log`` warns and restarts it."""
+        if not self._finished:
+            self._append = self._restart_writer
+
+    def _restart_writer(self, point: Any) -> None:
+        log.error(
+            "labledger: run %s: the background writer stopped (%r); restarting it",
+            self.id,
+            self._writer.error,
+        )
+        self._append = self._writer.points.append
+        self._append(point)
+        self._writer.restart()
 
     def update_config(self, config: Any) -> None:
         """Add keys to the run's config (dict, argparse, dataclass or OmegaConf)."""
@@ -177,31 +236,40 @@ class Run:
         metadata: Mapping[str, Any] | None = None,
         reference: bool = False,
         aliases: Sequence[str] = (),
+        follow_symlinks: bool = False,
     ) -> ArtifactVersion:
-        """Store a file or folder (content-addressed) as the next version of ``name``."""
-        self._writer.flush(raise_errors=False)
-        return self.artifacts.log(
-            self.id,
-            path,
-            name=name,
-            type=type,
-            metadata=metadata,
-            reference=reference,
-            aliases=aliases,
-        )
+        """Store a file or folder (content-addressed) as the next version of ``name``. A
+        folder's symlinks pointing outside it are refused unless ``follow_symlinks=True``.
+
+        A SIGTERM/SIGINT arriving meanwhile takes effect when the version is complete."""
+        with lifecycle.critical():
+            self._writer.flush(raise_errors=False)
+            return self.artifacts.log(
+                self.id,
+                path,
+                name=name,
+                type=type,
+                metadata=metadata,
+                reference=reference,
+                aliases=aliases,
+                follow_symlinks=follow_symlinks,
+            )
 
     def use_artifact(self, ref: str, dest: str | os.PathLike[str] | None = None) -> Path:
         """Fetch ``name[:vN|alias]`` and record this run as its consumer."""
-        return self.artifacts.use(ref, run_id=self.id, dest=dest)
+        with lifecycle.critical():
+            return self.artifacts.use(ref, run_id=self.id, dest=dest)
 
     def use_dataset(self, path_or_uri: str, name: str | None = None) -> ArtifactVersion:
         """Fingerprint input data and record it as consumed by this run."""
-        return self.artifacts.use_dataset(self.id, path_or_uri, name=name)
+        with lifecycle.critical():
+            return self.artifacts.use_dataset(self.id, path_or_uri, name=name)
 
     # --- lifecycle --------------------------------------------------------------------
     def flush(self) -> None:
-        """Block until everything logged so far is durable in the store."""
-        self._writer.flush()
+        """Block until everything logged so far is durable in the store (or, when the store
+        cannot take it, in the spool). Raises the store's error only in strict mode."""
+        self._writer.flush(raise_errors=self.settings.strict)
 
     def finish(
         self,
@@ -209,18 +277,25 @@ class Run:
         error: str | None = None,
         exit_code: int | None = None,
     ) -> None:
-        """Flush, record the final status and stop background work. Idempotent."""
+        """Flush, record the final status and stop background work. Idempotent; never raises
+        into the training script (outside strict mode). A SIGTERM/SIGINT arriving meanwhile
+        waits until the record is complete, and the run ends ``killed``."""
         if self._finished:
             return
+        with lifecycle.critical():
+            self._finish(RunStatus(status), error, exit_code)
+
+    def _finish(self, status: RunStatus, error: str | None, exit_code: int | None) -> None:
         self._finished = True
         self._append = self._log_after_finish
-
-        status = RunStatus(status)
         for helper in reversed(self._helpers):
             try:
                 helper.stop()
             except Exception as exc:
                 log.warning("labledger: stopping %s failed: %s", type(helper).__name__, exc)
+        interrupted = lifecycle.deferred_signal()
+        if interrupted is not None and status is RunStatus.FINISHED:
+            status, error, exit_code = RunStatus.KILLED, interrupted, None
         ended = time.time()
         changes: dict[str, Any] = {
             "status": status,
@@ -230,12 +305,34 @@ class Run:
         }
         if error is not None:
             changes["error"] = error
+        if not self._writer.alive and self._writer.error is not None:
+            log.error(
+                "labledger: run %s: the background writer had stopped (%r); "
+                "writing what it left now",
+                self.id,
+                self._writer.error,
+            )
         self._writer.close(changes)  # the final status lands in the same transaction
         self.record.status = status
         self.record.ended_at = ended
         lifecycle.unregister(self)
-        if not getattr(self.store, "offline", False):  # offline: `labledger sync` seals it
+        if self._writer.dropped:
+            total = sum(self._writer.dropped.values())
+            log.warning(
+                "labledger: run %s: %d point(s) were not stored (%s); see `labledger runs show %s`",
+                self.id,
+                total,
+                ", ".join(sorted(self._writer.dropped)),
+                self.id,
+            )
+        if self._writer.spooled_to is None and not getattr(self.store, "offline", False):
+            # else `labledger sync` seals it once the spool or journal is delivered
             seal_run(self.store, self.id, self.settings)  # policy marks, then the fingerprint
+        interrupted = lifecycle.deferred_signal()
+        if interrupted is not None and status is not RunStatus.KILLED:
+            # The signal came while the record was being completed: it still ends the run.
+            self.record.status = RunStatus.KILLED
+            self._writer.close({"status": RunStatus.KILLED, "exit_code": 130, "error": interrupted})
 
     def __enter__(self) -> Run:
         return self
@@ -250,6 +347,56 @@ class Run:
             self.finish()
         elif issubclass(exc_type, KeyboardInterrupt):
             self.finish(RunStatus.KILLED, error="KeyboardInterrupt")
+        elif issubclass(exc_type, lifecycle.Terminated):
+            self.finish(RunStatus.KILLED, error="SIGTERM")
+        elif issubclass(exc_type, SystemExit):
+            code = exc.code if isinstance(exc, SystemExit) else None
+            if code is None or code == 0:
+                self.finish(exit_code=0)
+            else:
+                number = code if isinstance(code, int) else 1
+                self.finish(RunStatus.FAILED, error=f"sys.exit({code!r})", exit_code=number)
         else:
             text = "".join(traceback.format_exception(exc_type, exc, tb))
             self.finish(RunStatus.FAILED, error=text)
+
+
+def _read_scalar(value: Any) -> Any:
+    """A tensor's or array's one number now (detached first); unchanged when that fails, for
+    the writer to report."""
+    try:
+        return value.detach().item() if hasattr(value, "detach") else value.item()
+    except Exception:
+        return value
+
+
+def _is_single(value: Any) -> bool:
+    """A tensor or array holding exactly one number (``numel()``/``size`` of 1)."""
+    numel = getattr(value, "numel", None)
+    if callable(numel):
+        try:
+            return bool(numel() == 1)
+        except Exception:
+            return False
+    return getattr(value, "size", None) == 1
+
+
+def _step_problem(step: Any) -> Exception | None:
+    """Why ``step`` is not a valid step (the error strict mode raises), or None."""
+    import operator
+
+    if isinstance(step, bool):
+        return TypeError(f"step must be an integer, got {step!r}")
+    try:
+        number = operator.index(step)
+    except TypeError:
+        if not isinstance(step, float):
+            return TypeError(f"step must be an integer, got {type(step).__name__} {step!r}")
+        if not math.isfinite(step):
+            return ValueError(f"step must be a finite integer, got {step!r}")
+        if not step.is_integer():
+            return TypeError(f"step must be an integer, got {step!r}")
+        number = int(step)
+    if not -_STEP_LIMIT <= number < _STEP_LIMIT:
+        return ValueError(f"step {number} does not fit in 64 bits")
+    return None

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import getpass
+import logging
 import os
 import socket
 import threading
@@ -19,11 +20,13 @@ from labledger.sdk.backend import get_store
 from labledger.sdk.config_input import config_to_dict
 from labledger.sdk.policy import enforce_at_init
 from labledger.sdk.seeding import seed_everything, take_pending_seeds
+from labledger.sdk.spool import redeliver
 
 if TYPE_CHECKING:
     from labledger.sdk.run import Run
 
 current_run = lifecycle.current
+_log = logging.getLogger("labledger")
 
 
 def init(
@@ -50,8 +53,41 @@ def init(
     ``with`` block ends, on ``finish()``, or at interpreter exit (``failed`` after an uncaught
     exception, ``killed`` after Ctrl-C or SIGTERM).
     """
+    with lifecycle.critical():  # a signal meanwhile takes effect once the run is registered
+        return _init(
+            project,
+            config,
+            name=name,
+            tags=tags,
+            notes=notes,
+            group=group,
+            seed=seed,
+            resume=resume,
+            reproduces=reproduces,
+            settings=settings,
+            capture=capture,
+            mode=mode,
+        )
+
+
+def _init(
+    project: str | None,
+    config: Any,
+    *,
+    name: str | None,
+    tags: Sequence[str],
+    notes: str | None,
+    group: str | None,
+    seed: int | None,
+    resume: str | None,
+    reproduces: str | None,
+    settings: Settings | None,
+    capture: bool,
+    mode: str | None,
+) -> Run:
     from labledger.sdk.run import Run
 
+    tags = _check_tags(tags)
     settings = settings or load_settings()
     if mode is not None:
         if mode not in ("online", "offline"):
@@ -60,6 +96,8 @@ def init(
     reproduces = reproduces or settings.reproduces  # set by `labledger reproduce`
     enforce_at_init(settings, seed=seed, resume=resume, reproduces=reproduces)  # [policy]
     store = get_store(settings)
+    if settings.uri.startswith(("sqlite", "postgres")):  # a team server client has its own
+        redeliver(store, settings)  # what earlier runs spooled while this store was down
     values, config_kind = config_to_dict(config)
     now = time.time()
     if resume is not None:
@@ -68,6 +106,7 @@ def init(
             raise LabledgerError(
                 f"run {record.run_id} belongs to project {record.project!r}, not {project!r}"
             )
+        _warn_if_live(record, settings)
         changes: dict[str, Any] = {
             "status": RunStatus.RUNNING,
             "ended_at": None,
@@ -153,6 +192,38 @@ class _CaptureThread(threading.Thread):
 
     def stop(self) -> None:
         self.join(timeout=30)
+
+
+def _check_tags(tags: Any) -> list[str]:
+    """``tags`` as a list of strings; a bare string is almost always a mistake."""
+    if isinstance(tags, str):
+        raise TypeError(f"tags must be a list of strings, got the string {tags!r}: use [{tags!r}]")
+    try:
+        values = list(tags or ())
+    except TypeError:
+        raise TypeError(f"tags must be a list of strings, got {type(tags).__name__}") from None
+    for tag in values:
+        if not isinstance(tag, str) or not tag:
+            raise TypeError(f"each tag must be a non-empty string, got {tag!r}")
+    return values
+
+
+def _warn_if_live(record: RunRecord, settings: Settings) -> None:
+    """Resuming a run another live process is still writing: both would write to it."""
+    if record.status is not RunStatus.RUNNING:
+        return
+    from labledger.sdk.api import is_live
+
+    if record.pid == os.getpid() and record.host == socket.gethostname():
+        return
+    if is_live(record, settings):
+        _log.warning(
+            "labledger: run %s is still live (pid %s on %s); resuming it here means two "
+            "processes write to it and the first to finish sets its status",
+            record.run_id,
+            record.pid,
+            record.host,
+        )
 
 
 def _safe(fn: Any) -> Any:

@@ -4,22 +4,32 @@
 this thread wakes every ``flush_interval`` seconds, turns whatever has queued up into one numpy
 column per key and sends it, with queued summaries, captures, console output and run-field
 changes, as one ``RunBatch``: one durable transaction per flush. A batch that fails to write is
-kept and retried; at shutdown, one that still cannot be written is saved to a spool file beside
-the store instead of being dropped.
+kept and retried; when the store is gone (file deleted or replaced, read-only, disk full) or
+still failing at shutdown, it goes to the spool (``labledger.sdk.spool``) instead of being lost.
+
+Every point is isolated: a key or value that cannot be stored is skipped with one warning per
+key naming the reason, counted in ``dropped`` (recorded in the run's ``dropped`` capture
+section), and every other point lands. The thread never dies of an exception; if it dies anyway,
+``on_death`` tells the run, whose next ``log`` warns and restarts it.
 """
 
 from __future__ import annotations
 
 import collections
-import json
 import logging
+import math
 import threading
 import time
+from collections.abc import Callable
 from itertools import chain
 from operator import itemgetter
 from pathlib import Path
 from typing import Any
 
+from labledger.config import Settings
+from labledger.entities import RunRecord
+from labledger.errors import StoreUnavailable
+from labledger.sdk import lifecycle
 from labledger.store.base import MetricColumns, RunBatch, Store
 
 log = logging.getLogger("labledger")
@@ -27,6 +37,21 @@ log = logging.getLogger("labledger")
 Point = tuple[float, int, dict[str, Any]]
 _ABSENT = object()  # marks a key missing from one logged dict
 OutputLine = tuple[str, float, str]
+MAX_KEY_LENGTH = 250  # the store's metric key column
+RETRIES_BEFORE_SPOOL = 20  # consecutive failed background flushes (about a second at 50 ms)
+
+
+def key_problem(key: Any) -> str | None:
+    """Why ``key`` cannot be a metric name, or None when it can."""
+    if not isinstance(key, str):
+        return f"metric names must be strings, not {type(key).__name__}"
+    if not key:
+        return "metric names must not be empty"
+    if len(key) > MAX_KEY_LENGTH:
+        return f"metric names are at most {MAX_KEY_LENGTH} characters"
+    if "\x00" in key:
+        return "metric names must not contain NUL characters"
+    return None
 
 
 class Writer:
@@ -41,6 +66,9 @@ class Writer:
         heartbeat_interval: float = 5.0,
         spool_dir: Path | None = None,
         strict: bool = False,
+        on_death: Callable[[BaseException], None] | None = None,
+        settings: Settings | None = None,
+        record: RunRecord | None = None,
     ) -> None:
         self.store = store
         self.run_id = run_id
@@ -53,67 +81,145 @@ class Writer:
         self.heartbeat_interval = heartbeat_interval
         self.spool_dir = spool_dir
         self.strict = strict
+        self.on_death = on_death
+        self.settings = settings  # where to journal what the store cannot take
+        self.record = record
+        self.dropped: dict[str, int] = {}  # metric key (repr for non-strings) -> points skipped
+        self.drop_reasons: dict[str, str] = {}
+        self.spooled_to: str | None = None  # where unwritten batches went, once spooling
+        self.error: BaseException | None = None  # the last background write error
+        self._dropped_changed = False
+        self._failures = 0
+        self._spool: Any = None
         self._pending = RunBatch()
         self._flush_lock = threading.Lock()
         self._stop = threading.Event()
         self._warned: set[str] = set()
         self._next_heartbeat = 0.0
-        self._thread = threading.Thread(target=self._loop, name="labledger-writer", daemon=True)
+        self._thread = self._new_thread()
+
+    def _new_thread(self) -> threading.Thread:
+        return threading.Thread(target=self._loop, name="labledger-writer", daemon=True)
 
     def start(self) -> None:
         self._next_heartbeat = time.time() + self.heartbeat_interval
         self._thread.start()
 
+    @property
+    def alive(self) -> bool:
+        return self._thread.is_alive()
+
+    def restart(self) -> None:
+        """Start a new thread after the previous one died (see ``on_death``)."""
+        if not self._thread.is_alive() and not self._stop.is_set():
+            self._thread = self._new_thread()
+            self._thread.start()
+
     def _loop(self) -> None:
-        while not self._stop.wait(self.flush_interval):
-            now = time.time()
-            changes = None
-            if now >= self._next_heartbeat:
-                changes = {"heartbeat_at": now}
-                self._next_heartbeat = now + self.heartbeat_interval
-            self.flush(raise_errors=False, changes=changes)
+        try:
+            while not self._stop.wait(self.flush_interval):
+                now = time.time()
+                changes = None
+                if now >= self._next_heartbeat:
+                    changes = {"heartbeat_at": now}
+                    self._next_heartbeat = now + self.heartbeat_interval
+                try:
+                    self.flush(raise_errors=False, changes=changes)
+                except Exception as exc:  # a bug here must not stop the thread
+                    self.error = exc
+                    self._warn_once("loop", f"labledger: background flush failed: {exc!r}")
+        except BaseException as exc:
+            self.error = exc
+            if self.on_death is not None:
+                self.on_death(exc)  # the thread ends here; the run's next log() restarts it
 
     def close(self, changes: dict[str, Any] | None = None, timeout: float | None = None) -> None:
         """Stop the thread, then write everything still queued plus ``changes`` (the final
-        status) in one batch, retrying, then spooling to disk rather than losing it."""
+        status) in one batch, retrying, then spooling rather than losing it. Never raises."""
         self._stop.set()
         if self._thread.is_alive():
             self._thread.join(timeout)
-        for attempt in range(3):
-            try:
-                self.flush(raise_errors=True, changes=changes)
-                return
-            except Exception as exc:
-                changes = None  # already merged into the pending batch
-                if attempt == 2:
-                    self._spool(exc)
-                else:
+        try:
+            for attempt in range(3):
+                try:
+                    self.flush(raise_errors=True, changes=changes)
+                    return
+                except Exception as exc:
+                    changes = None  # already merged into the pending batch
+                    if attempt == 2 or getattr(exc, "permanent", False):
+                        self._to_spool(exc)
+                        return
                     time.sleep(0.5 * (attempt + 1))
+        finally:
+            if self._spool is not None:
+                self._spool.close()
 
     # --- draining ---------------------------------------------------------------------
     def flush(self, raise_errors: bool = True, changes: dict[str, Any] | None = None) -> None:
-        """Write everything queued so far in one transaction. Safe to call from any thread."""
-        with self._flush_lock:
+        """Write everything queued so far in one transaction. Safe to call from any thread;
+        on the main thread a signal waits until the batch is written and accounted for."""
+        with lifecycle.critical(), self._flush_lock:
             batch = self._collect(changes)
             if not batch:
+                return
+            if self._spool is not None:  # the store failed for good: keep order, keep spooling
+                self._to_spool(self.error or StoreUnavailable("store unavailable"))
                 return
             try:
                 self.store.write_batch(self.run_id, batch)
             except Exception as exc:
-                self._pending = batch
-                if raise_errors or self.strict:
-                    raise
-                self._warn_once(
-                    "write", f"labledger: writing run {self.run_id} failed ({exc}); will retry"
-                )
+                self._failed(batch, exc, raise_errors)
                 return
             self._pending = RunBatch()
+            self._failures = 0
+
+    def _failed(self, batch: RunBatch, exc: Exception, raise_errors: bool) -> None:
+        """Keep the batch; spool it once the store looks gone; raise only when asked."""
+        self._pending = batch
+        self.error = exc
+        self._failures += 1
+        if not isinstance(exc, StoreUnavailable) and self._isolate(batch):
+            return
+        gone = getattr(exc, "permanent", False) or self._failures >= RETRIES_BEFORE_SPOOL
+        if gone and not raise_errors:
+            self._to_spool(exc)
+            return
+        if raise_errors:
+            raise exc
+        self._warn_once("write", f"labledger: writing run {self.run_id} failed ({exc}); will retry")
+
+    def _isolate(self, batch: RunBatch) -> bool:
+        """After an unexpected write error: if the store takes a trivial write, the batch holds
+        something it cannot store; write it key by key and drop the keys that still fail."""
+        try:
+            self.store.write_batch(self.run_id, RunBatch(changes={"heartbeat_at": time.time()}))
+        except Exception:
+            return False  # the store is down, not the data: retry the batch later
+        metrics, batch.metrics = batch.metrics, {}
+        for key, col in metrics.items():
+            try:
+                self.store.write_batch(self.run_id, RunBatch(metrics={key: col}))
+            except Exception as exc:
+                self._drop(key, len(col.steps), f"the store refused it ({exc})")
+        try:
+            if batch:
+                self.store.write_batch(self.run_id, batch)
+        except Exception as exc:
+            log.error(
+                "labledger: run %s: could not store %s (%s); skipped",
+                self.run_id,
+                _describe(batch),
+                exc,
+            )
+        self._pending = RunBatch()
+        self._failures = 0
+        return True
 
     def _collect(self, changes: dict[str, Any] | None) -> RunBatch:
         batch = self._pending
         points = _drain(self.points)
         if points:
-            batch.metrics = _merge(batch.metrics, self._columnize(points))
+            batch.metrics = _merge(batch.metrics, self._columnize_safely(points))
         for queue, target in (
             (self.summaries, batch.summary),
             (self.captures, batch.captures),
@@ -121,10 +227,31 @@ class Writer:
         ):
             for item in _drain(queue):
                 target.update(item)
-        batch.outputs.extend(_drain(self.outputs))
+        lines = _drain(self.outputs)
+        if lines:
+            batch.outputs.extend(_clean_output(lines))
+        if self._dropped_changed:
+            self._dropped_changed = False
+            batch.captures["dropped"] = {
+                "points": dict(self.dropped),
+                "reasons": dict(self.drop_reasons),
+            }
         if changes:
             batch.changes.update(changes)
         return batch
+
+    def _columnize_safely(self, points: list[Point]) -> dict[str, MetricColumns]:
+        try:
+            return self._columnize(points)
+        except Exception:  # should not happen; never lose the flush to one bad point
+            columns: dict[str, MetricColumns] = {}
+            for point in points:
+                try:
+                    columns = _merge(columns, self._columnize([point]))
+                except Exception as exc:
+                    for key in point[2]:
+                        self._drop(key, 1, f"it could not be converted ({exc!r})")
+            return columns
 
     def _columnize(self, points: list[Point]) -> dict[str, MetricColumns]:
         """One numpy column per key, built with C-level loops rather than point by point."""
@@ -139,7 +266,7 @@ class Writer:
             return {
                 k: MetricColumns(all_steps, matrix[:, i], all_times) for i, k in enumerate(keys)
             }
-        # Mixed key sets: key by key; a key absent from some points is filtered out.
+        # Mixed key sets or odd values: key by key; a key absent from some points is filtered out.
         columns: dict[str, MetricColumns] = {}
         for key in dict.fromkeys(chain.from_iterable(dicts)):
             values: list[Any] = [d.get(key, _ABSENT) for d in dicts]
@@ -149,13 +276,19 @@ class Writer:
                 keep = np.asarray(present, dtype=bool)
                 values = [v for v in values if v is not _ABSENT]
                 steps, times = steps[keep], times[keep]
+            problem = key_problem(key)
+            if problem is not None:
+                self._drop(key, len(values), problem)
+                continue
             try:
+                if any(v is None for v in values):
+                    raise TypeError("None")
                 array = np.asarray(values, dtype=np.float64)
-            except (TypeError, ValueError):
+            except Exception:
                 array, numeric = self._numeric(key, values)
                 steps, times = steps[numeric], times[numeric]
             if array.ndim != 1:
-                self._warn_once(key, f"labledger: metric {key!r} is not a scalar; skipped")
+                self._drop(key, len(values), "the value is not a scalar")
                 continue
             if len(array):
                 columns[key] = MetricColumns(steps, array, times)
@@ -168,69 +301,113 @@ class Writer:
         converted: list[float] = []
         keep: list[bool] = []
         for value in values:
+            if value is None:
+                self._warn_once(f"none:{key}", f"labledger: metric {key!r} got None; stored as NaN")
+                converted.append(math.nan)
+                keep.append(True)
+                continue
             try:
                 converted.append(float(value))
                 keep.append(True)
-            except (TypeError, ValueError):
+            except OverflowError:
                 keep.append(False)
-        self._warn_once(
-            key, f"labledger: metric {key!r} got a non-numeric value; such points are skipped"
-        )
+                self._drop(key, 1, "a value is too large for float64")
+            except Exception:
+                keep.append(False)
+                self._drop(key, 1, f"a {type(value).__name__} value is non-numeric")
         return np.asarray(converted, dtype=np.float64), np.asarray(keep, dtype=bool)
 
     # --- failure handling ---------------------------------------------------------------
+    def _drop(self, key: Any, count: int, reason: str) -> None:
+        """Count ``count`` points of ``key`` as skipped; warn once per key with the reason."""
+        name = key if isinstance(key, str) else repr(key)
+        self.dropped[name] = self.dropped.get(name, 0) + count
+        self.drop_reasons.setdefault(name, reason)
+        self._dropped_changed = True
+        self._warn_once(f"drop:{name}", f"labledger: metric {name!r}: {reason}; point skipped")
+
     def _warn_once(self, key: str, message: str) -> None:
         if key not in self._warned:
             self._warned.add(key)
             log.warning(message)
 
-    def _spool(self, error: Exception) -> None:
-        """Last resort at shutdown: keep the unwritten batch on disk rather than lose it."""
-        import numpy as np
+    def _to_spool(self, error: BaseException) -> None:
+        """The store cannot take the batch: append it to the spool rather than lose it."""
+        from labledger.sdk.spool import open_spool
 
-        batch = self._pending
-        if self.spool_dir is None:
-            log.error("labledger: could not write run %s: %s", self.run_id, error)
+        batch, self._pending = self._pending, RunBatch()
+        if not batch:
             return
-        self.spool_dir.mkdir(parents=True, exist_ok=True)
-        stem = self.spool_dir / f"{self.run_id}-{time.time_ns()}"
-        arrays: dict[str, Any] = {}
-        for i, (key, col) in enumerate(batch.metrics.items()):
-            arrays[f"k{i}_key"] = np.array(key)
-            arrays[f"k{i}_steps"], arrays[f"k{i}_values"] = col.steps, col.values
-            arrays[f"k{i}_times"] = col.times
-        np.savez(stem.with_suffix(".npz"), **arrays)
-        rest = {
-            "summary": batch.summary,
-            "captures": batch.captures,
-            "outputs": batch.outputs,
-            "config": batch.config,
-            "changes": batch.changes,
-        }
-        stem.with_suffix(".json").write_text(json.dumps(rest, default=str))
-        log.error(
-            "labledger: could not write run %s (%s); unwritten data saved to %s.*",
-            self.run_id,
-            error,
-            stem,
-        )
+        first = self._spool is None
+        if first:
+            self._spool = open_spool(self.settings, self.spool_dir, self.run_id, self.record)
+        try:
+            where = self._spool.append(batch)
+        except Exception as exc:  # no space anywhere; the spool keeps what it can in memory
+            log.error("labledger: run %s: spooling failed too (%s)", self.run_id, exc)
+            return
+        if first or where != self.spooled_to:
+            self.spooled_to = where
+            log.error(
+                "labledger: could not write run %s (%s); unwritten data is spooled to %s "
+                "(`labledger sync` delivers it)",
+                self.run_id,
+                error,
+                where,
+            )
+
+
+def _describe(batch: RunBatch) -> str:
+    parts = [
+        name
+        for name in ("summary", "captures", "outputs", "config", "changes")
+        if getattr(batch, name)
+    ]
+    return ", ".join(parts) or "nothing"
+
+
+def _clean_output(lines: list[OutputLine]) -> list[OutputLine]:
+    """Console text without URL credentials or token parameters, and with NUL characters
+    (PostgreSQL refuses them) made visible."""
+    from labledger.capture.redact import redact_text
+
+    cleaned = []
+    for stream, when, text in lines:
+        if "\x00" in text:
+            text = text.replace("\x00", "\ufffd")
+        if "=" in text or "@" in text:
+            text = redact_text(text)
+        cleaned.append((stream, when, text))
+    return cleaned
 
 
 def _uniform_matrix(dicts: list[dict[str, Any]]) -> tuple[list[str], Any] | None:
     """The common case, every point logging the same numeric keys: all values as one
-    (points x keys) float64 matrix. None when key sets differ or a value is not a number."""
+    (points x keys) float64 matrix. None when key sets differ, a key is not a valid name or
+    a value is not a number."""
     import numpy as np
 
     keys = list(dicts[0])
     if not keys or set(map(len, dicts)) != {len(keys)}:
         return None
+    if any(key_problem(k) for k in keys):
+        return None
     try:
-        matrix = np.array(list(map(itemgetter(*keys), dicts)), dtype=np.float64)
-    except (KeyError, TypeError, ValueError):
+        rows = list(map(itemgetter(*keys), dicts))
+        matrix = np.array(rows, dtype=np.float64)
+    except Exception:
         return None
     if matrix.ndim != (1 if len(keys) == 1 else 2):
         return None
+    if np.isnan(matrix).any() and _has_none(rows, len(keys) > 1):
+        return None  # None became NaN: the slow path warns about it
     return keys, matrix.reshape(len(dicts), len(keys))
+
+
+def _has_none(rows: list[Any], tuples: bool) -> bool:
+    if tuples:
+        return any(None in row for row in rows)
+    return any(v is None for v in rows)
 
 
 def _drain(queue: collections.deque[Any]) -> list[Any]:

@@ -112,6 +112,8 @@ def _tokenize(text: str) -> tuple[list[tuple[str, str]], list[int]]:
 def parse_field(text: str) -> Field:
     """Parse ``metrics.acc``, ``config.optimizer.lr`` or an attribute name."""
     parts = [p.strip("`") for p in re.findall(r"`[^`]+`|[^.]+", text)]
+    if not parts or not all(p.strip() for p in parts):
+        raise FilterError(f"empty field name in {text!r}: use metrics.KEY, config.KEY or a field")
     head = parts[0]
     if len(parts) == 1:
         if head not in ATTRIBUTES:
@@ -125,11 +127,20 @@ def parse_field(text: str) -> Field:
     return Field(NAMESPACES[head], ".".join(parts[1:]))
 
 
+MAX_FILTER_LENGTH = 20_000  # characters
+MAX_FILTER_DEPTH = 50  # nested parentheses and nots
+MAX_FILTER_TERMS = 200  # comparisons (SQLite refuses expression trees deeper than 1000)
+
+
 class _Parser:
     def __init__(self, text: str) -> None:
+        if len(text) > MAX_FILTER_LENGTH:
+            raise FilterError(f"filter is too long ({len(text)} > {MAX_FILTER_LENGTH} characters)")
         self.text = text
         self.tokens, self.starts = _tokenize(text)
         self.pos = 0
+        self.depth = 0
+        self.terms = 0
 
     def error(self, message: str, index: int | None = None) -> FilterError:
         """A FilterError pointing at token ``index`` (default: the next one; end of text)."""
@@ -176,12 +187,22 @@ class _Parser:
         return items[0] if len(items) == 1 else BoolOp("and", tuple(items))
 
     def not_expr(self) -> Expr:
-        if self.accept("keyword", "not"):
-            return Not(self.not_expr())
-        if self.accept("op", "("):
-            expr = self.or_expr()
-            self.take("op", ")")
-            return expr
+        if self.peek() in (("keyword", "not"), ("op", "(")):
+            self.depth += 1
+            if self.depth > MAX_FILTER_DEPTH:
+                raise self.error(f"nested more than {MAX_FILTER_DEPTH} levels deep")
+            try:
+                if self.accept("keyword", "not"):
+                    return Not(self.not_expr())
+                self.take("op", "(")
+                expr = self.or_expr()
+                self.take("op", ")")
+                return expr
+            finally:
+                self.depth -= 1
+        self.terms += 1
+        if self.terms > MAX_FILTER_TERMS:
+            raise self.error(f"more than {MAX_FILTER_TERMS} comparisons")
         return self.comparison()
 
     def comparison(self) -> Comparison:
@@ -240,6 +261,8 @@ def parse_order(keys: str | list[str] | tuple[str, ...] | None) -> list[OrderKey
         keys = [k for k in keys.split(",") if k.strip()]
     result = []
     for raw in keys:
+        if not isinstance(raw, str):
+            raise FilterError(f"sort keys are strings like '-metrics.acc', not {raw!r}")
         text = raw.strip()
         descending = text.startswith("-")
         text = text.lstrip("+-").strip()

@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 from sqlalchemy import Connection, Engine, delete, func, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, OperationalError
 
 from labledger.encoding import flatten, to_jsonable
 from labledger.entities import (
@@ -26,10 +26,12 @@ from labledger.entities import (
 )
 from labledger.errors import (
     AmbiguousRunId,
+    FilterError,
     LabledgerError,
     PartiallyApplied,
     RunExists,
     RunNotFound,
+    StoreUnavailable,
 )
 from labledger.store import sql_table
 from labledger.store.base import MetricColumns, RunBatch
@@ -68,6 +70,29 @@ def _param_row(run_id: str, key: str, value: Any) -> dict[str, Any]:
         "value_text": text,
         "value_json": _dumps(value),
     }
+
+
+_PERMANENT = (
+    "readonly",
+    "read-only",
+    "disk is full",
+    "disk i/o",
+    "no such table",
+    "not a database",
+)
+
+
+def _permanent(exc: OperationalError) -> bool:
+    """Errors retrying will not fix soon (unlike a lock timeout or a dropped connection)."""
+    text = str(exc.orig).lower()
+    return any(word in text for word in _PERMANENT)
+
+
+def _check_range(name: str, value: int | None) -> None:
+    if value is not None and (
+        isinstance(value, bool) or not isinstance(value, int) or not 0 <= value < 2**63
+    ):
+        raise FilterError(f"{name} must be a whole number from 0 to 2**63-1, got {value!r}")
 
 
 def _as_float(value: Any) -> float | None:
@@ -157,7 +182,22 @@ class SqlStore:
             query = select(runs.c.run_id).where(runs.c.run_id == run_id)
             return conn.execute(query).first() is not None
 
+    def _check_writable(self) -> None:
+        """Raise ``StoreUnavailable`` when writes could not reach the store (SQLite: its file
+        deleted or replaced since it was opened)."""
+
     def write_batch(self, run_id: str, batch: RunBatch) -> None:
+        self._check_writable()
+        try:
+            self._write_batch(run_id, batch)
+        except OperationalError as exc:
+            raise StoreUnavailable(
+                f"the store cannot take writes: {exc.orig}", permanent=_permanent(exc)
+            ) from exc
+        except OSError as exc:
+            raise StoreUnavailable(f"the store cannot take writes: {exc}", permanent=True) from exc
+
+    def _write_batch(self, run_id: str, batch: RunBatch) -> None:
         with self._write() as conn:
             self._apply(conn, run_id, batch)
 
@@ -419,6 +459,8 @@ class SqlStore:
         limit: int | None = None,
         offset: int = 0,
     ) -> list[RunRecord]:
+        _check_range("limit", limit)
+        _check_range("offset", offset)
         query = select(runs).where(self._where(project, filter))
         query = query.order_by(*compile_order(parse_order(list(order_by))))
         if limit is not None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from sqlalchemy import and_, cast, not_, or_, select, true
@@ -50,6 +51,8 @@ def _param_column(field: Field, value: Any) -> Any:
 
 
 def _coerce(field: Field, value: Any) -> Any:
+    if field.namespace == "attr" and isinstance(value, bool):
+        raise FilterError(f"{field} cannot be compared with {str(value).lower()}")
     if field.namespace == "config" and isinstance(value, bool):
         return "true" if value else "false"
     if field.namespace == "metrics" and not isinstance(value, float) and value is not None:
@@ -118,8 +121,10 @@ def _compile_comparison(cmp: Comparison, semijoins: bool = False) -> Any:
     if field.key == "tags" and field.namespace == "attr":
         if op not in ("contains", "=", "!="):
             raise FilterError("tags supports only: tags contains 'x'")
-        text = str(value).replace('"', '\\"')
-        matched = cast(runs.c.tags, Text).like(f'%"{text}"%')
+        # Tags are a JSON list: match the quoted, JSON-escaped tag; % and _ are literal.
+        quoted = json.dumps(str(value))
+        pattern = quoted.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+        matched = cast(runs.c.tags, Text).like(f"%{pattern}%", escape="\\")
         return not_(matched) if op == "!=" else matched
     sample = value[0] if isinstance(value, tuple) and value else value
     if op == "contains":

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import fcntl
+import os
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy import create_engine, event
 
-from labledger.errors import ConfigError
+from labledger.errors import ConfigError, StoreUnavailable
 from labledger.store.migrate import upgrade
 from labledger.store.sql import SqlStore
 
@@ -58,3 +59,20 @@ class SqliteStore(SqlStore):
             fcntl.flock(lock, fcntl.LOCK_EX)
             upgrade(engine)
         super().__init__(uri, engine)
+        self._path = path
+        self._identity = _identity(path)
+
+    def _check_writable(self) -> None:
+        # A deleted or replaced file still takes writes through open connections, into an
+        # inode nobody will read again: compare with the file opened.
+        if _identity(self._path) != self._identity:
+            gone = "deleted" if not self._path.exists() else "replaced"
+            raise StoreUnavailable(f"the store file {self._path} was {gone}", permanent=True)
+
+
+def _identity(path: Path) -> tuple[int, int] | None:
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    return st.st_dev, st.st_ino
