@@ -48,12 +48,13 @@ def hydra_job() -> dict[str, Any] | None:
         return None
     hc = HydraConfig.get()
     output_dir = Path(hc.runtime.output_dir)
+    num = hc.job.get("num")  # type: ignore[attr-defined]  # a DictConfig; unset in RUN mode
     files = output_dir / hc.output_subdir if hc.output_subdir else None
     return {
         "mode": str(hc.mode.name) if hc.mode is not None else "RUN",
         "overrides": list(hc.overrides.task),
         "name": hc.job.name,
-        "num": int(hc.job.num) if hc.job.get("num") is not None else 0,
+        "num": int(num) if num is not None else 0,
         "output_dir": str(output_dir),
         "sweep_dir": str(hc.sweep.dir),
         "files": str(files) if files is not None and files.is_dir() else None,
