@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import importlib
 import logging
+import struct
 import tempfile
 import traceback
 from collections.abc import Callable, Iterator, Mapping
@@ -90,3 +91,40 @@ def artifact_name(*parts: str) -> str:
     text = "-".join(p for p in parts if p)
     cleaned = "".join(c if c.isalnum() or c in "._-" else "-" for c in text).strip("-._")
     return (cleaned or "model")[:128]
+
+
+class RunHandle:
+    """The run a framework callback logs into: the active run if there is one when training
+    starts, else one it starts itself, finishes with the trainer, and resumes if the
+    framework logs again afterwards (``trainer.evaluate()`` after ``train()``)."""
+
+    def __init__(self, project: str | None, init_kwargs: Mapping[str, Any]) -> None:
+        self.project = project
+        self.init_kwargs = dict(init_kwargs)
+        self.run: ll.Run | None = None
+        self.owned = False
+
+    def get(self) -> ll.Run:
+        if self.run is None:
+            current = ll.current_run()
+            if current is not None:
+                self.run = current
+            else:
+                self.run = ll.init(project=self.project, **self.init_kwargs)
+                self.owned = True
+        elif self.owned and self.run.record.status != "running":
+            self.run = ll.init(resume=self.run.id)
+        return self.run
+
+    def finish(self, status: str = "finished", error: str | None = None) -> None:
+        """Finish the run if this handle started it and it is still running."""
+        if self.run is not None and self.owned and self.run.record.status == "running":
+            self.run.finish(status, error=error)
+
+
+def as_written(value: Any) -> Any:
+    """A float that frameworks kept in single precision (``0.009999999776``) back as the
+    value the user wrote (``0.01``); anything else unchanged."""
+    if isinstance(value, float) and value == struct.unpack("f", struct.pack("f", value))[0]:
+        return float(f"{value:.7g}")
+    return value
