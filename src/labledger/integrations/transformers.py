@@ -26,7 +26,7 @@ from transformers.integrations import integration_utils  # noqa: E402
 _END_KEYS = ("train_runtime", "train_samples_per_second", "train_steps_per_second")
 
 
-class LabledgerCallback(TrainerCallback):  # type: ignore[misc]
+class LabledgerCallback(TrainerCallback):
     """Records a ``Trainer`` run; ``init_kwargs`` go to ``labledger.init``."""
 
     def __init__(
