@@ -171,6 +171,14 @@ def write_output(data: bytes, output: str, binary: bool) -> None:
     help="Export these metrics' full histories long-form (run_id, key, step, value, time) "
     "instead of the runs table; globs allowed, '*' for all.",
 )
+@click.option(
+    "--bundle",
+    type=click.Path(file_okay=False, path_type=Path),
+    metavar="DIR",
+    help="Write everything about the selected runs (every point, captures, console output, "
+    "artifact files) into DIR as Parquet + JSON manifest + blobs; read it back with "
+    "`labledger import labledger DIR`.",
+)
 @user_errors
 def export_command(
     project: str | None,
@@ -180,6 +188,7 @@ def export_command(
     fmt: str | None,
     output: str,
     history: tuple[str, ...],
+    bundle: Path | None,
 ) -> None:
     """Export runs (or metric histories) as CSV, Parquet or JSON.
 
@@ -194,9 +203,19 @@ def export_command(
       labledger export -f "metrics.acc > 0.9" --format parquet -o good.parquet
       labledger export --format jsonl | jq .run_id
       labledger export -p digits --history loss --history 'val/*' -o curves.parquet
+      labledger export -p digits --bundle export-digits   # the whole project, lossless
     """
     fmt = _format_for(output, fmt)
     api = open_api()
     runs = query_runs(api, project, filter_, sort, limit)
+    if bundle is not None:
+        from labledger.cli.bundle import write_bundle
+
+        counts = write_bundle(api, runs, bundle)["counts"]
+        click.echo(
+            f"exported {counts['runs']} run(s), {counts['points']} point(s), "
+            f"{counts['artifact_versions']} artifact version(s) to {bundle}"
+        )
+        return
     frame = history_frame(runs, history) if history else runs_frame(runs)
     write_output(encode_frame(frame, fmt), output, binary=fmt == "parquet")

@@ -9,6 +9,7 @@ import click
 from labledger.cli.analysis import compare_command, importance_command
 from labledger.cli.artifacts import artifacts_group, gc_command
 from labledger.cli.export import export_command
+from labledger.cli.importing import import_group
 from labledger.cli.report import report_command
 from labledger.cli.repro import check, reproduce, share, verify
 from labledger.cli.runs import projects_command, runs_group
@@ -47,6 +48,7 @@ def cli() -> None:
 cli.add_command(runs_group)
 cli.add_command(projects_command)
 cli.add_command(export_command)
+cli.add_command(import_group)
 cli.add_command(artifacts_group)
 cli.add_command(gc_command)
 cli.add_command(reproduce)

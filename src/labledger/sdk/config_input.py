@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import logging
+import sys
 from collections.abc import Mapping
 from typing import Any
 
@@ -78,3 +79,22 @@ def _check_shape(value: Any) -> None:
         children = item.items() if isinstance(item, Mapping) else enumerate(item)
         for key, child in children:
             stack.append((child, depth + 1, f"{path}.{key}" if path else str(key), inner))
+
+
+def parsed_arguments() -> argparse.Namespace | None:
+    """The ``argparse.Namespace`` the main script parsed, if one is in scope.
+
+    Looks through the live frames of the ``__main__`` module (module level and the functions
+    it called, innermost first), so ``args = parser.parse_args(); init(project=...)`` records
+    the arguments without ``config=args``. Frames of libraries are never looked at.
+    """
+    if "argparse" not in sys.modules:
+        return None
+    frame = sys._getframe(1)
+    while frame is not None:
+        if frame.f_globals.get("__name__") == "__main__":
+            for value in frame.f_locals.values():
+                if isinstance(value, argparse.Namespace):
+                    return value
+        frame = frame.f_back  # type: ignore[assignment]
+    return None

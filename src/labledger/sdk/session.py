@@ -17,7 +17,7 @@ from labledger.entities import RunRecord, RunStatus, new_run_id
 from labledger.errors import LabledgerError
 from labledger.sdk import lifecycle
 from labledger.sdk.backend import get_store
-from labledger.sdk.config_input import config_to_dict
+from labledger.sdk.config_input import config_to_dict, parsed_arguments
 from labledger.sdk.policy import enforce_at_init
 from labledger.sdk.seeding import seed_everything, take_pending_seeds
 from labledger.sdk.spool import redeliver
@@ -47,10 +47,11 @@ def init(
     """Start (or with ``resume=RUN_ID`` continue) a run and begin automatic capture.
 
     ``config`` may be a dict, ``argparse.Namespace``, dataclass, OmegaConf config or pydantic
-    model. ``seed`` calls ``seed_everything(seed)`` and records it. ``mode="offline"`` (with a
-    team server URI) journals the run locally without contacting the server; ``labledger
-    sync`` delivers it later. The run finishes when the
-    ``with`` block ends, on ``finish()``, or at interpreter exit (``failed`` after an uncaught
+    model; without it a new run records the ``argparse.Namespace`` the main script parsed,
+    if there is one. ``seed`` calls ``seed_everything(seed)`` and records it.
+    ``mode="offline"`` (with a team server URI) journals the run locally without contacting
+    the server; ``labledger sync`` delivers it later. The run finishes when the ``with``
+    block ends, on ``finish()``, or at interpreter exit (``failed`` after an uncaught
     exception, ``killed`` after Ctrl-C or SIGTERM).
     """
     with lifecycle.critical():  # a signal meanwhile takes effect once the run is registered
@@ -98,6 +99,8 @@ def _init(
     store = get_store(settings)
     if settings.uri.startswith(("sqlite", "postgres")):  # a team server client has its own
         redeliver(store, settings)  # what earlier runs spooled while this store was down
+    if config is None and resume is None:
+        config = parsed_arguments()
     values, config_kind = config_to_dict(config)
     now = time.time()
     if resume is not None:
