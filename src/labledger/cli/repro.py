@@ -12,7 +12,11 @@ from labledger.cli.common import open_api, user_errors
 from labledger.config import load_settings
 from labledger.errors import LabledgerError
 from labledger.repro.check import CheckReport, check_run
-from labledger.repro.environment import PackageDifference, current_environment_report
+from labledger.repro.environment import (
+    InstallError,
+    PackageDifference,
+    current_environment_report,
+)
 from labledger.repro.plan import EnvMode, ReproPlan, build_plan
 from labledger.repro.reproduce import ReproResult, run_plan
 from labledger.repro.share import render_markdown, render_text, summarize
@@ -106,21 +110,28 @@ def _echo_plan(plan: ReproPlan) -> None:
     click.echo(f"  untracked:   {', '.join(untracked[:MAX_LISTED]) if untracked else 'none'}")
     env = plan.env
     if env.mode == "venv":
-        click.echo(f"  environment: new virtual environment {plan.venv_dir}")
+        built = "reused" if (plan.venv_dir / ".labledger-complete").is_file() else "built"
+        click.echo(f"  environment: {plan.venv_dir} ({built} for this package lock)")
         click.echo(
             f"               {len(env.pinned)} packages pinned"
             + (f", Python {env.python_version} recorded" if env.python_version else "")
         )
-        for source_ in env.editable:
-            where = "from the worktree" if source_.in_worktree else "from its folder"
-            click.echo(f"               -e {source_.path} ({source_.name}, {where})")
+        for source_ in env.sources:
+            if source_.kind != "registry":
+                click.echo(f"               {source_.requirement} ({source_.name}, {source_.kind})")
+        for url in env.indexes:
+            click.echo(f"               index {url}")
     else:
         click.echo("  environment: the current interpreter (--env current)")
     click.echo(f"  command:     {plan.command.display()}")
     click.echo(f"  in:          {plan.command.cwd}")
+    if plan.command.init_cwd is not None:
+        click.echo(f"  (init ran in {plan.command.init_cwd}: the program changes folder itself)")
     if plan.command.env:
         shown = ", ".join(f"{k}={v}" for k, v in plan.command.env.items())
         click.echo(f"  variables:   {shown}")
+    if plan.command.unset:
+        click.echo(f"  unset:       {', '.join(plan.command.unset)} (not set in the original)")
     for note in (*(env.notes if env.mode == "venv" else ()), *plan.warnings):
         click.secho(f"  warning: {note}", fg="yellow")
     for problem in plan.problems:
@@ -192,6 +203,11 @@ def _echo_result(result: ReproResult, tolerance: Tolerance) -> None:
     if result.exit_code:
         click.secho(f"The rerun exited with code {result.exit_code}.", fg="red")
     if not result.runs:
+        if result.exit_code:
+            raise LabledgerError(
+                f"the rerun failed (exit code {result.exit_code}) before it recorded a run; "
+                "its output is above"
+            )
         raise LabledgerError(
             f"the rerun recorded no run linked to {result.plan.run_id} "
             "(does the command call labledger.init?)"
@@ -242,6 +258,20 @@ def _echo_check(report: CheckReport) -> None:
     show_default=True,
     help="Package installer for --env venv (auto: uv when on PATH).",
 )
+@click.option(
+    "--skip-package",
+    "skip_packages",
+    multiple=True,
+    metavar="NAME",
+    help="Leave recorded package NAME out of the environment (--env venv). Repeatable.",
+)
+@click.option(
+    "--index-url",
+    "index_urls",
+    multiple=True,
+    metavar="URL",
+    help="Another package index to install recorded packages from. Repeatable.",
+)
 @click.option("--dry-run", is_flag=True, help="Print the plan without running anything.")
 @_tolerance_options
 @user_errors
@@ -250,6 +280,8 @@ def reproduce(
     workdir: Path | None,
     env_mode: str,
     installer: str,
+    skip_packages: tuple[str, ...],
+    index_urls: tuple[str, ...],
     dry_run: bool,
     rtol: float,
     atol: float,
@@ -265,7 +297,14 @@ def reproduce(
     api = open_api()
     original = api.run(run_ref)
     mode: EnvMode = "current" if env_mode == "current" else "venv"
-    plan = build_plan(original, api.settings, workdir=workdir, env_mode=mode)
+    plan = build_plan(
+        original,
+        api.settings,
+        workdir=workdir,
+        env_mode=mode,
+        skip_packages=skip_packages,
+        index_urls=index_urls,
+    )
     _echo_plan(plan)
     if dry_run:
         if mode == "current":
@@ -275,17 +314,23 @@ def reproduce(
             else:
                 click.echo("  every recorded package matches the current environment")
         return
-    result = run_plan(
-        plan,
-        original,
-        api.store,
-        api.settings,
-        installer="uv" if installer == "uv" else "pip" if installer == "pip" else "auto",
-        tolerance=tolerance,
-        include_system=include_system,
-        ignore=ignore,
-        progress=lambda message: click.echo(f"-> {message}"),
-    )
+    try:
+        result = run_plan(
+            plan,
+            original,
+            api.store,
+            api.settings,
+            installer="uv" if installer == "uv" else "pip" if installer == "pip" else "auto",
+            tolerance=tolerance,
+            include_system=include_system,
+            ignore=ignore,
+            progress=lambda message: click.echo(f"-> {message}"),
+        )
+    except InstallError as exc:
+        click.secho(f"{len(exc.failures)} package(s) could not be installed:", fg="red", err=True)
+        for failure in exc.failures[:MAX_LISTED]:
+            click.echo(f"    {failure.requirement}: {failure.reason}", err=True)
+        raise
     _echo_result(result, tolerance)
     if not result.reproduced:
         click.get_current_context().exit(1)
