@@ -11,6 +11,7 @@ import re
 import shutil
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -36,6 +37,17 @@ with ll.init(project="fresh", config={{"scale": SCALE}}, seed=7) as run:
     run.summary["std"] = float(np.std(x))
 print("run", run.id)
 """
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _no_build_leftovers() -> Iterator[None]:
+    """Installing labledger from this checkout leaves ``src/labledger.egg-info``, which a
+    ``PYTHONPATH=src`` setup would then read as labledger's metadata: removed when new."""
+    egg_info = ROOT / "src" / "labledger.egg-info"
+    existed = egg_info.exists()
+    yield
+    if not existed:
+        shutil.rmtree(egg_info, ignore_errors=True)
 
 
 def _uv() -> str:

@@ -63,8 +63,9 @@ def _code(git: Mapping[str, Any], strict: bool) -> CheckItem:
         return CheckItem(
             name,
             "fail",
-            f"the git capture failed: {git['error']}",
-            "make sure git works in the project folder",
+            f"the record is incomplete: the git capture failed ({git['error']})",
+            "make sure git works in the project folder (a slow machine: start training after "
+            "labledger.init returns), then rerun",
         )
     if not git.get("present"):
         return CheckItem(
