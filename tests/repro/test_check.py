@@ -108,7 +108,7 @@ def test_no_seed_no_git_no_packages_fail(tmp_path: Path) -> None:
     run_id = make_run()  # capture off, no seed
     found = items(report(run_id))
     assert found["code"][0] == "fail" and found["packages"][0] == "fail"
-    assert found["seeds"] == ("fail", "no seed recorded")
+    assert found["seeds"] == ("fail", "no seed recorded, and nothing observed pins it")
     assert found["data"][0] == "warn" and found["weights"][0] == "warn"
 
 

@@ -11,7 +11,6 @@ import re
 import shutil
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -39,17 +38,6 @@ print("run", run.id)
 """
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _no_build_leftovers() -> Iterator[None]:
-    """Installing labledger from this checkout leaves ``src/labledger.egg-info``, which a
-    ``PYTHONPATH=src`` setup would then read as labledger's metadata: removed when new."""
-    egg_info = ROOT / "src" / "labledger.egg-info"
-    existed = egg_info.exists()
-    yield
-    if not existed:
-        shutil.rmtree(egg_info, ignore_errors=True)
-
-
 def _uv() -> str:
     uv = _choose_installer("auto")
     if uv is None:
@@ -66,11 +54,17 @@ def project_venv(tmp_path: Path, *requirements: str) -> Path:
     """The user's own environment: labledger from this checkout plus ``requirements``."""
     uv = _uv()
     venv = tmp_path / "user-venv"
+    # A checkout of labledger of the user's own (a copy of this one: building in place would
+    # leave src/labledger.egg-info behind, which PYTHONPATH=src setups read as metadata).
+    checkout = tmp_path / "labledger-checkout"
+    shutil.copytree(ROOT / "src", checkout / "src", ignore=shutil.ignore_patterns("*.egg-info"))
+    for name in ("pyproject.toml", "README.md"):
+        shutil.copy2(ROOT / name, checkout / name)
     subprocess.run([uv, "venv", "-q", "--python", sys.executable, str(venv)], check=True)
     python = venv / "bin" / "python"
     subprocess.run(
         [uv, "pip", "install", "-q", "--python", str(python), *_uv_sources(),
-         "--index-strategy", "unsafe-best-match", "-e", str(ROOT), *requirements],
+         "--index-strategy", "unsafe-best-match", "-e", str(checkout), *requirements],
         check=True, env=_clean_env(), capture_output=True,
     )  # fmt: skip
     return python
@@ -131,7 +125,7 @@ def test_registry_packages_and_labledger_from_a_checkout(tmp_path: Path) -> None
 
     out = reproduce(run_id, tmp_path)
     assert "clone of" in out  # the working copy is gone: the commit comes from the remote
-    assert f"-e {ROOT} (labledger, labledger)" in out  # the running labledger's own source
+    assert f"{ROOT} (labledger, labledger)" in out  # the running labledger's own source
     assert "numpy==" in out or "packages pinned" in out
     again = reproduce(run_id, tmp_path)
     assert "reusing the environment built for this package lock" in again

@@ -7,7 +7,7 @@ Each item passes, warns or fails, and says how to fix it. Requirements in the pr
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -134,11 +134,56 @@ def _packages(environment: Mapping[str, Any]) -> CheckItem:
     return CheckItem(name, "pass", message + (f", {len(editable)} editable" if editable else ""))
 
 
-def _seeds(seeds: Mapping[str, Any], determinism: Mapping[str, Any]) -> CheckItem:
+SEED_KEYS = frozenset({"seed", "random_state", "random_seed", "rng_seed", "manual_seed"})
+SEED_VARIABLES = ("SEED", "RANDOM_SEED", "GLOBAL_SEED")
+# torch seeds itself from the OS (a 64-bit number) unless told: a small one was set.
+TORCH_DEFAULT_SEED_FLOOR = 2**32
+
+
+def _config_seeds(config: Mapping[str, Any], prefix: str = "") -> list[str]:
+    found = []
+    for key, value in config.items():
+        name = f"{prefix}{key}"
+        if isinstance(value, Mapping):
+            found += _config_seeds(value, name + ".")
+        elif str(key).lower() in SEED_KEYS and isinstance(value, int) and value is not True:
+            found.append(f"config {name} {value}")
+    return found
+
+
+def observed_seeds(
+    config: Mapping[str, Any], determinism: Mapping[str, Any], command: Mapping[str, Any]
+) -> list[str]:
+    """Seeds the record shows were set without the SDK: torch's initial seed when it is not
+    torch's own random one, seed parameters in the config, seed variables in the environment."""
+    found = []
+    torch = determinism.get("torch")
+    initial = torch.get("initial_seed") if isinstance(torch, Mapping) else None
+    if isinstance(initial, int) and initial < TORCH_DEFAULT_SEED_FLOOR:
+        found.append(f"torch.initial_seed {initial}")
+    found += _config_seeds(config)
+    env = command.get("env") or {}
+    found += [f"${name}={env[name]}" for name in SEED_VARIABLES if name in env]
+    return found
+
+
+def _seeds(
+    seeds: Mapping[str, Any],
+    determinism: Mapping[str, Any],
+    observed: list[str],
+    matching: Callable[[], str | None],
+) -> CheckItem:
     name = "seeds"
     fix = "pass seed= to ll.init, or call ll.seed_everything(seed) before ll.init"
     if "seed" not in seeds:
-        return CheckItem(name, "fail", "no seed recorded", fix)
+        if observed:
+            return CheckItem(name, "pass", f"seeds observed: {', '.join(observed)}")
+        matched_by = matching()
+        if matched_by:
+            return CheckItem(
+                name, "pass", f"no seed recorded, but reproduction {matched_by} matched the run"
+            )
+        return CheckItem(name, "fail", "no seed recorded, and nothing observed pins it", fix)
     torch = determinism.get("torch")
     in_use = {"python_random": "random"}
     if "numpy_version" in determinism:
@@ -149,14 +194,30 @@ def _seeds(seeds: Mapping[str, Any], determinism: Mapping[str, Any]) -> CheckIte
             in_use["torch_cuda"] = "torch CUDA"
     unseeded = [label for key, label in in_use.items() if key not in seeds]
     seeded = [label for key, label in in_use.items() if key in seeds]
-    if unseeded:
+    matched_by = matching() if unseeded else None
+    if unseeded and not matched_by:
         return CheckItem(
             name, "fail", f"seed {seeds['seed']}, but not seeded: {', '.join(unseeded)}", fix
         )
     hashseed = (
         " and PYTHONHASHSEED for child processes" if "PYTHONHASHSEED_exported" in seeds else ""
     )
-    return CheckItem(name, "pass", f"seed {seeds['seed']}: {', '.join(seeded)} seeded{hashseed}")
+    matched = f"; reproduction {matched_by} matched" if unseeded and matched_by else ""
+    return CheckItem(
+        name, "pass", f"seed {seeds['seed']}: {', '.join(seeded)} seeded{hashseed}{matched}"
+    )
+
+
+def _matching_reproduction(run: RunView, store: Store) -> str | None:
+    """A finished reproduction of ``run`` whose metrics match it, if any."""
+    from labledger.repro.verify import verify_runs
+
+    reruns = [r for r in store.search_runs(run.project, None, ["-created_at"], 50)
+              if r.reproduces == run.id and r.status is RunStatus.FINISHED]  # fmt: skip
+    for record in reruns[:5]:
+        if verify_runs(run, RunView(record, store), store, curves=False).reproduced:
+            return record.run_id
+    return None
 
 
 def _refs(versions: list[ArtifactVersion]) -> str:
@@ -244,7 +305,12 @@ def check_run(run: RunView, store: Store, settings: Settings) -> CheckReport:
     items = (
         _code(git, strict="clean_git" in policy.require),
         _packages(captures.get("environment", {})),
-        _seeds(captures.get("seeds", {}), determinism),
+        _seeds(
+            captures.get("seeds", {}),
+            determinism,
+            observed_seeds(run.config, determinism, captures.get("command", {})),
+            lambda: _matching_reproduction(run, store),
+        ),
         _data(used),
         _weights(produced, strict="weights" in policy.require),
         _determinism(determinism),

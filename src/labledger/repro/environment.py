@@ -309,6 +309,28 @@ class _Installer:
             return failures
 
 
+@contextmanager
+def _source_copy(source: PackageSource) -> Iterator[PackageSource]:
+    """A source folder is built from a temporary copy: building in place would leave
+    ``*.egg-info`` in the user's checkout (which a ``PYTHONPATH=src`` setup then reads as the
+    installed package's metadata)."""
+    folder = Path(source.requirement)
+    if not folder.is_dir():
+        yield source
+        return
+    ignore = shutil.ignore_patterns("*.egg-info", "__pycache__", ".git", ".venv", "build", "dist")
+    with tempfile.TemporaryDirectory(prefix="labledger-src-") as tmp:
+        copy = Path(tmp) / folder.name
+        copy.mkdir()
+        for name in ("pyproject.toml", "setup.py", "setup.cfg", "README.md", "LICENSE"):
+            if (folder / name).is_file():
+                shutil.copy2(folder / name, copy / name)
+        for name in ("src", folder.name.replace("-", "_")):
+            if (folder / name).is_dir():
+                shutil.copytree(folder / name, copy / name, ignore=ignore)
+        yield PackageSource(source.name, source.version, source.kind, str(copy), source.note)
+
+
 def _create(venv: Path, uv: str | None, python: str) -> None:
     if venv.exists():
         shutil.rmtree(venv)  # an unfinished build
@@ -353,7 +375,8 @@ def build_venv(
             failures = steps.install(shared)
             if not failures and own:
                 progress(f"installing {own[0].note or own[0].requirement}")
-                failures = steps.install(own, deps=True)
+                with _source_copy(own[0]) as source:
+                    failures = steps.install([source], deps=True)
             if failures:
                 raise InstallError(failures)
             (venv / COMPLETE_MARKER).write_text("\n".join(plan.requirements()) + "\n")

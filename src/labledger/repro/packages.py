@@ -78,8 +78,8 @@ def _labledger_root() -> Path | None:
 def own_requirement() -> tuple[str, str]:
     """The requirement that installs the running labledger, and where it comes from."""
     root = _labledger_root()
-    if root is not None:
-        return f"-e {root}", f"the running labledger's source ({root})"
+    if root is not None:  # built from a copy (environment.py), so the checkout stays clean
+        return str(root), f"the running labledger's source ({root})"
     from importlib import metadata
 
     import labledger

@@ -9,6 +9,7 @@ and the rows (``Store.artifacts``: versions, aliases, usage). ``Run.log_artifact
 
 from __future__ import annotations
 
+import logging
 import os
 import shutil
 import tempfile
@@ -47,6 +48,8 @@ from labledger.config import Settings
 from labledger.encoding import to_jsonable
 from labledger.errors import ArtifactError
 from labledger.store.base import ArtifactRegistry, ArtifactVersion, Store
+
+_log = logging.getLogger("labledger")
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
@@ -162,6 +165,7 @@ class Artifacts:
         source = os.fspath(path)
         name = validate_name(name) if name is not None else default_name(source)
         aliases = [validate_alias(a) for a in aliases if a != LATEST]
+        previous = self._latest_version(name) if self._in_reproduction() else None
         if not type or len(type) > 64:
             raise ArtifactError(f"artifact type must be 1-64 characters, got {type!r}")
         self._check_type(name, type)
@@ -194,11 +198,27 @@ class Artifacts:
                 created_at=time.time(),
             )
         )
+        if self._in_reproduction():
+            # A reproduction never moves the original's aliases: latest goes back where it was.
+            if previous is not None and previous != version.version:
+                self.registry.set_alias(name, LATEST, previous)
+            if aliases:
+                _log.info("labledger: a reproduction leaves aliases %s of %s alone", aliases, name)
+            return self.registry.get_version(name, f"v{version.version}")
         for alias in aliases:
             self.registry.set_alias(name, alias, version.version)
         if aliases:
             version = self.registry.get_version(name, f"v{version.version}")
         return version
+
+    def _in_reproduction(self) -> bool:
+        return self._settings.reproduces is not None
+
+    def _latest_version(self, name: str) -> int | None:
+        try:
+            return self.registry.get_version(name).version
+        except ArtifactError:
+            return None
 
     def _check_type(self, name: str, type: str) -> None:
         try:
@@ -293,6 +313,9 @@ class Artifacts:
             raise ArtifactError("'latest' moves by itself to the last logged version")
         validate_alias(alias)
         version = self.get(ref)
+        if self._in_reproduction():
+            _log.info("labledger: a reproduction leaves alias %s of %s alone", alias, version.name)
+            return
         self.registry.set_alias(version.name, alias, version.version)
 
     def lineage(self, ref: str) -> Lineage:
