@@ -116,3 +116,17 @@ def test_policy_turns_warnings_into_failures(tmp_path: Path) -> None:
     run_id = make_run(seed=1)
     (tmp_path / "labledger.toml").write_text('[policy]\nrequire = ["weights"]\n')
     assert items(report(run_id))["weights"][0] == "fail"
+
+
+def test_data_that_is_gone_or_changed_never_passes(tmp_path: Path) -> None:
+    data = tmp_path / "train.csv"
+    data.write_text("a,b\n1,2\n")
+    with ll.init(project="p", capture=False) as run:
+        run.use_dataset(str(data), name="train")
+    assert items(report(run.id))["data"][0] == "pass"
+    data.write_text("a,b\n1,3\n")
+    status, message = items(report(run.id))["data"]
+    assert status == "fail" and "changed since the run" in message
+    data.unlink()  # a temporary file the script deleted
+    status, message = items(report(run.id))["data"]
+    assert status == "warn" and "cannot be verified any more" in message

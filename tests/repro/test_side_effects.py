@@ -47,3 +47,35 @@ def test_the_public_alias_api(tmp_path: Path) -> None:
     handle = ll.Api().artifact(f"m:v{version.version}").alias("best")
     assert handle.ref == "m:v0"
     assert ll.Api().artifact("m:best").digest == version.digest
+
+
+def test_reproductions_clean_removes_worktrees_and_venvs(tmp_path: Path) -> None:
+    import subprocess
+
+    from click.testing import CliRunner
+
+    from labledger.cli.repro import reproductions_group
+    from tests.repro.conftest import commit_all, git
+
+    repo = tmp_path / "project"
+    repo.mkdir()
+    git(repo, "init", "-q", "-b", "main")
+    (repo / "a.py").write_text("x = 1\n")
+    commit_all(repo, "a")
+    base = ll.Api().settings.root / "reproductions"
+    base.mkdir(parents=True)
+    git(repo, "worktree", "add", "-q", "--detach", str(base / "r1-1" / "code"))
+    (base / "venvs" / "k1").mkdir(parents=True)
+    (base / "venvs" / "k1" / "big").write_bytes(b"x" * 2048)
+
+    listed = CliRunner().invoke(reproductions_group, ["clean", "--dry-run"])
+    assert (
+        "worktree" in listed.output and "venv" in listed.output and "2 folder(s)" in listed.output
+    )
+    done = CliRunner().invoke(reproductions_group, ["clean", "--yes"])
+    assert done.exit_code == 0, done.output
+    assert not (base / "r1-1").exists() and not (base / "venvs" / "k1").exists()
+    worktrees = subprocess.run(
+        ["git", "worktree", "list"], cwd=repo, capture_output=True, text=True, check=True
+    ).stdout
+    assert "r1-1" not in worktrees  # unregistered from the user's repository

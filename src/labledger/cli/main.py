@@ -8,7 +8,7 @@ import click
 
 from labledger.cli.artifacts import artifacts_group, gc_command
 from labledger.cli.export import export_command
-from labledger.cli.repro import check, reproduce, share, verify
+from labledger.cli.repro import check, reproduce, reproductions_group, share, verify
 from labledger.cli.runs import projects_command, runs_group
 from labledger.cli.server import db_group, server_command
 from labledger.cli.sync import sync_command
@@ -46,6 +46,7 @@ cli.add_command(export_command)
 cli.add_command(artifacts_group)
 cli.add_command(gc_command)
 cli.add_command(reproduce)
+cli.add_command(reproductions_group)
 cli.add_command(verify)
 cli.add_command(check)
 cli.add_command(share)

@@ -17,12 +17,13 @@ from labledger.repro.environment import (
     PackageDifference,
     current_environment_report,
 )
+from labledger.repro.housekeeping import Leftover, leftovers, remove
 from labledger.repro.plan import EnvMode, ReproPlan, build_plan
 from labledger.repro.reproduce import ReproResult, run_plan
 from labledger.repro.share import render_markdown, render_text, summarize
 from labledger.repro.verify import Tolerance, Verification, parse_tolerances, verify_runs
 
-__all__ = ["check", "reproduce", "share", "verify"]
+__all__ = ["check", "reproduce", "reproductions_group", "share", "verify"]
 
 F = TypeVar("F", bound=Callable[..., Any])
 MAX_LISTED = 20
@@ -396,3 +397,60 @@ def share(run_ref: str, markdown: bool) -> None:
     report = check_run(run, api.store, api.settings)
     summary = summarize(run, report, load_settings().server_url)
     click.echo(render_markdown(summary) if markdown else render_text(summary))
+
+
+@click.group("reproductions")
+def reproductions_group() -> None:
+    """What `labledger reproduce` leaves on disk: worktrees and shared environments.
+
+    \b
+    Examples:
+      labledger reproductions ls
+      labledger reproductions clean --yes
+      labledger reproductions clean --keep-venvs
+    """
+
+
+def _echo_leftovers(items: Sequence[Leftover]) -> None:
+    from labledger.cli.render import format_bytes
+
+    for item in items:
+        click.echo(f"  {item.kind:<9} {format_bytes(item.size):>10}  {item.path}")
+    total = sum(item.size for item in items)
+    click.echo(f"{len(items)} folder(s), {format_bytes(total)} in all")
+
+
+@reproductions_group.command("ls")
+@user_errors
+def reproductions_ls() -> None:
+    """Reproduction worktrees and shared environments, with their sizes."""
+    items = leftovers(load_settings())
+    if not items:
+        click.echo("No reproductions on disk.")
+        return
+    _echo_leftovers(items)
+
+
+@reproductions_group.command("clean")
+@click.option("--keep-venvs", is_flag=True, help="Remove worktrees only; keep the environments.")
+@click.option("--yes", "-y", is_flag=True, help="Do not ask for confirmation.")
+@click.option("--dry-run", is_flag=True, help="Show what would be removed.")
+@user_errors
+def reproductions_clean(keep_venvs: bool, yes: bool, dry_run: bool) -> None:
+    """Remove reproduction worktrees (unregistered from your repository) and environments.
+
+    The runs they recorded stay in the store.
+    """
+    items = leftovers(load_settings(), venvs=not keep_venvs)
+    if not items:
+        click.echo("No reproductions on disk.")
+        return
+    _echo_leftovers(items)
+    if dry_run:
+        return
+    if not yes and not click.confirm("Remove them?", default=False):
+        click.echo("Nothing removed.")
+        return
+    for item in items:
+        remove(item)
+    click.echo(f"Removed {len(items)} folder(s).")

@@ -14,6 +14,7 @@ from typing import Any, Literal
 from labledger.config import Settings
 from labledger.entities import RunStatus
 from labledger.sdk.api import RunView
+from labledger.sdk.artifacts import Artifacts
 from labledger.sdk.fingerprint import artifact_lineage, short, verify_fingerprint
 from labledger.sdk.policy import Policy
 from labledger.store.base import ArtifactVersion, Store
@@ -225,7 +226,9 @@ def _refs(versions: list[ArtifactVersion]) -> str:
     return shown + (f" and {len(versions) - 4} more" if len(versions) > 4 else "")
 
 
-def _data(used: list[ArtifactVersion]) -> CheckItem:
+def _data(used: list[ArtifactVersion], verify: Callable[[str], list[str]]) -> CheckItem:
+    """Inputs are re-checked: a referenced file or prefix must still hold what was recorded.
+    Data that cannot be verified any more never passes."""
     if not used:
         return CheckItem(
             "data",
@@ -233,7 +236,32 @@ def _data(used: list[ArtifactVersion]) -> CheckItem:
             "no data inputs fingerprinted",
             "record inputs with run.use_dataset(path) or run.use_artifact(name)",
         )
-    return CheckItem("data", "pass", f"{len(used)} input(s) fingerprinted: {_refs(used)}")
+    missing: list[str] = []
+    changed: list[str] = []
+    for version in used:
+        try:
+            problems = verify(version.ref)
+        except Exception as exc:  # unreachable storage, bad manifest: cannot verify
+            problems = [f"missing: {exc}"]
+        if problems:
+            bucket = missing if all(p.startswith("missing") for p in problems) else changed
+            bucket.append(f"{version.ref} ({problems[0]})")
+    if changed:
+        return CheckItem(
+            "data",
+            "fail",
+            f"{len(changed)} of {len(used)} input(s) changed since the run: {'; '.join(changed)}",
+            "restore the recorded data, or log data with run.log_artifact to keep a copy",
+        )
+    if missing:
+        return CheckItem(
+            "data",
+            "warn",
+            f"{len(missing)} of {len(used)} input(s) cannot be verified any more: "
+            + "; ".join(missing),
+            "keep referenced data in place, or log it with run.log_artifact to store a copy",
+        )
+    return CheckItem("data", "pass", f"{len(used)} input(s) verified unchanged: {_refs(used)}")
 
 
 def _weights(produced: list[ArtifactVersion], strict: bool) -> CheckItem:
@@ -311,7 +339,7 @@ def check_run(run: RunView, store: Store, settings: Settings) -> CheckReport:
             observed_seeds(run.config, determinism, captures.get("command", {})),
             lambda: _matching_reproduction(run, store),
         ),
-        _data(used),
+        _data(used, Artifacts(store, settings).verify),
         _weights(produced, strict="weights" in policy.require),
         _determinism(determinism),
         _fingerprint(store, run),
