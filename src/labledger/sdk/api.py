@@ -56,8 +56,16 @@ class RunView:
 
     @property
     def metrics(self) -> dict[str, Any]:
-        """Final value of every metric (the summary overrides the last logged point)."""
-        return self.record.final_metrics()
+        """Final value of every metric (the summary overrides the last logged point). A
+        non-finite last point (``inf``, ``-inf``, ``nan``), which the runs table cannot hold,
+        is read back from the series itself."""
+        values = self.record.final_metrics()
+        for key, summary in self.record.metrics.items():
+            if summary.last is None and summary.count and key not in self.record.summary:
+                series = self.series(key)
+                if len(series):
+                    values[key] = float(series.values[-1])
+        return values
 
     @property
     def summary(self) -> dict[str, Any]:
