@@ -188,3 +188,27 @@ def test_reproductions_are_hidden_unless_asked_for() -> None:
     assert "orig" in shown and "again" not in shown
     everything = invoke("runs", "ls", "--include-reproductions").stdout
     assert "again" in everything and "↻" in everything
+
+
+def test_an_unknown_key_warns_with_the_closest_keys() -> None:
+    make_run(config={"optimizer": "adam"}, metrics=[{"val/acc": 0.9}])
+    result = invoke("runs", "ls", "--sort", "-metrics.val/accc")
+    assert result.exit_code == 0
+    assert "no run has metrics.val/accc; closest: metrics.val/acc" in result.stderr
+    strict = invoke("runs", "ls", "-f", "config.optimiser = 'adam'", "--strict")
+    assert strict.exit_code == 1 and "closest: config.optimizer" in strict.output
+
+
+def test_an_unquoted_word_suggests_quotes() -> None:
+    make_run(config={"optimizer": "adam"})
+    result = invoke("runs", "ls", "-f", "config.optimizer = adam")
+    assert result.exit_code != 0
+    assert "quote text values, as in 'adam'" in result.output
+
+
+def test_sort_accepts_the_column_names() -> None:
+    make_run(name="first")
+    make_run(name="second")
+    result = invoke("runs", "ls", "--sort", "created")
+    assert result.exit_code == 0, result.output
+    assert result.stdout.index("first") < result.stdout.index("second")

@@ -25,6 +25,7 @@ from labledger.cli.common import (
     run_json,
     split_keys,
     user_errors,
+    warn_unknown_keys,
 )
 from labledger.cli.diff_view import diff_command
 from labledger.cli.show import show_command
@@ -269,6 +270,9 @@ def runs_table(runs: RunList, columns: Sequence[Column], title: str | None = Non
     is_flag=True,
     help="Also list runs made by `labledger reproduce` (hidden by default, marked ↻).",
 )
+@click.option(
+    "--strict", is_flag=True, help="An unknown metric or config key is an error, not a warning."
+)
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per run and line.")
 @user_errors
 def ls_command(
@@ -278,6 +282,7 @@ def ls_command(
     limit: int,
     columns: tuple[str, ...],
     include_reproductions: bool,
+    strict: bool,
     as_json: bool,
 ) -> None:
     """List runs, newest first, as a table.
@@ -297,6 +302,7 @@ def ls_command(
     """
     chosen = [parse_column(spec) for spec in split_keys(columns)]
     api = open_api()
+    warn_unknown_keys(api, project, [filter_ or "", *split_keys(sort)], strict)
     if not include_reproductions and "reproduces" not in (filter_ or ""):
         filter_ = f"reproduces is null and ({filter_})" if filter_ else "reproduces is null"
     runs = query_runs(api, project, filter_, sort, limit)
