@@ -67,3 +67,7 @@ class RunExists(LabledgerError):
 
 class PayloadTooLarge(LabledgerError):
     """A request body exceeds the server's size limit."""
+
+
+class StoreUnavailable(LabledgerError):
+    """The store cannot be opened: database down, missing, wrong credentials, no permission."""
