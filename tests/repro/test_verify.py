@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from pathlib import Path
 
 import pytest
 
@@ -139,3 +140,22 @@ def test_non_finite_finals_compare_as_themselves() -> None:
     result = verify_runs(api.run(pos), api.run(neg), api.store, curves=False)
     assert not result.reproduced
     assert verify_runs(api.run(nan_a), api.run(nan_b), api.store, curves=False).reproduced
+
+
+def test_verify_reports_whether_the_weights_are_the_same_bytes(tmp_path: Path) -> None:
+    import labledger as ll
+    from labledger.repro.verify import verify_runs
+
+    def run_with(weights: bytes) -> str:
+        (tmp_path / "model.pt").write_bytes(weights)
+        with ll.init(project="p", capture=False) as run:
+            run.log({"loss": 0.5}, step=0)
+            run.log_artifact(str(tmp_path / "model.pt"), name="model", type="model")
+        return run.id
+
+    api = ll.Api()
+    a, same, other = run_with(b"w1"), run_with(b"w1"), run_with(b"w2")
+    (check,) = verify_runs(api.run(a), api.run(same), api.store).artifacts
+    assert check.name == "model" and check.identical
+    (check,) = verify_runs(api.run(a), api.run(other), api.store).artifacts
+    assert not check.identical and check.a_digest != check.b_digest

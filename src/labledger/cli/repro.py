@@ -139,7 +139,26 @@ def _echo_plan(plan: ReproPlan) -> None:
         click.secho(f"  cannot run: {problem}", fg="red")
 
 
+def _echo_artifacts(v: Verification) -> None:
+    for artifact in v.artifacts:
+        if artifact.identical:
+            click.echo(f"  artifact {artifact.name}: identical, bit for bit ({artifact.a_digest})")
+        elif artifact.a_digest is None or artifact.b_digest is None:
+            side = v.a_id if artifact.a_digest is None else v.b_id
+            click.echo(f"  artifact {artifact.name}: not logged by run {side}")
+        else:
+            click.echo(
+                f"  artifact {artifact.name}: different bytes "
+                f"({str(artifact.a_digest)[:19]} vs {str(artifact.b_digest)[:19]})"
+            )
+
+
 def _echo_verification(v: Verification, tolerance: Tolerance) -> None:
+    _echo_verification_metrics(v, tolerance)
+    _echo_artifacts(v)
+
+
+def _echo_verification_metrics(v: Verification, tolerance: Tolerance) -> None:
     if not v.checks:
         click.secho(
             f"NOT REPRODUCED: runs {v.a_id} and {v.b_id} have no metrics to compare",

@@ -50,6 +50,7 @@ from labledger.errors import ArtifactError
 from labledger.store.base import ArtifactRegistry, ArtifactVersion, Store
 
 _log = logging.getLogger("labledger")
+LOGGED_SECTION = "logged_artifacts"
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
@@ -198,6 +199,8 @@ class Artifacts:
                 created_at=time.time(),
             )
         )
+        if run_id is not None and not reference:
+            self._note_logged(run_id, version)
         if self._in_reproduction():
             # A reproduction never moves the original's aliases: latest goes back where it was.
             if previous is not None and previous != version.version:
@@ -210,6 +213,13 @@ class Artifacts:
         if aliases:
             version = self.registry.get_version(name, f"v{version.version}")
         return version
+
+    def _note_logged(self, run_id: str, version: ArtifactVersion) -> None:
+        """What the run logged, by name: also a version an earlier run made with the same bytes
+        (which stays that run's), so ``verify`` can compare the digests of two runs' outputs."""
+        section = dict(self._store.get_captures(run_id).get(LOGGED_SECTION, {}))
+        section[version.name] = {"digest": version.digest, "version": version.version}
+        self._store.put_captures(run_id, {LOGGED_SECTION: section})
 
     def _in_reproduction(self) -> bool:
         return self._settings.reproduces is not None
