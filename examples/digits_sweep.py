@@ -137,11 +137,9 @@ def main(argv: list[str] | None = None) -> list[str]:
         order_by="-metrics.f1",
         limit=1,
     )
-    from labledger.sdk.artifacts import Artifacts
-
     api = ll.Api()
     model = next(v for v in api.store.artifacts.produced_by(best.id) if v.name == "digits-mlp")
-    Artifacts(api.store, api.settings).alias(model.ref, "best")
+    api.artifact(model.ref).alias("best")
     print(f"\nbest: {best.id} {best.name}  f1={best.metrics['f1']:.3f}  -> digits-mlp:best")
     return run_ids
 

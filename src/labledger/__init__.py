@@ -27,6 +27,21 @@ if TYPE_CHECKING:
 
 __version__ = "0.1.0"
 
+
+def _cwd() -> str | None:
+    import os  # already loaded by the interpreter: free
+
+    try:
+        return os.getcwd()
+    except OSError:
+        return None
+
+
+# The folder the program started from, before a framework (Hydra) changes it: recorded by
+# capture as ``command.start_cwd``, and where a reproduction reruns the command.
+_START_CWD = _cwd()
+del _cwd
+
 _EXPORTS = {
     "Api": "labledger.sdk.api",
     "LabledgerError": "labledger.errors",

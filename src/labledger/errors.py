@@ -74,8 +74,9 @@ class PartiallyApplied(LabledgerError):
 
 
 class StoreUnavailable(LabledgerError):
-    """The store cannot take writes now (unreachable, locked) or for good (``permanent``: its
-    file deleted or replaced, read-only, disk full)."""
+    """The store cannot be opened (database down, missing, wrong credentials, no permission)
+    or cannot take writes now (unreachable, locked) or for good (``permanent``: its file
+    deleted or replaced, read-only, disk full)."""
 
     def __init__(self, message: str, *, permanent: bool = False) -> None:
         super().__init__(message)

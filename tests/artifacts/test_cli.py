@@ -99,7 +99,7 @@ def test_get(run_cli: Callable[..., Result], logged: dict[str, str], tmp_path: P
     )
     assert cached.read_bytes() == b"weights-1"
     lineage = run_cli("artifacts", "lineage", "digits-mlp:v1").output
-    assert "used by" in lineage and logged["run"] in lineage
+    assert "→ run" in lineage and logged["run"] in lineage  # the runs that used it
 
 
 def test_alias_moves(run_cli: Callable[..., Result], logged: dict[str, str]) -> None:
@@ -114,7 +114,11 @@ def test_alias_moves(run_cli: Callable[..., Result], logged: dict[str, str]) -> 
 def test_lineage_both_ways(run_cli: Callable[..., Result], logged: dict[str, str]) -> None:
     by_artifact = run_cli("artifacts", "lineage", "digits-mlp:v0")
     assert by_artifact.exit_code == 0
-    assert "produced by" in by_artifact.output and logged["run"] in by_artifact.output
+    assert f"← run {logged['run']}" in by_artifact.output
+    assert "← digits-data:v0 (dataset)" in by_artifact.output  # the data behind the model
+    tree = json.loads(run_cli("artifacts", "lineage", "digits-mlp:v0", "--json").output)
+    assert tree["run"]["run_id"] == logged["run"]
+    assert [i["artifact"] for i in tree["run"]["inputs"]] == ["digits-data:v0"]
     by_run = run_cli("artifacts", "lineage", "--run", logged["run"])
     assert by_run.exit_code == 0
     inputs, outputs = by_run.output.split("outputs")

@@ -30,9 +30,10 @@ def test_environment_selection_and_redaction(monkeypatch: pytest.MonkeyPatch) ->
     assert env["HF_TOKEN"] == REDACTED
     assert env["LABLEDGER_db_password"] == REDACTED
     assert env["MLFLOW_TRACKING_URI"] == "https://mlflow.example.com"
-    assert "PATH" not in env
-    assert "UNRELATED_SETTING" not in env
-    assert "MY_API_KEY" not in env
+    assert "PATH" not in env and "HOME" not in env  # machine noise
+    assert env["UNRELATED_SETTING"] == "x"  # the whole environment: any variable may steer a run
+    assert env["MY_API_KEY"] == REDACTED
+    assert capture_command()["env_complete"] is True
     text = json.dumps(capture_command())
     assert "secret" not in text
 
@@ -58,3 +59,16 @@ def test_no_entry_script(argv0: str, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(sys, "argv", [argv0])
 
     assert capture_command()["entry_script"] is None
+
+
+def test_start_folder_is_the_one_at_import_not_at_init(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import labledger
+
+    monkeypatch.setattr(labledger, "_START_CWD", str(tmp_path))
+    (tmp_path / "outputs").mkdir()
+    monkeypatch.chdir(tmp_path / "outputs")  # what hydra.job.chdir=True does before init
+    cmd = capture_command()
+    assert cmd["start_cwd"] == str(tmp_path)
+    assert cmd["cwd"] == str(tmp_path / "outputs")

@@ -6,6 +6,8 @@ import sys
 from importlib import metadata
 from pathlib import Path
 
+import pytest
+
 from labledger.capture.environment import _editable_path, capture_environment, normalize_name
 
 REPO = Path(__file__).resolve().parents[2]
@@ -32,9 +34,12 @@ def test_labledger_is_an_editable_install_with_its_commit() -> None:
     editable = capture_environment()["editable"]
 
     assert "labledger" in editable
-    assert Path(editable["labledger"]["path"]).resolve() == REPO
+    # The checkout labledger is installed from (a worktree may import another one first).
+    installed = _editable_path(metadata.distribution("labledger").read_text("direct_url.json"))
+    assert installed is not None
+    assert Path(editable["labledger"]["path"]).resolve() == installed.resolve()
     head = subprocess.run(
-        ["git", "rev-parse", "HEAD"], cwd=REPO, capture_output=True, text=True, check=True
+        ["git", "rev-parse", "HEAD"], cwd=installed, capture_output=True, text=True, check=True
     ).stdout.strip()
     assert editable["labledger"]["commit"] == head
     assert "numpy" not in editable
@@ -66,3 +71,34 @@ def test_editable_path_reads_pep_610() -> None:
     assert _editable_path(vcs) is None
     assert _editable_path("not json") is None
     assert _editable_path(None) is None
+
+
+def test_install_kinds_from_pep_610() -> None:
+    from labledger.capture.environment import _install_of
+
+    vcs = _install_of(
+        {
+            "url": "https://user:tok@example.com/lib.git",
+            "vcs_info": {"vcs": "git", "commit_id": "abc123", "requested_revision": "main"},
+        }
+    )
+    assert vcs == {
+        "kind": "vcs",
+        "url": "https://example.com/lib.git",  # credentials stripped
+        "vcs": "git",
+        "commit": "abc123",
+        "requested": "main",
+        "subdirectory": None,
+    }
+    archive = _install_of({"url": "file:///w/x-1.0-py3-none-any.whl", "archive_info": {}})
+    assert archive is not None and archive["kind"] == "archive"
+    folder = _install_of({"url": "file:///nowhere/pkg", "dir_info": {}})
+    assert folder == {"kind": "directory", "path": "/nowhere/pkg", "commit": None}
+
+
+def test_indexes_are_recorded_without_credentials(monkeypatch: pytest.MonkeyPatch) -> None:
+    from labledger.capture import environment
+
+    monkeypatch.setenv("PIP_EXTRA_INDEX_URL", "https://me:secret@pkgs.example.com/simple")
+    recorded = environment._recorded_indexes()
+    assert recorded["extra_index_urls"] == ["https://pkgs.example.com/simple"]

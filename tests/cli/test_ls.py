@@ -18,7 +18,8 @@ def test_ls_lists_newest_first_with_varying_config_and_metrics() -> None:
     assert result.exit_code == 0, result.output
     assert _ids_in_table(result.stdout, [old, new]) == [new, old]
     header = result.stdout.splitlines()[0].split()
-    assert header[:6] == ["id", "project", "name", "status", "created", "runtime"]
+    # one project: its column would be the same on every row
+    assert header[:5] == ["id", "name", "status", "created", "runtime"]
     assert "lr" in header and "acc" in header
     assert "seed" not in header  # the same in every listed run
     assert "finished" in result.stdout
@@ -144,7 +145,70 @@ def test_ls_caps_columns_to_the_width_and_says_what_it_hid() -> None:
         )
     result = invoke("runs", "ls", "--sort", "-metrics.accuracy_on_validation")
     header = result.stdout.splitlines()[0].split()
-    assert header[6] == "accuracy_on_validation"  # named in --sort, so kept first
+    assert header[:2] == ["id", "status"]
+    assert "accuracy_on_validation" in header  # named in --sort, so kept first
     assert "param_00" in header and "param_29" not in header
     assert max(len(line) for line in result.stdout.splitlines()) <= 200
     assert "more columns (config.param_" in result.stdout
+
+
+def test_ls_on_80_columns_shows_the_sorted_metric_and_config() -> None:
+    import io
+
+    from rich.console import Console
+
+    import labledger as ll
+    from labledger.cli.runs import auto_columns, runs_table
+
+    for i in range(3):
+        make_run(
+            config={"optimizer": ["adam", "sgd", "adam"][i], "lr": 0.1 * (i + 1), "epochs": 5},
+            metrics=[{"f1": 0.5 + i / 10, "loss": 1.0 - i / 10, "val/acc": 0.7}],
+            name=f"run-{i}",
+        )
+    runs = ll.Api().runs("digits", order_by="-metrics.f1")
+    columns, _ = auto_columns(runs, [("metrics", "f1")], 80)
+    out = io.StringIO()
+    Console(file=out, width=80, soft_wrap=False).print(runs_table(runs, columns))
+    lines = out.getvalue().splitlines()
+    assert max(len(line) for line in lines) <= 80
+    header = lines[0].split()
+    assert header[:2] == ["id", "name"] and "f1" in header
+    assert "lr" in header or "optimizer" in header
+    assert "project" not in header
+
+
+def test_reproductions_are_hidden_unless_asked_for() -> None:
+    import labledger as ll
+
+    original = make_run(name="orig")
+    with ll.init(project="p", name="again", reproduces=original, capture=False):
+        pass
+    shown = invoke("runs", "ls").stdout
+    assert "orig" in shown and "again" not in shown
+    everything = invoke("runs", "ls", "--include-reproductions").stdout
+    assert "again" in everything and "↻" in everything
+
+
+def test_an_unknown_key_warns_with_the_closest_keys() -> None:
+    make_run(config={"optimizer": "adam"}, metrics=[{"val/acc": 0.9}])
+    result = invoke("runs", "ls", "--sort", "-metrics.val/accc")
+    assert result.exit_code == 0
+    assert "no run has metrics.val/accc; closest: metrics.val/acc" in result.stderr
+    strict = invoke("runs", "ls", "-f", "config.optimiser = 'adam'", "--strict")
+    assert strict.exit_code == 1 and "closest: config.optimizer" in strict.output
+
+
+def test_an_unquoted_word_suggests_quotes() -> None:
+    make_run(config={"optimizer": "adam"})
+    result = invoke("runs", "ls", "-f", "config.optimizer = adam")
+    assert result.exit_code != 0
+    assert "quote text values, as in 'adam'" in result.output
+
+
+def test_sort_accepts_the_column_names() -> None:
+    make_run(name="first")
+    make_run(name="second")
+    result = invoke("runs", "ls", "--sort", "created")
+    assert result.exit_code == 0, result.output
+    assert result.stdout.index("first") < result.stdout.index("second")

@@ -127,3 +127,36 @@ def test_show_capture_section_that_failed_shows_its_error() -> None:
         console.print(table)
     assert "git timed out after 10s" in captured.get()
     assert "commit" not in captured.get()
+
+
+def test_show_parts_diff_packages_and_output() -> None:
+    import time
+
+    run_id = make_run()
+    store = ll.Api().store
+    store.put_captures(
+        run_id,
+        {
+            "git": {
+                "present": True,
+                "commit": "abc123" * 6,
+                "diff": "--- a/train.py\n+++ b/train.py\n@@ -1 +1 @@\n-LR = 1\n+LR = 2\n",
+                "untracked": {"helpers.py": "x = 1\n"},
+                "untracked_skipped": {"data.bin": "binary"},
+            },
+            "environment": {
+                "packages": {"numpy": "2.1.0", "torch": "2.13.0", "mylib": "0.1"},
+                "installs": {"mylib": {"kind": "editable", "path": "/src/mylib"}},
+            },
+        },
+    )
+    store.append_output(run_id, [("stdout", time.time(), f"line {i}\n") for i in range(30)])
+
+    diff = invoke("runs", "show", run_id, "--diff").stdout
+    assert "+LR = 2" in diff and "helpers.py" in diff and "data.bin not recorded: binary" in diff
+    packages = invoke("runs", "show", run_id, "--packages").stdout
+    assert "numpy" in packages and "(editable /src/mylib)" in packages
+    only = invoke("runs", "show", run_id, "--packages", "t*").stdout
+    assert "torch" in only and "numpy" not in only
+    output = invoke("runs", "show", run_id, "--output", "--tail", "2").stdout
+    assert output.splitlines() == ["line 28", "line 29"]

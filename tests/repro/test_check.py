@@ -109,7 +109,7 @@ def test_no_seed_no_git_no_packages_fail(tmp_path: Path) -> None:
     run_id = make_run()  # capture off, no seed
     found = items(report(run_id))
     assert found["code"][0] == "fail" and found["packages"][0] == "fail"
-    assert found["seeds"] == ("fail", "no seed recorded")
+    assert found["seeds"] == ("fail", "no seed recorded, and nothing observed pins it")
     assert found["data"][0] == "warn" and found["weights"][0] == "warn"
 
 
@@ -117,3 +117,17 @@ def test_policy_turns_warnings_into_failures(tmp_path: Path) -> None:
     run_id = make_run(seed=1)
     (tmp_path / "labledger.toml").write_text('[policy]\nrequire = ["weights"]\n')
     assert items(report(run_id))["weights"][0] == "fail"
+
+
+def test_data_that_is_gone_or_changed_never_passes(tmp_path: Path) -> None:
+    data = tmp_path / "train.csv"
+    data.write_text("a,b\n1,2\n")
+    with ll.init(project="p", capture=False) as run:
+        run.use_dataset(str(data), name="train")
+    assert items(report(run.id))["data"][0] == "pass"
+    data.write_text("a,b\n1,3\n")
+    status, message = items(report(run.id))["data"]
+    assert status == "fail" and "changed since the run" in message
+    data.unlink()  # a temporary file the script deleted
+    status, message = items(report(run.id))["data"]
+    assert status == "warn" and "cannot be verified any more" in message

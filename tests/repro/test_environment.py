@@ -10,12 +10,15 @@ from pathlib import Path
 import pytest
 
 from labledger.repro.environment import (
+    COMPLETE_MARKER,
+    InstallError,
     PackageDifference,
     build_venv,
     compare_packages,
     current_environment_report,
     venv_python,
 )
+from labledger.repro.packages import PackageSource
 from labledger.repro.plan import EnvPlan, env_plan
 
 
@@ -42,23 +45,35 @@ def test_current_environment_against_the_record(tmp_path: Path) -> None:
 
 
 @pytest.mark.slow
-def test_a_real_venv_with_the_recorded_versions_and_unavailable_packages_named(
-    tmp_path: Path,
-) -> None:
-    """One real environment: python -m venv, then pip through its configured index with a
-    two-package lock, one of which does not exist (about 10 s: venv creation and three pip runs)."""
+def test_a_real_venv_stops_naming_the_package_that_cannot_be_installed(tmp_path: Path) -> None:
+    """One real environment through the configured index with a two-package lock, one of
+    which does not exist: the build stops naming it and the choices."""
     version = metadata.version("iniconfig")
     plan = EnvPlan(
         mode="venv",
         python_version=None,
         packages={},
-        pinned={"iniconfig": version, "labledger-no-such-package": "1.0"},
-        editable=(),
-    )
+        sources=(
+            PackageSource("iniconfig", version, "registry", f"iniconfig=={version}"),
+            PackageSource("labledger-no-such-package", "1.0", "registry",
+                          "labledger-no-such-package==1.0"),
+        ),
+    )  # fmt: skip
     messages: list[str] = []
-    report = build_venv(plan, tmp_path / "venv", installer="pip", progress=messages.append)
+    with pytest.raises(InstallError) as caught:
+        build_venv(plan, tmp_path / "venv", progress=messages.append)
+    assert [f.requirement for f in caught.value.failures] == ["labledger-no-such-package==1.0"]
+    text = str(caught.value)
+    assert "labledger-no-such-package" in text and "rerun was not started" in text
+    assert "--env current" in text and "--skip-package labledger-no-such-package" in text
+    assert "--index-url" in text
+    assert any("one package at a time" in m for m in messages)
+    assert not (tmp_path / "venv" / COMPLETE_MARKER).exists()  # never reused half-built
+
+    ok = EnvPlan("venv", None, {}, (plan.sources[0],))
+    first = build_venv(ok, tmp_path / "venv", progress=messages.append)
     python = venv_python(tmp_path / "venv")
-    assert report.python == str(python)
+    assert first.python == str(python) and not first.cached
     installed = subprocess.run(
         [str(python), "-c", "import importlib.metadata as m; print(m.version('iniconfig'))"],
         capture_output=True,
@@ -66,6 +81,4 @@ def test_a_real_venv_with_the_recorded_versions_and_unavailable_packages_named(
         check=True,
     )
     assert installed.stdout.strip() == version
-    assert [f.requirement for f in report.failures] == ["labledger-no-such-package==1.0"]
-    assert "labledger-no-such-package" in report.failures[0].reason
-    assert any("one package at a time" in m for m in messages)
+    assert build_venv(ok, tmp_path / "venv").cached  # same lock: reused

@@ -81,7 +81,8 @@ def test_plan_maps_code_command_and_variables_into_the_workdir(tmp_path: Path) -
     run_id = recorded_run()
     plan = build_plan(api.run(run_id), api.settings, workdir=tmp_path / "w")
     code = tmp_path / "w" / "code"
-    assert plan.code_dir == code and plan.venv_dir == tmp_path / "w" / "venv"
+    assert plan.code_dir == code
+    assert plan.venv_dir.parent == api.settings.root / "reproductions" / "venvs"
     assert plan.code.commit.startswith("c0ffee") and plan.code.patch_lines == 13
     assert plan.code.changed_files == ["train.py", "old.py"]
     assert plan.code.untracked == {"helpers.py": "def f(): ...\n"}
@@ -101,33 +102,69 @@ def test_a_hash_seed_set_at_process_start_is_replayed() -> None:
     assert plan.command.env["PYTHONHASHSEED"] == "0"
 
 
-def test_requirements_pin_versions_and_rebuild_editables(tmp_path: Path) -> None:
+def test_requirements_follow_each_install_kind(tmp_path: Path) -> None:
+    from labledger.repro.packages import own_requirement
+
     environment = {
-        "packages": {"numpy": "2.1.0", "pip": "24.0", "proj": "0.1", "tool": "1.0", "lib": "3.0"},
-        "editable": {
-            "proj": {"path": "/home/ada/proj", "commit": "abc"},
-            "tool": {"path": "/nowhere/tool", "commit": None},
-            "lib": {"path": "/opt/lib", "commit": "def"},
+        "packages": {
+            "numpy": "2.1.0", "proj": "0.1", "tool": "1.0", "lib": "3.0", "vcspkg": "0.2",
+            "wheelpkg": "1.1", "gone": "0.3", "labledger": "0.0.9", "sub": "1.0",
         },
-    }
+        "editable": {"tool": {"path": "/nowhere/tool", "commit": None}},
+        "installs": {
+            "proj": {"kind": "editable", "path": "/home/ada/proj", "commit": "abc"},
+            "lib": {"kind": "editable", "path": "/opt/lib", "commit": None},
+            "sub": {"kind": "editable", "path": "/opt/mono/sub", "commit": "f00d",
+                    "repo": "/opt/mono", "subdirectory": "sub",
+                    "remote_url": "https://example.com/mono.git"},
+            "vcspkg": {"kind": "vcs", "url": "https://example.com/v.git", "vcs": "git",
+                       "commit": "1234"},
+            "wheelpkg": {"kind": "archive", "url": "file:///opt/w/wheelpkg-1.1-py3-none-any.whl"},
+            "gone": {"kind": "archive", "url": "file:///nowhere/gone-0.3.tar.gz"},
+        },
+        "indexes": {"index_url": None, "extra_index_urls": ["https://pkgs.example.com/simple"]},
+    }  # fmt: skip
+    present = {"/opt/lib", "/opt/w/wheelpkg-1.1-py3-none-any.whl"}
+    code = tmp_path / "code"
     plan = env_plan(
         environment,
         "venv",
         "/home/ada/proj",
-        tmp_path / "code",
-        exists=lambda p: str(p) == "/opt/lib",
+        code,
+        exists=lambda p: str(p) in present,
+        skip=["numpy"],
+        index_urls=["https://other.example.com/simple"],
     )
-    assert plan.pinned == {"numpy": "2.1.0", "pip": "24.0", "tool": "1.0"}
-    assert plan.requirements() == [
-        "numpy==2.1.0",
-        "pip==24.0",
-        "tool==1.0",
-        "-e /opt/lib",
-        f"-e {tmp_path / 'code'}",
-    ]
-    assert [(e.name, e.in_worktree) for e in plan.editable] == [("lib", False), ("proj", True)]
+    kinds = {s.name: (s.kind, s.requirement) for s in plan.sources}
+    assert "numpy" not in kinds and any("numpy==2.1.0 left out" in n for n in plan.notes)
+    assert kinds["proj"] == ("worktree", f"-e {code}")
+    assert kinds["lib"] == ("folder", "-e /opt/lib")
+    assert kinds["tool"] == ("registry", "tool==1.0")  # its folder is gone
+    assert kinds["sub"] == ("clone", f"-e {tmp_path / 'deps' / 'sub' / 'sub'}")
+    sub = next(s for s in plan.sources if s.name == "sub")
+    assert sub.clone is not None and sub.clone.commit == "f00d"
+    assert sub.clone.url == "https://example.com/mono.git"  # /opt/mono is not on this machine
+    assert kinds["vcspkg"] == ("vcs", "vcspkg @ git+https://example.com/v.git@1234")
+    assert kinds["wheelpkg"] == (
+        "archive",
+        "wheelpkg @ file:///opt/w/wheelpkg-1.1-py3-none-any.whl",
+    )
+    assert kinds["gone"] == ("registry", "gone==0.3")
+    assert kinds["labledger"] == ("labledger", own_requirement()[0])
+    assert plan.indexes == ("https://pkgs.example.com/simple", "https://other.example.com/simple")
+    assert set(plan.requirements()[-2:]) == {
+        f"-e {tmp_path / 'deps' / 'sub' / 'sub'}",
+        f"-e {code}",
+    }
     assert any("/nowhere/tool, which is gone" in n for n in plan.notes)
-    assert any("/opt/lib" in n and "recorded commit def" in n for n in plan.notes)
+
+
+def test_labledger_comes_from_the_running_source() -> None:
+    from labledger.repro.packages import own_requirement
+
+    line, origin = own_requirement()
+    root = Path(__file__).resolve().parents[2]
+    assert line == str(root) and str(root) in origin
 
 
 def test_workdirs_are_numbered(tmp_path: Path) -> None:
@@ -174,6 +211,7 @@ def test_dry_run_prints_the_plan_and_runs_nothing(tmp_path: Path) -> None:
     assert "patch:" in out and "13 lines, 2 file(s): train.py, old.py" in out
     assert "untracked:   helpers.py" in out
     assert "3 packages pinned" in out  # numpy, pip, tool; proj comes from the worktree
+    assert "(labledger, labledger)" in out
     assert f"-e {tmp_path / 'w' / 'code'}" in out
     assert f"command:     python -u {tmp_path / 'w' / 'code'}/train.py" in out
     assert not (tmp_path / "w").exists()

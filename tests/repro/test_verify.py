@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from pathlib import Path
 
 import pytest
 
@@ -118,3 +119,43 @@ def test_tolerance_parsing() -> None:
             parse_tolerances([bad])
     assert Tolerance(per_metric=(("val/*", 0.5),)).for_key("val/acc") == (0.0, 0.5)
     assert Tolerance().for_key("loss") == (1e-5, 1e-8)
+
+
+def test_non_finite_finals_compare_as_themselves() -> None:
+    import math
+
+    import labledger as ll
+    from labledger.repro.verify import verify_runs
+
+    def run_with(last: float) -> str:
+        with ll.init(project="p", capture=False) as run:
+            run.log({"loss": 1.0}, step=0)
+            run.log({"loss": last}, step=1)
+        return run.id
+
+    api = ll.Api()
+    pos, neg, nan_a, nan_b = (run_with(v) for v in (math.inf, -math.inf, math.nan, math.nan))
+    assert api.run(pos).metrics["loss"] == math.inf
+    assert api.run(neg).metrics["loss"] == -math.inf
+    result = verify_runs(api.run(pos), api.run(neg), api.store, curves=False)
+    assert not result.reproduced
+    assert verify_runs(api.run(nan_a), api.run(nan_b), api.store, curves=False).reproduced
+
+
+def test_verify_reports_whether_the_weights_are_the_same_bytes(tmp_path: Path) -> None:
+    import labledger as ll
+    from labledger.repro.verify import verify_runs
+
+    def run_with(weights: bytes) -> str:
+        (tmp_path / "model.pt").write_bytes(weights)
+        with ll.init(project="p", capture=False) as run:
+            run.log({"loss": 0.5}, step=0)
+            run.log_artifact(str(tmp_path / "model.pt"), name="model", type="model")
+        return run.id
+
+    api = ll.Api()
+    a, same, other = run_with(b"w1"), run_with(b"w1"), run_with(b"w2")
+    (check,) = verify_runs(api.run(a), api.run(same), api.store).artifacts
+    assert check.name == "model" and check.identical
+    (check,) = verify_runs(api.run(a), api.run(other), api.store).artifacts
+    assert not check.identical and check.a_digest != check.b_digest

@@ -1,12 +1,20 @@
-"""Environment probe: the Python interpreter and every installed distribution.
+"""Environment probe: the Python interpreter and every installed distribution, with how each was
+installed, so a reproduction can install it the same way.
 
-Installed packages rarely change while a program runs, so the result is computed once per process.
+Kinds (``installs``, only for distributions that did not come from an index by version):
+``editable`` (a folder installed with ``-e``: its path, and when under git its repository root,
+subdirectory, commit and remote), ``directory`` (a folder installed without ``-e``), ``vcs``
+(``pkg @ git+URL@commit``) and ``archive`` (a wheel or sdist file or URL). Every other
+distribution came from an index by version; the configured indexes are in ``indexes``
+(credentials stripped). Installed packages rarely change while a program runs, so the result is
+computed once per process.
 """
 
 from __future__ import annotations
 
 import copy
 import json
+import os
 import re
 import sys
 import threading
@@ -14,6 +22,9 @@ from pathlib import Path
 from typing import Any
 
 from labledger.capture.git import GitError, run_git
+from labledger.capture.redact import strip_url_credentials
+
+__all__ = ["capture_environment", "install_sources", "normalize_name"]
 
 _lock = threading.Lock()
 _cached: dict[str, Any] | None = None
@@ -24,20 +35,7 @@ def normalize_name(name: str) -> str:
     return re.sub(r"[-_.]+", "-", name).lower()
 
 
-def _editable_path(direct_url: str | None) -> Path | None:
-    """The source folder of an editable install, from its ``direct_url.json`` (PEP 610)."""
-    if not direct_url:
-        return None
-    try:
-        data = json.loads(direct_url)
-    except ValueError:
-        return None
-    if not isinstance(data, dict):
-        return None
-    dir_info = data.get("dir_info")
-    url = data.get("url")
-    if not isinstance(dir_info, dict) or not dir_info.get("editable") or not isinstance(url, str):
-        return None
+def _file_path(url: str) -> Path | None:
     if not url.startswith("file:"):
         return None
     from urllib.parse import urlparse
@@ -46,19 +44,87 @@ def _editable_path(direct_url: str | None) -> Path | None:
     return Path(url2pathname(urlparse(url).path))
 
 
-def _commit_of(path: Path) -> str | None:
-    try:
-        out = run_git(["rev-parse", "-q", "--verify", "HEAD^{commit}"], path)
-    except GitError:
+def _direct_url(text: str | None) -> dict[str, Any] | None:
+    if not text:
         return None
-    return out.decode(errors="replace").strip() or None
+    try:
+        data = json.loads(text)
+    except ValueError:
+        return None
+    return data if isinstance(data, dict) and isinstance(data.get("url"), str) else None
 
 
-def _distributions() -> tuple[dict[str, str], dict[str, dict[str, str | None]]]:
+def _editable_path(direct_url: str | None) -> Path | None:
+    """The source folder of an editable install, from its ``direct_url.json`` (PEP 610)."""
+    data = _direct_url(direct_url)
+    if data is None:
+        return None
+    dir_info = data.get("dir_info")
+    if not isinstance(dir_info, dict) or not dir_info.get("editable"):
+        return None
+    return _file_path(data["url"])
+
+
+def _git_source(path: Path) -> dict[str, str | None]:
+    """Commit, repository root, subdirectory and remote of a source folder under git."""
+    try:
+        out = run_git(["rev-parse", "--show-toplevel", "HEAD"], path).decode(errors="replace")
+    except GitError:
+        return {"commit": None}
+    lines = out.strip().splitlines()
+    if len(lines) < 2:
+        return {"commit": None}
+    root = Path(lines[0])
+    try:
+        subdir = str(path.resolve().relative_to(root.resolve()))
+    except ValueError:
+        subdir = "."
+    try:
+        remote: str | None = (
+            run_git(["config", "--get", "remote.origin.url"], root).decode().strip()
+        )
+    except GitError:
+        remote = None
+    return {
+        "commit": lines[1],
+        "repo": str(root),
+        "subdirectory": subdir,
+        "remote_url": strip_url_credentials(remote) if remote else None,
+    }
+
+
+def _install_of(data: dict[str, Any]) -> dict[str, Any] | None:
+    """What ``direct_url.json`` says about how a distribution was installed."""
+    url = strip_url_credentials(str(data["url"]))
+    subdirectory = data.get("subdirectory")
+    vcs = data.get("vcs_info")
+    if isinstance(vcs, dict):
+        return {
+            "kind": "vcs",
+            "url": url,
+            "vcs": vcs.get("vcs", "git"),
+            "commit": vcs.get("commit_id"),
+            "requested": vcs.get("requested_revision"),
+            "subdirectory": subdirectory,
+        }
+    dir_info = data.get("dir_info")
+    if isinstance(dir_info, dict):
+        path = _file_path(str(data["url"]))
+        if path is None:
+            return None
+        kind = "editable" if dir_info.get("editable") else "directory"
+        return {"kind": kind, "path": str(path), **_git_source(path)}
+    if isinstance(data.get("archive_info"), dict):
+        info = data["archive_info"]
+        return {"kind": "archive", "url": url, "hash": info.get("hash") or info.get("hashes")}
+    return None
+
+
+def _distributions() -> tuple[dict[str, str], dict[str, dict[str, Any]]]:
     from importlib import metadata
 
     packages: dict[str, str] = {}
-    editable: dict[str, dict[str, str | None]] = {}
+    installs: dict[str, dict[str, Any]] = {}
     # Distributions come in sys.path order; the first of a name is the one Python imports.
     for dist in metadata.distributions():
         raw_name = dist.metadata["Name"] if dist.metadata else None
@@ -68,16 +134,72 @@ def _distributions() -> tuple[dict[str, str], dict[str, dict[str, str | None]]]:
         if name in packages:
             continue
         packages[name] = str(dist.version)
-        path = _editable_path(dist.read_text("direct_url.json"))
-        if path is not None:
-            editable[name] = {"path": str(path), "commit": _commit_of(path)}
-    return dict(sorted(packages.items())), dict(sorted(editable.items()))
+        data = _direct_url(dist.read_text("direct_url.json"))
+        install = _install_of(data) if data is not None else None
+        if install is not None:
+            installs[name] = install
+    return dict(sorted(packages.items())), dict(sorted(installs.items()))
+
+
+def _pip_config_files() -> list[Path]:
+    home = Path.home()
+    xdg_dirs = os.environ.get("XDG_CONFIG_DIRS", "/etc/xdg").split(os.pathsep)
+    files = [Path("/etc/pip.conf"), *(Path(d) / "pip" / "pip.conf" for d in xdg_dirs if d)]
+    config_home = Path(os.environ.get("XDG_CONFIG_HOME") or home / ".config")
+    files += [home / ".pip" / "pip.conf", config_home / "pip" / "pip.conf"]
+    files.append(Path(sys.prefix) / "pip.conf")
+    if os.environ.get("PIP_CONFIG_FILE"):
+        files.append(Path(os.environ["PIP_CONFIG_FILE"]))
+    return files
+
+
+def install_sources() -> dict[str, Any]:
+    """Where pip looks for packages here: ``index_url``, ``extra_index_urls``, ``find_links``,
+    from pip's configuration files and ``PIP_*`` variables (later ones win, as in pip).
+    Credentials are kept: the caller strips them before recording."""
+    import configparser
+
+    values: dict[str, str] = {}
+    for path in _pip_config_files():
+        parser = configparser.RawConfigParser()
+        try:
+            parser.read(path)
+        except (OSError, configparser.Error):
+            continue
+        for section in ("global", "install"):
+            if parser.has_section(section):
+                for key in ("index-url", "extra-index-url", "find-links"):
+                    if parser.has_option(section, key):
+                        values[key] = parser.get(section, key)
+    for key in ("index-url", "extra-index-url", "find-links"):
+        env_value = os.environ.get("PIP_" + key.upper().replace("-", "_"))
+        if env_value:
+            values[key] = env_value
+    return {
+        "index_url": values.get("index-url", "").strip() or None,
+        "extra_index_urls": values.get("extra-index-url", "").split(),
+        "find_links": values.get("find-links", "").split(),
+    }
+
+
+def _recorded_indexes() -> dict[str, Any]:
+    sources = install_sources()
+    return {
+        "index_url": strip_url_credentials(sources["index_url"]) if sources["index_url"] else None,
+        "extra_index_urls": [strip_url_credentials(u) for u in sources["extra_index_urls"]],
+        "find_links": [strip_url_credentials(u) for u in sources["find_links"]],
+    }
 
 
 def _compute() -> dict[str, Any]:
     import platform
 
-    packages, editable = _distributions()
+    packages, installs = _distributions()
+    editable = {
+        name: {"path": info["path"], "commit": info.get("commit")}
+        for name, info in installs.items()
+        if info["kind"] == "editable"
+    }
     return {
         "python_version": platform.python_version(),
         "implementation": platform.python_implementation(),
@@ -87,6 +209,8 @@ def _compute() -> dict[str, Any]:
         "in_venv": sys.prefix != sys.base_prefix,
         "packages": packages,
         "editable": editable,
+        "installs": installs,
+        "indexes": _recorded_indexes(),
     }
 
 

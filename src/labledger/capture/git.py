@@ -3,18 +3,28 @@
 A run is reproducible from ``commit`` + ``diff`` (``git apply``) + ``untracked`` (written back as
 files). Git is only read: ``GIT_OPTIONAL_LOCKS=0`` keeps it from refreshing the index, and
 ``core.fsmonitor=false`` keeps it from starting a monitor daemon.
+
+The diff is computed against a temporary copy of the index dated one second after the epoch
+(``GIT_INDEX_FILE``): git then treats every entry as "racily clean" and compares contents, so
+an edit that keeps a file's size and modification time (same second, or a tool that restores
+mtimes) is seen, and the user's index is never written. Each git command has a generous
+deadline; ``capture_git`` retries once when git is slow, and the registry gives the git probe
+its own deadline, separate from the other probes'.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import threading
 from pathlib import Path
 from typing import Any, NamedTuple
 
 from labledger.capture.redact import looks_like_secret_file, strip_url_credentials
+from labledger.config import DEFAULT_DIRNAME
 
-GIT_TIMEOUT = 10.0  # seconds for one git command
+GIT_TIMEOUT = 60.0  # seconds for one git command (a loaded machine can be very slow)
+RETRIES = 1  # a capture that fails on a timeout is tried once more
 UNTRACKED_FILE_LIMIT = 256 * 1024  # bytes per untracked file
 UNTRACKED_TOTAL_LIMIT = 5 * 1024 * 1024  # bytes of untracked content in all
 UNTRACKED_SKIPPED_LISTED = 1000  # skipped paths named one by one; the rest are only counted
@@ -54,11 +64,17 @@ class GitNotFound(GitError):
     """No git executable on PATH."""
 
 
-def run_git(args: list[str], cwd: Path, timeout: float = GIT_TIMEOUT) -> bytes:
+def run_git(
+    args: list[str],
+    cwd: Path,
+    timeout: float = GIT_TIMEOUT,
+    extra_env: dict[str, str] | None = None,
+) -> bytes:
     """Run one read-only git command in ``cwd`` and return its stdout."""
     import subprocess
 
     env = dict(os.environ, GIT_OPTIONAL_LOCKS="0", GIT_TERMINAL_PROMPT="0", LC_ALL="C")
+    env.update(extra_env or {})
     try:
         done = subprocess.run(
             ["git", *_CONFIG, *args],
@@ -173,16 +189,48 @@ def _head_info(layout: _Layout) -> dict[str, Any]:
 # --- uncommitted changes: computed on every call ---
 
 
-def _diff(root: Path, commit: str | None) -> tuple[str | None, str | None]:
+class _StaleIndex:
+    """A copy of the repository's index dated 1970, for ``GIT_INDEX_FILE``."""
+
+    def __init__(self, git_dir: Path) -> None:
+        import tempfile
+
+        self.env: dict[str, str] = {}
+        self.path: str | None = None
+        index = git_dir / "index"
+        if not index.is_file():
+            return
+        fd, self.path = tempfile.mkstemp(prefix="labledger-index-")
+        try:
+            with os.fdopen(fd, "wb") as handle, open(index, "rb") as source:
+                import shutil
+
+                shutil.copyfileobj(source, handle)
+            os.utime(self.path, (1, 1))  # not 0: git reads a zero timestamp as "unknown"
+        except OSError:
+            self.close()
+            return
+        self.env = {"GIT_INDEX_FILE": self.path}
+
+    def close(self) -> None:
+        if self.path is not None:
+            with contextlib.suppress(OSError):
+                os.unlink(self.path)
+            self.path = None
+
+
+def _diff(
+    root: Path, commit: str | None, env: dict[str, str] | None = None
+) -> tuple[str | None, str | None]:
     """The text of ``git diff <commit> --binary`` and, when it cannot be stored, why."""
     base = commit or _EMPTY_TREE
-    raw = run_git([*_DIFF_ARGS, base, "--"], root)
+    raw = run_git([*_DIFF_ARGS, base, "--"], root, extra_env=env)
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError:
         # A changed text file that is not UTF-8 would make the patch undecodable. Diffing every
         # file as binary gives an ASCII patch (base85) that still re-applies byte for byte.
-        raw = _diff_all_binary(root, base)
+        raw = _diff_all_binary(root, base, env)
         try:
             text = raw.decode("utf-8")
         except UnicodeDecodeError:  # the repo's .gitattributes forces text diffs on that file
@@ -192,7 +240,7 @@ def _diff(root: Path, commit: str | None) -> tuple[str | None, str | None]:
     return text, None
 
 
-def _diff_all_binary(root: Path, base: str) -> bytes:
+def _diff_all_binary(root: Path, base: str, env: dict[str, str] | None) -> bytes:
     """``git diff --binary`` with every path marked binary, through a throwaway attributes file."""
     import tempfile
 
@@ -200,7 +248,8 @@ def _diff_all_binary(root: Path, base: str) -> bytes:
     try:
         with os.fdopen(fd, "w") as handle:
             handle.write("* binary\n")
-        return run_git(["-c", f"core.attributesFile={attributes}", *_DIFF_ARGS, base, "--"], root)
+        args = ["-c", f"core.attributesFile={attributes}", *_DIFF_ARGS, base, "--"]
+        return run_git(args, root, extra_env=env)
     finally:
         os.unlink(attributes)
 
@@ -248,6 +297,8 @@ def _untracked(root: Path) -> tuple[dict[str, str], dict[str, str], int]:
         if not raw_name:
             continue
         name = os.fsdecode(raw_name)
+        if name.split("/", 1)[0] == DEFAULT_DIRNAME:
+            continue  # the store itself (a folder without its .gitignore)
         if looks_like_secret_file(name):  # .env, *secret*, *.pem: name and digest only
             if len(skipped) < UNTRACKED_SKIPPED_LISTED:
                 skipped[name] = (
@@ -274,7 +325,23 @@ def _untracked(root: Path) -> tuple[dict[str, str], dict[str, str], int]:
     return contents, skipped, unlisted
 
 
-def capture_git(cwd: Path | None = None) -> dict[str, Any]:
+def capture_git(cwd: Path | None = None, retries: int = RETRIES) -> dict[str, Any]:
+    """``_capture_git`` retried ``retries`` times when git fails or is too slow; the result
+    says how many attempts it took when more than one."""
+    for attempt in range(retries + 1):
+        try:
+            result = _capture_git(cwd)
+        except GitError:
+            if attempt == retries:
+                raise
+            continue
+        if attempt:
+            result["attempts"] = attempt + 1
+        return result
+    raise AssertionError("unreachable")
+
+
+def _capture_git(cwd: Path | None = None) -> dict[str, Any]:
     """Git state of the repository holding ``cwd`` (default: the current directory).
 
     Keys: ``present``, ``root``, ``commit`` (None before the first commit), ``branch`` (None when
@@ -297,7 +364,11 @@ def capture_git(cwd: Path | None = None) -> dict[str, Any]:
             return {"present": False}
         return {"present": False, "reason": str(exc)}
     info = _head_info(layout)
-    diff, diff_skipped = _diff(layout.root, info["commit"])
+    index = _StaleIndex(layout.git_dir)
+    try:
+        diff, diff_skipped = _diff(layout.root, info["commit"], index.env)
+    finally:
+        index.close()
     untracked, skipped, unlisted = _untracked(layout.root)
     result: dict[str, Any] = {
         "present": True,

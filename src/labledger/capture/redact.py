@@ -182,18 +182,3 @@ def looks_like_secret_file(path: str) -> bool:
     """True for ``.env``, ``*secret*``, ``*.pem``, key files and the like."""
     name = path.rsplit("/", 1)[-1].lower()
     return any(fnmatch.fnmatchcase(name, pattern) for pattern in SECRET_FILE_PATTERNS)
-
-
-def redact_environment(env: Mapping[str, str], prefixes: tuple[str, ...]) -> dict[str, str]:
-    """The variables of ``env`` whose name starts with one of ``prefixes``, secrets redacted.
-
-    Values of secret-named variables are replaced whole; other values lose URL credentials
-    and token query parameters (``MLFLOW_TRACKING_URI=https://user:pass@host?token=x``).
-    """
-    selected: dict[str, str] = {}
-    for name in sorted(env):
-        if not name.startswith(prefixes):
-            continue
-        value = env[name]
-        selected[name] = REDACTED if is_secret_name(name) else redact_text(value)
-    return selected

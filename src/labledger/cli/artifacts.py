@@ -9,6 +9,7 @@ from pathlib import Path
 import click
 from rich.table import Table
 from rich.text import Text
+from rich.tree import Tree
 
 from labledger.cli import render
 from labledger.cli.common import open_api, user_errors
@@ -195,22 +196,97 @@ def alias_command(ref: str, alias: str) -> None:
     click.echo(f"{version.name}:{alias} -> {version.ref}")
 
 
+MAX_DEPTH = 8
+
+
+def upstream(service: Artifacts, version: ArtifactVersion, depth: int = 0) -> dict[str, object]:
+    """``version``, the run that logged it, that run's inputs, their runs... (a tree)."""
+    node: dict[str, object] = {"artifact": version.ref, "type": version.type,
+                               "digest": version.digest}  # fmt: skip
+    if version.run_id is None or depth >= MAX_DEPTH:
+        return node
+    inputs = service.run_lineage(version.run_id).inputs
+    node["run"] = {
+        "run_id": version.run_id,
+        "inputs": [upstream(service, v, depth + 1) for v in inputs],
+    }
+    return node
+
+
+def downstream(service: Artifacts, version: ArtifactVersion, depth: int = 0) -> list[object]:
+    """The runs that used ``version``, what they logged, who used that..."""
+    consumers = service.lineage(version.ref).consumers
+    result: list[object] = []
+    for run_id in consumers:
+        outputs = service.run_lineage(run_id).outputs if depth < MAX_DEPTH else []
+        result.append(
+            {
+                "run_id": run_id,
+                "outputs": [
+                    {
+                        "artifact": v.ref,
+                        "type": v.type,
+                        "used_by": downstream(service, v, depth + 1),
+                    }
+                    for v in outputs
+                ],
+            }
+        )
+    return result
+
+
+def _tree_upstream(tree: Tree, node: dict[str, object]) -> None:
+    run = node.get("run")
+    if not isinstance(run, dict):
+        return
+    branch = tree.add(f"← run [bold]{run['run_id']}[/bold]")
+    for item in run["inputs"]:
+        leaf = branch.add(f"← {item['artifact']} ({item['type']})")
+        _tree_upstream(leaf, item)
+
+
+def _tree_downstream(tree: Tree, consumers: list[object]) -> None:
+    for consumer in consumers:
+        assert isinstance(consumer, dict)
+        branch = tree.add(f"→ run [bold]{consumer['run_id']}[/bold]")
+        for output in consumer["outputs"]:
+            leaf = branch.add(f"→ {output['artifact']} ({output['type']})")
+            _tree_downstream(leaf, output["used_by"])
+
+
 @artifacts_group.command("lineage")
 @click.argument("ref", required=False)
 @click.option("--run", "run_ref", help="Show what this run (ID or prefix) used and logged.")
+@click.option("--json", "as_json", is_flag=True, help="The lineage tree as JSON.")
 @user_errors
-def lineage_command(ref: str | None, run_ref: str | None) -> None:
-    """Trace an artifact version to the run that logged it and the runs that used it,
-    or (--run) a run to its input and output artifacts.
+def lineage_command(ref: str | None, run_ref: str | None, as_json: bool) -> None:
+    """Trace an artifact version both ways, as a tree: up to the run that logged it, the data
+    that run consumed and the runs behind that data; down to the runs that used it and what
+    they logged. Or (--run) a run to its input and output artifacts.
 
     \b
     Examples:
-      labledger artifacts lineage digits-mlp:v3
+      labledger artifacts lineage digits-mlp:best      # model ← run ← digits:v0 ← ...
+      labledger artifacts lineage digits-mlp:v3 --json
       labledger artifacts lineage --run 3fa9c2
     """
     if (ref is None) == (run_ref is None):
         raise click.UsageError("give either NAME:VERSION or --run RUN")
     service = open_artifacts()
+    if ref is not None:
+        version = service.get(ref)
+        up = upstream(service, version)
+        down = downstream(service, version)
+        if as_json:
+            click.echo(render.json_dumps({**up, "used_by": down}, indent=2))
+            return
+        tree = Tree(f"[bold]{version.ref}[/bold] ({version.type}, {version.digest[:19]})")
+        if version.run_id is None:
+            tree.add("← logged outside a run")
+        _tree_upstream(tree, up)
+        _tree_downstream(tree, down)
+        render.make_console().print(tree)
+        return
     console = render.make_console()
     if run_ref is not None:
         run_id = resolve_run(service, run_ref)

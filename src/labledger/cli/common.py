@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import re
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
@@ -51,10 +52,60 @@ def split_keys(values: Iterable[str]) -> list[str]:
     return [part.strip() for value in values for part in value.split(",") if part.strip()]
 
 
+# Sort keys as the runs table names its columns.
+SORT_ALIASES = {"id": "run_id", "created": "created_at", "ended": "ended_at"}
+_KEY_MENTION = re.compile(r"(?:^|[\s(,+-])(metrics|config|params?)\.((?:`[^`]+`|[\w/\-:@.])+)")
+SAMPLE_RUNS = 200
+
+
+def _sort_key(key: str) -> str:
+    sign = "-" if key.startswith("-") else ""
+    bare = key.lstrip("-+")
+    return sign + SORT_ALIASES.get(bare, bare)
+
+
+def unknown_keys(
+    api: Api, project: str | None, texts: Iterable[str]
+) -> list[tuple[str, list[str]]]:
+    """``metrics.KEY`` / ``config.KEY`` named in ``texts`` that no recent run has, each with
+    the closest known keys."""
+    import difflib
+
+    mentioned = []
+    for text in texts:
+        for namespace, key in _KEY_MENTION.findall(text):
+            ns = "metrics" if namespace == "metrics" else "config"
+            mentioned.append(f"{ns}.{key.replace('`', '')}")
+    if not mentioned:
+        return []
+    known: set[str] = set()
+    for run in api.runs(project, limit=SAMPLE_RUNS):
+        known.update(f"metrics.{k}" for k in run.metrics)
+        known.update(f"config.{k}" for k in run.params)
+    return [
+        (key, difflib.get_close_matches(key, sorted(known), n=3, cutoff=0.5))
+        for key in dict.fromkeys(mentioned)
+        if key not in known
+    ]
+
+
+def warn_unknown_keys(
+    api: Api, project: str | None, texts: Iterable[str], strict: bool = False
+) -> None:
+    """A warning on stderr (an error with ``strict``) per key no run has."""
+    for key, close in unknown_keys(api, project, texts):
+        hint = f"; closest: {', '.join(close)}" if close else ""
+        message = f"no run has {key}{hint}"
+        if strict:
+            raise LabledgerError(message)
+        click.secho(f"warning: {message}", fg="yellow", err=True)
+
+
 def query_runs(
     api: Api, project: str | None, filter_: str | None, sort: Sequence[str], limit: int | None
 ) -> RunList:
-    return api.runs(project, filter=filter_, order_by=split_keys(sort), limit=limit or None)
+    keys = [_sort_key(k) for k in split_keys(sort)]
+    return api.runs(project, filter=filter_, order_by=keys, limit=limit or None)
 
 
 def run_json(run: RunView) -> dict[str, Any]:

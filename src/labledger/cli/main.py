@@ -11,7 +11,7 @@ from labledger.cli.artifacts import artifacts_group, gc_command
 from labledger.cli.export import export_command
 from labledger.cli.importing import import_group
 from labledger.cli.report import report_command
-from labledger.cli.repro import check, reproduce, share, verify
+from labledger.cli.repro import check, reproduce, reproductions_group, share, verify
 from labledger.cli.runs import projects_command, runs_group
 from labledger.cli.server import db_group, server_command
 from labledger.cli.sync import sync_command
@@ -52,6 +52,7 @@ cli.add_command(import_group)
 cli.add_command(artifacts_group)
 cli.add_command(gc_command)
 cli.add_command(reproduce)
+cli.add_command(reproductions_group)
 cli.add_command(verify)
 cli.add_command(check)
 cli.add_command(share)

@@ -12,13 +12,18 @@ from labledger.cli.common import open_api, user_errors
 from labledger.config import load_settings
 from labledger.errors import LabledgerError
 from labledger.repro.check import CheckReport, check_run
-from labledger.repro.environment import PackageDifference, current_environment_report
+from labledger.repro.environment import (
+    InstallError,
+    PackageDifference,
+    current_environment_report,
+)
+from labledger.repro.housekeeping import Leftover, leftovers, remove
 from labledger.repro.plan import EnvMode, ReproPlan, build_plan
 from labledger.repro.reproduce import ReproResult, run_plan
 from labledger.repro.share import render_markdown, render_text, summarize
 from labledger.repro.verify import Tolerance, Verification, parse_tolerances, verify_runs
 
-__all__ = ["check", "reproduce", "share", "verify"]
+__all__ = ["check", "reproduce", "reproductions_group", "share", "verify"]
 
 F = TypeVar("F", bound=Callable[..., Any])
 MAX_LISTED = 20
@@ -106,28 +111,54 @@ def _echo_plan(plan: ReproPlan) -> None:
     click.echo(f"  untracked:   {', '.join(untracked[:MAX_LISTED]) if untracked else 'none'}")
     env = plan.env
     if env.mode == "venv":
-        click.echo(f"  environment: new virtual environment {plan.venv_dir}")
+        built = "reused" if (plan.venv_dir / ".labledger-complete").is_file() else "built"
+        click.echo(f"  environment: {plan.venv_dir} ({built} for this package lock)")
         click.echo(
             f"               {len(env.pinned)} packages pinned"
             + (f", Python {env.python_version} recorded" if env.python_version else "")
         )
-        for source_ in env.editable:
-            where = "from the worktree" if source_.in_worktree else "from its folder"
-            click.echo(f"               -e {source_.path} ({source_.name}, {where})")
+        for source_ in env.sources:
+            if source_.kind != "registry":
+                click.echo(f"               {source_.requirement} ({source_.name}, {source_.kind})")
+        for url in env.indexes:
+            click.echo(f"               index {url}")
     else:
         click.echo("  environment: the current interpreter (--env current)")
     click.echo(f"  command:     {plan.command.display()}")
     click.echo(f"  in:          {plan.command.cwd}")
+    if plan.command.init_cwd is not None:
+        click.echo(f"  (init ran in {plan.command.init_cwd}: the program changes folder itself)")
     if plan.command.env:
         shown = ", ".join(f"{k}={v}" for k, v in plan.command.env.items())
         click.echo(f"  variables:   {shown}")
+    if plan.command.unset:
+        click.echo(f"  unset:       {', '.join(plan.command.unset)} (not set in the original)")
     for note in (*(env.notes if env.mode == "venv" else ()), *plan.warnings):
         click.secho(f"  warning: {note}", fg="yellow")
     for problem in plan.problems:
         click.secho(f"  cannot run: {problem}", fg="red")
 
 
+def _echo_artifacts(v: Verification) -> None:
+    for artifact in v.artifacts:
+        if artifact.identical:
+            click.echo(f"  artifact {artifact.name}: identical, bit for bit ({artifact.a_digest})")
+        elif artifact.a_digest is None or artifact.b_digest is None:
+            side = v.a_id if artifact.a_digest is None else v.b_id
+            click.echo(f"  artifact {artifact.name}: not logged by run {side}")
+        else:
+            click.echo(
+                f"  artifact {artifact.name}: different bytes "
+                f"({str(artifact.a_digest)[:19]} vs {str(artifact.b_digest)[:19]})"
+            )
+
+
 def _echo_verification(v: Verification, tolerance: Tolerance) -> None:
+    _echo_verification_metrics(v, tolerance)
+    _echo_artifacts(v)
+
+
+def _echo_verification_metrics(v: Verification, tolerance: Tolerance) -> None:
     if not v.checks:
         click.secho(
             f"NOT REPRODUCED: runs {v.a_id} and {v.b_id} have no metrics to compare",
@@ -192,6 +223,11 @@ def _echo_result(result: ReproResult, tolerance: Tolerance) -> None:
     if result.exit_code:
         click.secho(f"The rerun exited with code {result.exit_code}.", fg="red")
     if not result.runs:
+        if result.exit_code:
+            raise LabledgerError(
+                f"the rerun failed (exit code {result.exit_code}) before it recorded a run; "
+                "its output is above"
+            )
         raise LabledgerError(
             f"the rerun recorded no run linked to {result.plan.run_id} "
             "(does the command call labledger.init?)"
@@ -242,6 +278,20 @@ def _echo_check(report: CheckReport) -> None:
     show_default=True,
     help="Package installer for --env venv (auto: uv when on PATH).",
 )
+@click.option(
+    "--skip-package",
+    "skip_packages",
+    multiple=True,
+    metavar="NAME",
+    help="Leave recorded package NAME out of the environment (--env venv). Repeatable.",
+)
+@click.option(
+    "--index-url",
+    "index_urls",
+    multiple=True,
+    metavar="URL",
+    help="Another package index to install recorded packages from. Repeatable.",
+)
 @click.option("--dry-run", is_flag=True, help="Print the plan without running anything.")
 @_tolerance_options
 @user_errors
@@ -250,6 +300,8 @@ def reproduce(
     workdir: Path | None,
     env_mode: str,
     installer: str,
+    skip_packages: tuple[str, ...],
+    index_urls: tuple[str, ...],
     dry_run: bool,
     rtol: float,
     atol: float,
@@ -265,7 +317,14 @@ def reproduce(
     api = open_api()
     original = api.run(run_ref)
     mode: EnvMode = "current" if env_mode == "current" else "venv"
-    plan = build_plan(original, api.settings, workdir=workdir, env_mode=mode)
+    plan = build_plan(
+        original,
+        api.settings,
+        workdir=workdir,
+        env_mode=mode,
+        skip_packages=skip_packages,
+        index_urls=index_urls,
+    )
     _echo_plan(plan)
     if dry_run:
         if mode == "current":
@@ -275,17 +334,23 @@ def reproduce(
             else:
                 click.echo("  every recorded package matches the current environment")
         return
-    result = run_plan(
-        plan,
-        original,
-        api.store,
-        api.settings,
-        installer="uv" if installer == "uv" else "pip" if installer == "pip" else "auto",
-        tolerance=tolerance,
-        include_system=include_system,
-        ignore=ignore,
-        progress=lambda message: click.echo(f"-> {message}"),
-    )
+    try:
+        result = run_plan(
+            plan,
+            original,
+            api.store,
+            api.settings,
+            installer="uv" if installer == "uv" else "pip" if installer == "pip" else "auto",
+            tolerance=tolerance,
+            include_system=include_system,
+            ignore=ignore,
+            progress=lambda message: click.echo(f"-> {message}"),
+        )
+    except InstallError as exc:
+        click.secho(f"{len(exc.failures)} package(s) could not be installed:", fg="red", err=True)
+        for failure in exc.failures[:MAX_LISTED]:
+            click.echo(f"    {failure.requirement}: {failure.reason}", err=True)
+        raise
     _echo_result(result, tolerance)
     if not result.reproduced:
         click.get_current_context().exit(1)
@@ -351,3 +416,60 @@ def share(run_ref: str, markdown: bool) -> None:
     report = check_run(run, api.store, api.settings)
     summary = summarize(run, report, load_settings().server_url)
     click.echo(render_markdown(summary) if markdown else render_text(summary))
+
+
+@click.group("reproductions")
+def reproductions_group() -> None:
+    """What `labledger reproduce` leaves on disk: worktrees and shared environments.
+
+    \b
+    Examples:
+      labledger reproductions ls
+      labledger reproductions clean --yes
+      labledger reproductions clean --keep-venvs
+    """
+
+
+def _echo_leftovers(items: Sequence[Leftover]) -> None:
+    from labledger.cli.render import format_bytes
+
+    for item in items:
+        click.echo(f"  {item.kind:<9} {format_bytes(item.size):>10}  {item.path}")
+    total = sum(item.size for item in items)
+    click.echo(f"{len(items)} folder(s), {format_bytes(total)} in all")
+
+
+@reproductions_group.command("ls")
+@user_errors
+def reproductions_ls() -> None:
+    """Reproduction worktrees and shared environments, with their sizes."""
+    items = leftovers(load_settings())
+    if not items:
+        click.echo("No reproductions on disk.")
+        return
+    _echo_leftovers(items)
+
+
+@reproductions_group.command("clean")
+@click.option("--keep-venvs", is_flag=True, help="Remove worktrees only; keep the environments.")
+@click.option("--yes", "-y", is_flag=True, help="Do not ask for confirmation.")
+@click.option("--dry-run", is_flag=True, help="Show what would be removed.")
+@user_errors
+def reproductions_clean(keep_venvs: bool, yes: bool, dry_run: bool) -> None:
+    """Remove reproduction worktrees (unregistered from your repository) and environments.
+
+    The runs they recorded stay in the store.
+    """
+    items = leftovers(load_settings(), venvs=not keep_venvs)
+    if not items:
+        click.echo("No reproductions on disk.")
+        return
+    _echo_leftovers(items)
+    if dry_run:
+        return
+    if not yes and not click.confirm("Remove them?", default=False):
+        click.echo("Nothing removed.")
+        return
+    for item in items:
+        remove(item)
+    click.echo(f"Removed {len(items)} folder(s).")

@@ -25,6 +25,7 @@ from labledger.cli.common import (
     run_json,
     split_keys,
     user_errors,
+    warn_unknown_keys,
 )
 from labledger.cli.diff_view import diff_command
 from labledger.cli.show import show_command
@@ -61,13 +62,35 @@ def _plain_cell(value: Any) -> Text:
     return Text(render.format_value(value, max_length=MAX_CELL))
 
 
+# Marks after the status: a reproduction, a run that broke the project's policy, a run whose
+# record is incomplete (its code state could not be captured).
+MARKS = (("reproduction", "↻"), ("policy-violation", "⚠"), ("capture-incomplete", "!"))
+
+
+def _status_marks(run: RunView) -> str:
+    marks = ""
+    if run.record.reproduces:
+        marks += "↻"
+    tags = set(run.record.tags)
+    marks += "".join(mark for tag, mark in MARKS[1:] if tag in tags)
+    return f"{run.status} {marks}" if marks else str(run.status)
+
+
+def _status_cell(value: Any) -> Text:
+    status, _, marks = str(value).partition(" ")
+    text = render.status_text(status)
+    if marks:
+        text.append(" " + marks, style="yellow")
+    return text
+
+
 ATTRIBUTE_COLUMNS: dict[str, Column] = {
     c.name: c
     for c in (
         Column("id", "id", lambda r: r.id, lambda v: Text(v, style="bold")),
         Column("project", "project", lambda r: r.project, _plain_cell),
         Column("name", "name", lambda r: r.name, _plain_cell),
-        Column("status", "status", lambda r: str(r.status), render.status_text),
+        Column("status", "status", lambda r: _status_marks(r), _status_cell),
         Column(
             "created",
             "created",
@@ -144,12 +167,17 @@ def _width(column: Column, runs: RunList) -> int:
     return max([len(column.header), *cells]) + 3  # padding either side and a separator
 
 
+def _varies(runs: RunList, value: Callable[[RunView], Any]) -> bool:
+    return len({render.json_dumps(value(r)) for r in runs}) > 1
+
+
 def auto_columns(
     runs: RunList, mentioned: list[tuple[str, str]], width: int
 ) -> tuple[list[Column], list[str]]:
-    """The default columns: identity, then config keys that vary and final metrics, as many
-    as fit in ``width`` (keys named in --filter/--sort first). Returns (columns, hidden names)."""
-    base = [ATTRIBUTE_COLUMNS[name] for name in DEFAULT_COLUMNS]
+    """The default columns, as many as fit in ``width``: id and status always; then keys named
+    in --filter/--sort; the name; config keys that vary and final metrics, alternating; then
+    runtime, created and (when it varies) project. Constant and identity columns go before
+    metrics do. Returns (columns, hidden names)."""
     metric_keys = sorted({k for r in runs for k in r.metrics if not k.startswith(SYSTEM_PREFIX)})
     config_keys = _varying_config_keys(runs)
     clash = set(metric_keys) & set(config_keys)
@@ -157,15 +185,25 @@ def auto_columns(
     def column(ns: str, key: str) -> Column:
         return _value_column(ns, key, f"{ns}.{key}" if key in clash else key)
 
-    candidates = [column(ns, key) for ns, key in mentioned]
-    # alternate config and metric columns so both kinds show when space is short
+    values = [column(ns, key) for ns, key in mentioned]
     pairs = zip(config_keys, metric_keys, strict=False)
     for config_key, metric_key in pairs:
-        candidates += [column("config", config_key), column("metrics", metric_key)]
-    candidates += [column("config", k) for k in config_keys[len(metric_keys) :]]
-    candidates += [column("metrics", k) for k in metric_keys[len(config_keys) :]]
-    candidates = list({c.name: c for c in reversed(candidates)}.values())[::-1]
+        values += [column("config", config_key), column("metrics", metric_key)]
+    values += [column("config", k) for k in config_keys[len(metric_keys) :]]
+    values += [column("metrics", k) for k in metric_keys[len(config_keys) :]]
+    values = list({c.name: c for c in reversed(values)}.values())[::-1]
+    named = {f"{ns}.{key}" for ns, key in mentioned}
 
+    attrs = ATTRIBUTE_COLUMNS
+    candidates = [c for c in values if c.name in named]
+    if any(r.name != r.id for r in runs):
+        candidates.append(attrs["name"])
+    candidates += [c for c in values if c.name not in named]
+    candidates += [attrs["runtime"], attrs["created"]]
+    if _varies(runs, lambda r: r.project):
+        candidates.append(attrs["project"])
+
+    base = [attrs["id"], attrs["status"]]
     used = sum(_width(c, runs) for c in base)
     chosen: list[Column] = []
     hidden: list[str] = []
@@ -174,13 +212,17 @@ def auto_columns(
         if used + size <= width:
             chosen.append(candidate)
             used += size
-        else:
+        elif candidate.name not in attrs:
             hidden.append(candidate.name)
-    # shown: keys named in --filter/--sort, then config, then metrics
-    order = {c.name: i for i, c in enumerate(candidates)}
-    named = {f"{ns}.{key}" for ns, key in mentioned}
-    chosen.sort(key=lambda c: (c.name not in named, c.name.startswith("metrics."), order[c.name]))
-    return base + chosen, hidden
+    # shown: id, name, project, status, created, runtime, then named keys, config, metrics
+    order = {c.name: i for i, c in enumerate(values)}
+    layout = ["id", "name", "project", "status", "created", "runtime"]
+    shown_attrs = [attrs[n] for n in layout if n in {c.name for c in [*base, *chosen]}]
+    shown_values = [c for c in chosen if c.name not in attrs]
+    shown_values.sort(
+        key=lambda c: (c.name not in named, c.name.startswith("metrics."), order[c.name])
+    )
+    return shown_attrs + shown_values, hidden
 
 
 def runs_table(runs: RunList, columns: Sequence[Column], title: str | None = None) -> Table:
@@ -223,6 +265,14 @@ def runs_table(runs: RunList, columns: Sequence[Column], title: str | None = Non
     help="Comma-separated columns: id, project, name, status, created, ended, runtime, group, "
     "tags, host, exit_code, notes, config.KEY, metrics.KEY.",
 )
+@click.option(
+    "--include-reproductions",
+    is_flag=True,
+    help="Also list runs made by `labledger reproduce` (hidden by default, marked ↻).",
+)
+@click.option(
+    "--strict", is_flag=True, help="An unknown metric or config key is an error, not a warning."
+)
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per run and line.")
 @user_errors
 def ls_command(
@@ -231,6 +281,8 @@ def ls_command(
     sort: tuple[str, ...],
     limit: int,
     columns: tuple[str, ...],
+    include_reproductions: bool,
+    strict: bool,
     as_json: bool,
 ) -> None:
     """List runs, newest first, as a table.
@@ -250,6 +302,9 @@ def ls_command(
     """
     chosen = [parse_column(spec) for spec in split_keys(columns)]
     api = open_api()
+    warn_unknown_keys(api, project, [filter_ or "", *split_keys(sort)], strict)
+    if not include_reproductions and "reproduces" not in (filter_ or ""):
+        filter_ = f"reproduces is null and ({filter_})" if filter_ else "reproduces is null"
     runs = query_runs(api, project, filter_, sort, limit)
     if as_json:
         for run in runs:

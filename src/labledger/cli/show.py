@@ -271,20 +271,45 @@ def _artifact_table(artifacts: Mapping[str, list[dict[str, Any]]]) -> Table:
 @click.command("show")
 @click.argument("run_ref", metavar="RUN")
 @click.option("--json", "as_json", is_flag=True, help="Everything as one JSON document.")
+@click.option("--diff", "show_diff", is_flag=True, help="The uncommitted diff and untracked files.")
+@click.option(
+    "--packages",
+    "packages",
+    is_flag=False,
+    flag_value="*",
+    default=None,
+    metavar="[GLOB]",
+    help="Installed packages with versions and install kinds (optionally matching GLOB).",
+)
+@click.option("--output", "show_output", is_flag=True, help="The recorded console output.")
+@click.option("--tail", type=click.IntRange(min=1), help="With --output: only the last N lines.")
 @user_errors
-def show_command(run_ref: str, as_json: bool) -> None:
+def show_command(
+    run_ref: str,
+    as_json: bool,
+    show_diff: bool,
+    packages: str | None,
+    show_output: bool,
+    tail: int | None,
+) -> None:
     """Show everything recorded about one run.
 
-    RUN is a run ID, a unique prefix of one, or a unique run name.
+    RUN is a run ID, a unique prefix of one, or a unique run name. --diff, --packages and
+    --output show one part of the record in full.
 
     \b
     Examples:
       labledger runs show 3f9a2b1c
-      labledger runs show 3f9a
+      labledger runs show 3f9a --diff
+      labledger runs show 3f9a --packages 'torch*'
+      labledger runs show 3f9a --output --tail 20
       labledger runs show baseline --json | jq .captures.git.commit
     """
     api = open_api()
     run = api.run(run_ref)
+    if show_diff or packages is not None or show_output:
+        _show_part(run, show_diff, packages, show_output, tail)
+        return
     if as_json:
         click.echo(render.json_dumps(show_json(api, run), indent=2))
         return
@@ -310,3 +335,52 @@ def show_command(run_ref: str, as_json: bool) -> None:
     for part in parts:
         console.print(part)
         console.print()
+
+
+def _show_part(
+    run: RunView, show_diff: bool, packages: str | None, show_output: bool, tail: int | None
+) -> None:
+    captures = run.captures()
+    if show_diff:
+        git = captures.get("git", {})
+        diff = git.get("diff")
+        if diff is None:
+            click.echo(
+                f"no diff recorded ({git.get('diff_skipped') or git.get('error') or 'none'})"
+            )
+        elif not diff:
+            click.echo(f"clean tree at {str(git.get('commit') or '?')[:12]}")
+        else:
+            for line in str(diff).splitlines():
+                color = (
+                    "green" if line.startswith("+") and not line.startswith("+++")
+                    else "red" if line.startswith("-") and not line.startswith("---")
+                    else "cyan" if line.startswith("@@") else None
+                )  # fmt: skip
+                click.secho(line, fg=color)
+        for path, text in sorted((git.get("untracked") or {}).items()):
+            click.secho(f"untracked file {path} ({len(text.encode())} bytes)", bold=True)
+        for path, reason in sorted((git.get("untracked_skipped") or {}).items()):
+            click.secho(f"untracked file {path} not recorded: {reason}", fg="yellow")
+    if packages is not None:
+        from fnmatch import fnmatchcase
+
+        environment = captures.get("environment", {})
+        installs = environment.get("installs") or {}
+        shown = 0
+        for name, version in sorted((environment.get("packages") or {}).items()):
+            if not fnmatchcase(name, packages.lower()):
+                continue
+            info = installs.get(name) or {}
+            where = info.get("path") or info.get("url") or ""
+            kind = f"  ({info['kind']}{' ' + where if where else ''})" if info else ""
+            click.echo(f"{name:<32} {version}{kind}")
+            shown += 1
+        if not shown:
+            click.echo(f"no recorded package matches {packages!r}", err=True)
+    if show_output:
+        text = run.output()
+        lines = text.splitlines()
+        if tail:
+            lines = lines[-tail:]
+        click.echo("\n".join(lines) if lines else "(no console output recorded)")

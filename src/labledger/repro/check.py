@@ -7,13 +7,14 @@ Each item passes, warns or fails, and says how to fix it. Requirements in the pr
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
 from labledger.config import Settings
 from labledger.entities import RunStatus
 from labledger.sdk.api import RunView
+from labledger.sdk.artifacts import Artifacts
 from labledger.sdk.fingerprint import artifact_lineage, short, verify_fingerprint
 from labledger.sdk.policy import Policy
 from labledger.store.base import ArtifactVersion, Store
@@ -63,8 +64,9 @@ def _code(git: Mapping[str, Any], strict: bool) -> CheckItem:
         return CheckItem(
             name,
             "fail",
-            f"the git capture failed: {git['error']}",
-            "make sure git works in the project folder",
+            f"the record is incomplete: the git capture failed ({git['error']})",
+            "make sure git works in the project folder (a slow machine: start training after "
+            "labledger.init returns), then rerun",
         )
     if not git.get("present"):
         return CheckItem(
@@ -133,11 +135,56 @@ def _packages(environment: Mapping[str, Any]) -> CheckItem:
     return CheckItem(name, "pass", message + (f", {len(editable)} editable" if editable else ""))
 
 
-def _seeds(seeds: Mapping[str, Any], determinism: Mapping[str, Any]) -> CheckItem:
+SEED_KEYS = frozenset({"seed", "random_state", "random_seed", "rng_seed", "manual_seed"})
+SEED_VARIABLES = ("SEED", "RANDOM_SEED", "GLOBAL_SEED")
+# torch seeds itself from the OS (a 64-bit number) unless told: a small one was set.
+TORCH_DEFAULT_SEED_FLOOR = 2**32
+
+
+def _config_seeds(config: Mapping[str, Any], prefix: str = "") -> list[str]:
+    found = []
+    for key, value in config.items():
+        name = f"{prefix}{key}"
+        if isinstance(value, Mapping):
+            found += _config_seeds(value, name + ".")
+        elif str(key).lower() in SEED_KEYS and isinstance(value, int) and value is not True:
+            found.append(f"config {name} {value}")
+    return found
+
+
+def observed_seeds(
+    config: Mapping[str, Any], determinism: Mapping[str, Any], command: Mapping[str, Any]
+) -> list[str]:
+    """Seeds the record shows were set without the SDK: torch's initial seed when it is not
+    torch's own random one, seed parameters in the config, seed variables in the environment."""
+    found = []
+    torch = determinism.get("torch")
+    initial = torch.get("initial_seed") if isinstance(torch, Mapping) else None
+    if isinstance(initial, int) and initial < TORCH_DEFAULT_SEED_FLOOR:
+        found.append(f"torch.initial_seed {initial}")
+    found += _config_seeds(config)
+    env = command.get("env") or {}
+    found += [f"${name}={env[name]}" for name in SEED_VARIABLES if name in env]
+    return found
+
+
+def _seeds(
+    seeds: Mapping[str, Any],
+    determinism: Mapping[str, Any],
+    observed: list[str],
+    matching: Callable[[], str | None],
+) -> CheckItem:
     name = "seeds"
     fix = "pass seed= to ll.init, or call ll.seed_everything(seed) before ll.init"
     if "seed" not in seeds:
-        return CheckItem(name, "fail", "no seed recorded", fix)
+        if observed:
+            return CheckItem(name, "pass", f"seeds observed: {', '.join(observed)}")
+        matched_by = matching()
+        if matched_by:
+            return CheckItem(
+                name, "pass", f"no seed recorded, but reproduction {matched_by} matched the run"
+            )
+        return CheckItem(name, "fail", "no seed recorded, and nothing observed pins it", fix)
     torch = determinism.get("torch")
     in_use = {"python_random": "random"}
     if "numpy_version" in determinism:
@@ -148,14 +195,30 @@ def _seeds(seeds: Mapping[str, Any], determinism: Mapping[str, Any]) -> CheckIte
             in_use["torch_cuda"] = "torch CUDA"
     unseeded = [label for key, label in in_use.items() if key not in seeds]
     seeded = [label for key, label in in_use.items() if key in seeds]
-    if unseeded:
+    matched_by = matching() if unseeded else None
+    if unseeded and not matched_by:
         return CheckItem(
             name, "fail", f"seed {seeds['seed']}, but not seeded: {', '.join(unseeded)}", fix
         )
     hashseed = (
         " and PYTHONHASHSEED for child processes" if "PYTHONHASHSEED_exported" in seeds else ""
     )
-    return CheckItem(name, "pass", f"seed {seeds['seed']}: {', '.join(seeded)} seeded{hashseed}")
+    matched = f"; reproduction {matched_by} matched" if unseeded and matched_by else ""
+    return CheckItem(
+        name, "pass", f"seed {seeds['seed']}: {', '.join(seeded)} seeded{hashseed}{matched}"
+    )
+
+
+def _matching_reproduction(run: RunView, store: Store) -> str | None:
+    """A finished reproduction of ``run`` whose metrics match it, if any."""
+    from labledger.repro.verify import verify_runs
+
+    reruns = [r for r in store.search_runs(run.project, None, ["-created_at"], 50)
+              if r.reproduces == run.id and r.status is RunStatus.FINISHED]  # fmt: skip
+    for record in reruns[:5]:
+        if verify_runs(run, RunView(record, store), store, curves=False).reproduced:
+            return record.run_id
+    return None
 
 
 def _refs(versions: list[ArtifactVersion]) -> str:
@@ -163,7 +226,9 @@ def _refs(versions: list[ArtifactVersion]) -> str:
     return shown + (f" and {len(versions) - 4} more" if len(versions) > 4 else "")
 
 
-def _data(used: list[ArtifactVersion]) -> CheckItem:
+def _data(used: list[ArtifactVersion], verify: Callable[[str], list[str]]) -> CheckItem:
+    """Inputs are re-checked: a referenced file or prefix must still hold what was recorded.
+    Data that cannot be verified any more never passes."""
     if not used:
         return CheckItem(
             "data",
@@ -171,7 +236,32 @@ def _data(used: list[ArtifactVersion]) -> CheckItem:
             "no data inputs fingerprinted",
             "record inputs with run.use_dataset(path) or run.use_artifact(name)",
         )
-    return CheckItem("data", "pass", f"{len(used)} input(s) fingerprinted: {_refs(used)}")
+    missing: list[str] = []
+    changed: list[str] = []
+    for version in used:
+        try:
+            problems = verify(version.ref)
+        except Exception as exc:  # unreachable storage, bad manifest: cannot verify
+            problems = [f"missing: {exc}"]
+        if problems:
+            bucket = missing if all(p.startswith("missing") for p in problems) else changed
+            bucket.append(f"{version.ref} ({problems[0]})")
+    if changed:
+        return CheckItem(
+            "data",
+            "fail",
+            f"{len(changed)} of {len(used)} input(s) changed since the run: {'; '.join(changed)}",
+            "restore the recorded data, or log data with run.log_artifact to keep a copy",
+        )
+    if missing:
+        return CheckItem(
+            "data",
+            "warn",
+            f"{len(missing)} of {len(used)} input(s) cannot be verified any more: "
+            + "; ".join(missing),
+            "keep referenced data in place, or log it with run.log_artifact to store a copy",
+        )
+    return CheckItem("data", "pass", f"{len(used)} input(s) verified unchanged: {_refs(used)}")
 
 
 def _weights(produced: list[ArtifactVersion], strict: bool) -> CheckItem:
@@ -256,8 +346,13 @@ def check_run(run: RunView, store: Store, settings: Settings) -> CheckReport:
     items = (
         _code(git, strict="clean_git" in policy.require),
         _packages(captures.get("environment", {})),
-        _seeds(captures.get("seeds", {}), determinism),
-        _data(used),
+        _seeds(
+            captures.get("seeds", {}),
+            determinism,
+            observed_seeds(run.config, determinism, captures.get("command", {})),
+            lambda: _matching_reproduction(run, store),
+        ),
+        _data(used, Artifacts(store, settings).verify),
         _weights(produced, strict="weights" in policy.require),
         _determinism(determinism),
         _fingerprint(store, run),

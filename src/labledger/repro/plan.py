@@ -6,23 +6,27 @@
 Layout of a reproduction folder (``<store>/reproductions/<run_id>-<n>`` or ``--workdir``)::
 
     code/    git worktree at the recorded commit, with the diff and untracked files applied
-    venv/    the rebuilt environment (not with --env current)
+    deps/    other repositories installed editable, cloned at their recorded commits
 
-The worktree and the environment are siblings so the environment's files never show up as
-untracked files in the reproduced run's own git capture.
+The environment (``--env venv``) is shared by every reproduction with the same package lock:
+``<store>/reproductions/venvs/<lock key>``. It sits outside the worktree, so its files never
+show up as untracked files in the reproduced run's own git capture.
 """
 
 from __future__ import annotations
 
+import os
 import shlex
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
+from labledger.capture.command import is_machine_variable
 from labledger.capture.redact import REDACTED
 from labledger.config import Settings
 from labledger.errors import LabledgerError
+from labledger.repro.packages import PackageSource, lock_key, resolve_sources
 from labledger.sdk.api import RunView
 
 __all__ = [
@@ -77,29 +81,23 @@ class CodePlan:
 
 
 @dataclass(frozen=True)
-class EditableSource:
-    """An editable install rebuilt from source: from the worktree, or its recorded folder."""
-
-    name: str
-    path: Path
-    in_worktree: bool
-    recorded_commit: str | None
-
-
-@dataclass(frozen=True)
 class EnvPlan:
     mode: EnvMode
     python_version: str | None
     packages: dict[str, str]  # the recorded lock: name -> version
-    pinned: dict[str, str]  # what pip installs by version
-    editable: tuple[EditableSource, ...]
+    sources: tuple[PackageSource, ...] = ()  # how each package is installed again
+    indexes: tuple[str, ...] = ()  # extra indexes: recorded ones, then --index-url
     notes: tuple[str, ...] = ()
 
+    @property
+    def pinned(self) -> dict[str, str]:
+        """Packages installed by version from an index."""
+        return {s.name: s.version for s in self.sources if s.kind == "registry"}
+
     def requirements(self) -> list[str]:
-        """Requirement lines for pip/uv (``name==version`` and ``-e path``)."""
-        lines = [f"{name}=={version}" for name, version in sorted(self.pinned.items())]
-        lines += [f"-e {source.path}" for source in self.editable]
-        return lines
+        """Requirement lines for pip/uv, shared ones first, then the per-reproduction ones."""
+        shared = [s.requirement for s in self.sources if not s.local]
+        return shared + [s.requirement for s in self.sources if s.local]
 
 
 @dataclass(frozen=True)
@@ -107,6 +105,8 @@ class CommandPlan:
     args: tuple[str, ...]  # the interpreter's arguments: script or -m module, then its own
     cwd: Path
     env: dict[str, str]  # variables set (on top of the current environment) for the child
+    unset: tuple[str, ...] = ()  # variables of the current environment the original did not have
+    init_cwd: Path | None = None  # where labledger.init ran, when the program changed folder
 
     def display(self, python: str = "python") -> str:
         return shlex.join([python, *self.args])
@@ -122,6 +122,7 @@ class ReproPlan:
     command: CommandPlan
     problems: tuple[str, ...] = ()  # reasons the plan cannot run at all
     warnings: tuple[str, ...] = field(default=())
+    venv: Path | None = None  # the shared environment for this package lock (--env venv)
 
     @property
     def code_dir(self) -> Path:
@@ -129,7 +130,7 @@ class ReproPlan:
 
     @property
     def venv_dir(self) -> Path:
-        return self.workdir / "venv"
+        return self.venv or self.workdir / "venv"
 
 
 def next_workdir(settings: Settings, run_id: str) -> Path:
@@ -195,40 +196,25 @@ def env_plan(
     repo: str | None,
     code_dir: Path,
     exists: Callable[[Path], bool] = Path.exists,
+    *,
+    skip: Sequence[str] = (),
+    index_urls: Sequence[str] = (),
 ) -> EnvPlan:
-    """Which recorded packages pip installs by version and which editable installs are rebuilt
-    from source (``exists`` is replaceable in tests)."""
-    packages: dict[str, str] = dict(environment.get("packages") or {})
-    editable_info: dict[str, Any] = dict(environment.get("editable") or {})
-    pinned: dict[str, str] = {}
-    editable: list[EditableSource] = []
-    notes: list[str] = []
-    for name, version in sorted(packages.items()):
-        info = editable_info.get(name)
-        path = info.get("path") if isinstance(info, Mapping) else None
-        commit = info.get("commit") if isinstance(info, Mapping) else None
-        relative = _under(path, repo) if path and repo else None
-        if path and relative is not None:
-            editable.append(EditableSource(name, code_dir / relative, True, commit))
-        elif path and exists(Path(path)):
-            editable.append(EditableSource(name, Path(path), False, commit))
-            notes.append(
-                f"{name} was an editable install of {path}; it is installed from that folder "
-                f"as it is now (recorded commit {commit or 'unknown'})"
-            )
-        else:
-            pinned[name] = version
-            if path:
-                notes.append(
-                    f"{name} was an editable install of {path}, which is gone: "
-                    f"installing {name}=={version} from the index instead"
-                )
+    """How every recorded package is installed again (``exists`` is replaceable in tests)."""
+    sources, notes = resolve_sources(
+        environment, repo, code_dir, code_dir.parent / "deps", skip=skip, exists=exists
+    )
+    recorded = dict(environment.get("indexes") or {})
+    indexes = [str(u) for u in recorded.get("extra_index_urls") or []]
+    if recorded.get("index_url"):
+        indexes.insert(0, str(recorded["index_url"]))
+    indexes += [u for u in index_urls if u not in indexes]
     return EnvPlan(
         mode=mode,
         python_version=environment.get("python_version"),
-        packages=packages,
-        pinned=pinned,
-        editable=tuple(editable),
+        packages=dict(environment.get("packages") or {}),
+        sources=tuple(sources),
+        indexes=tuple(indexes),
         notes=tuple(notes),
     )
 
@@ -245,8 +231,48 @@ def _exported_hashseed(seeds: Mapping[str, Any], determinism: Mapping[str, Any])
     return str(exported)
 
 
+def _replayed(
+    command: Mapping[str, Any],
+    repo: str | None,
+    code_dir: Path,
+    exported_hashseed: str | None,
+    current: Mapping[str, str],
+) -> tuple[dict[str, str], tuple[str, ...], list[str]]:
+    """Variables to set and to unset for the rerun, and warnings about secrets."""
+    recorded: dict[str, Any] = dict(command.get("env") or {})
+    env: dict[str, str] = {}
+    warnings: list[str] = []
+    for name, value in sorted(recorded.items()):
+        if name.startswith("LABLEDGER_") or name in _NOT_REPLAYED or is_machine_variable(name):
+            continue
+        if name == "PYTHONHASHSEED" and value == exported_hashseed:
+            continue  # exported by seed_everything, which the rerun calls again
+        if value == REDACTED:
+            if name not in current:
+                warnings.append(f"{name} was set (a secret, not recorded) and is not set now")
+            continue  # the current value, if any, is kept
+        env[name] = _rewrite(str(value), repo, code_dir)
+    unset: tuple[str, ...] = ()
+    if command.get("env_complete"):
+        unset = tuple(
+            sorted(
+                name
+                for name in current
+                if name not in recorded
+                and not is_machine_variable(name)
+                and not name.startswith("LABLEDGER_")
+                and name not in _NOT_REPLAYED
+            )
+        )
+    return env, unset, warnings
+
+
 def _command_plan(
-    command: Mapping[str, Any], repo: str | None, code_dir: Path, exported_hashseed: str | None
+    command: Mapping[str, Any],
+    repo: str | None,
+    code_dir: Path,
+    exported_hashseed: str | None,
+    current: Mapping[str, str],
 ) -> tuple[CommandPlan | None, list[str], list[str]]:
     problems: list[str] = []
     warnings: list[str] = []
@@ -261,7 +287,10 @@ def _command_plan(
             f"the run was started from an interactive session ({started}): "
             "there is no command to rerun"
         )
-    cwd_recorded = str(command.get("cwd") or "")
+    init_cwd = str(command.get("cwd") or "")
+    # The folder the program was started from: relative script paths and data paths are
+    # relative to it (Hydra's chdir moves the init folder into a git-ignored output folder).
+    cwd_recorded = str(command.get("start_cwd") or init_cwd)
     relative = _under(cwd_recorded, repo) if repo and cwd_recorded else None
     if relative is None:
         where = cwd_recorded or "an unknown folder"
@@ -270,26 +299,33 @@ def _command_plan(
             "running from the worktree root"
         )
         relative = "."
-    env: dict[str, str] = {}
-    for name, value in sorted((command.get("env") or {}).items()):
-        if name.startswith("LABLEDGER_") or name in _NOT_REPLAYED or value == REDACTED:
-            continue
-        if name == "PYTHONHASHSEED" and value == exported_hashseed:
-            continue  # exported by seed_everything, which the rerun calls again
-        env[name] = _rewrite(str(value), repo, code_dir)
+    init_relative = _under(init_cwd, repo) if repo and init_cwd else None
+    env, unset, secret_warnings = _replayed(command, repo, code_dir, exported_hashseed, current)
     plan = CommandPlan(
         args=tuple(_rewrite(a, repo, code_dir) for a in args),
         cwd=code_dir / relative,
         env=env,
+        unset=unset,
+        init_cwd=code_dir / init_relative
+        if init_relative is not None and init_cwd != cwd_recorded
+        else None,
     )
-    return plan, problems, warnings
+    return plan, problems, warnings + secret_warnings
 
 
 def build_plan(
-    run: RunView, settings: Settings, *, workdir: Path | None = None, env_mode: EnvMode = "venv"
+    run: RunView,
+    settings: Settings,
+    *,
+    workdir: Path | None = None,
+    env_mode: EnvMode = "venv",
+    skip_packages: Sequence[str] = (),
+    index_urls: Sequence[str] = (),
+    current_env: Mapping[str, str] | None = None,
 ) -> ReproPlan:
     """The reproduction of ``run`` as the record describes it. Raises ``LabledgerError`` when
-    the record lacks the code or the command."""
+    the record lacks the code or the command. ``current_env`` (default ``os.environ``) is the
+    environment the rerun starts from."""
     captures = run.captures()
     workdir = (workdir or next_workdir(settings, run.id)).resolve()
     code_dir = workdir / "code"
@@ -297,15 +333,23 @@ def build_plan(
     if code is None:
         raise LabledgerError(f"cannot reproduce run {run.id}: {problems[0]}")
     exported = _exported_hashseed(captures.get("seeds", {}), captures.get("determinism", {}))
+    current = os.environ if current_env is None else current_env
     command, command_problems, warnings = _command_plan(
-        captures.get("command", {}), code.repo, code_dir, exported
+        captures.get("command", {}), code.repo, code_dir, exported, current
     )
     if command is None:
         raise LabledgerError(f"cannot reproduce run {run.id}: {command_problems[0]}")
     environment = captures.get("environment", {})
     if not environment.get("packages"):
         warnings.append("no package list was recorded: the environment cannot be rebuilt")
-    env = env_plan(environment, env_mode, code.repo, code_dir)
+    env = env_plan(
+        environment, env_mode, code.repo, code_dir, skip=skip_packages, index_urls=index_urls
+    )
+    venv = None
+    if env_mode == "venv":
+        python = str(env.python_version or "").rsplit(".", 1)[0] or "current"
+        key = lock_key(env.sources, python, env.indexes)
+        venv = settings.root / "reproductions" / "venvs" / key
     return ReproPlan(
         run_id=run.id,
         project=run.project,
@@ -315,4 +359,5 @@ def build_plan(
         command=command,
         problems=tuple(command_problems),
         warnings=(*code.lost, *warnings),
+        venv=venv,
     )

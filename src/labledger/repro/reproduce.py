@@ -49,8 +49,9 @@ class ReproResult:
 
 
 def child_environment(plan: ReproPlan, settings: Settings, python: str) -> dict[str, str]:
-    """The current environment, plus the recorded variables, plus where to record the run."""
-    env = dict(os.environ)
+    """The current environment without the variables the original did not have, plus the
+    recorded variables, plus where to record the run."""
+    env = {k: v for k, v in os.environ.items() if k not in plan.command.unset}
     env.update(plan.command.env)
     env.update(
         {
@@ -109,6 +110,14 @@ def run_plan(
     else:
         result.env = current_environment_report(plan.env)
     python = result.env.python
+    # The start folder may be git-ignored (an output folder), so absent from the worktree.
+    plan.command.cwd.mkdir(parents=True, exist_ok=True)
+    if plan.command.env:
+        progress(f"replaying {len(plan.command.env)} recorded variable(s): "
+                 + ", ".join(sorted(plan.command.env)))  # fmt: skip
+    if plan.command.unset:
+        progress(f"unsetting {len(plan.command.unset)} variable(s) the original did not have: "
+                 + ", ".join(plan.command.unset))  # fmt: skip
     progress(f"running {plan.command.display()} in {plan.command.cwd}")
     started = time.time()
     env = child_environment(plan, settings, python)

@@ -20,6 +20,7 @@ from labledger.sdk.api import RunView
 from labledger.store.base import Store
 
 __all__ = [
+    "ArtifactCheck",
     "MetricCheck",
     "Tolerance",
     "Verification",
@@ -85,11 +86,25 @@ class MetricCheck:
 
 
 @dataclass(frozen=True)
+class ArtifactCheck:
+    """One artifact both runs logged, by name: the same bytes (digest) or not."""
+
+    name: str
+    a_digest: str | None
+    b_digest: str | None
+
+    @property
+    def identical(self) -> bool:
+        return self.a_digest is not None and self.a_digest == self.b_digest
+
+
+@dataclass(frozen=True)
 class Verification:
     a_id: str
     b_id: str
     checks: tuple[MetricCheck, ...]
     causes: tuple[Cause, ...] = field(default=())
+    artifacts: tuple[ArtifactCheck, ...] = field(default=())
 
     @property
     def reproduced(self) -> bool:
@@ -199,7 +214,24 @@ def verify_runs(
             check = _curve(key, a, b, tol)
             if check is not None:
                 checks.append(check)
-    verification = Verification(a.id, b.id, tuple(checks))
+    artifacts = compare_artifacts(store, a.id, b.id)
+    verification = Verification(a.id, b.id, tuple(checks), artifacts=artifacts)
     if verification.reproduced:
         return verification
-    return Verification(a.id, b.id, tuple(checks), tuple(explain(a, b, store)))
+    return Verification(a.id, b.id, tuple(checks), tuple(explain(a, b, store)), artifacts)
+
+
+def compare_artifacts(store: Store, a_id: str, b_id: str) -> tuple[ArtifactCheck, ...]:
+    """The artifacts each run logged, by name, with the digests of their versions."""
+
+    def produced(run_id: str) -> dict[str, str]:
+        found = {v.name: v.digest for v in store.artifacts.produced_by(run_id)}
+        logged = store.get_captures(run_id).get("logged_artifacts", {})
+        found.update({name: str(info["digest"]) for name, info in logged.items()})
+        return found
+
+    produced_a, produced_b = produced(a_id), produced(b_id)
+    return tuple(
+        ArtifactCheck(name, produced_a.get(name), produced_b.get(name))
+        for name in sorted(set(produced_a) | set(produced_b))
+    )

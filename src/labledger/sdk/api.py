@@ -12,7 +12,7 @@ from labledger.encoding import flatten
 from labledger.entities import MetricSeries, RunRecord, RunStatus
 from labledger.errors import MissingExtra
 from labledger.sdk.backend import get_store
-from labledger.store.base import Store
+from labledger.store.base import ArtifactVersion, Store
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
@@ -59,8 +59,16 @@ class RunView:
 
     @property
     def metrics(self) -> dict[str, Any]:
-        """Final value of every metric (the summary overrides the last logged point)."""
-        return self.record.final_metrics()
+        """Final value of every metric (the summary overrides the last logged point). A
+        non-finite last point (``inf``, ``-inf``, ``nan``), which the runs table cannot hold,
+        is read back from the series itself."""
+        values = self.record.final_metrics()
+        for key, summary in self.record.metrics.items():
+            if summary.last is None and summary.count and key not in self.record.summary:
+                series = self.series(key)
+                if len(series):
+                    values[key] = float(series.values[-1])
+        return values
 
     @property
     def summary(self) -> dict[str, Any]:
@@ -121,6 +129,31 @@ class RunList(list[RunView]):
         return pd.DataFrame(rows)
 
 
+class ArtifactHandle:
+    """One artifact version, read from the store, with the operations a user needs."""
+
+    def __init__(self, service: Any, version: ArtifactVersion) -> None:
+        self._service = service
+        self.version = version
+
+    @property
+    def ref(self) -> str:
+        return str(self.version.ref)
+
+    @property
+    def digest(self) -> str:
+        return str(self.version.digest)
+
+    def alias(self, name: str) -> ArtifactHandle:
+        """Point alias ``name`` (``best``, ``production``...) at this version. Inside a
+        reproduction (``labledger reproduce``) the original's aliases never move."""
+        self._service.alias(self.ref, name)
+        return self
+
+    def __repr__(self) -> str:
+        return f"<Artifact {self.ref} {self.digest[:19]}>"
+
+
 class Api:
     """Query recorded runs: ``Api().runs("digits", filter="metrics.acc > 0.9")``."""
 
@@ -159,6 +192,14 @@ class Api:
 
     def projects(self) -> list[str]:
         return self.store.list_projects()
+
+    def artifact(self, ref: str) -> ArtifactHandle:
+        """The artifact version ``NAME``, ``NAME:vN`` or ``NAME:ALIAS`` names:
+        ``Api().artifact("digits-mlp:v3").alias("best")``."""
+        from labledger.sdk.artifacts import Artifacts
+
+        service = Artifacts(self.store, self.settings)
+        return ArtifactHandle(service, service.get(ref))
 
     def settle(self, record: RunRecord) -> RunRecord:
         """``record``, marked ``crashed`` (and persisted) if it is ``running`` but its process

@@ -9,6 +9,7 @@ and the rows (``Store.artifacts``: versions, aliases, usage). ``Run.log_artifact
 
 from __future__ import annotations
 
+import logging
 import os
 import shutil
 import tempfile
@@ -47,6 +48,9 @@ from labledger.config import Settings
 from labledger.encoding import to_jsonable
 from labledger.errors import ArtifactError
 from labledger.store.base import ArtifactRegistry, ArtifactVersion, Store
+
+_log = logging.getLogger("labledger")
+LOGGED_SECTION = "logged_artifacts"
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
@@ -164,6 +168,7 @@ class Artifacts:
         source = os.fspath(path)
         name = validate_name(name) if name is not None else default_name(source)
         aliases = [validate_alias(a) for a in aliases if a != LATEST]
+        previous = self._latest_version(name) if self._in_reproduction() else None
         if not type or len(type) > 64:
             raise ArtifactError(f"artifact type must be 1-64 characters, got {type!r}")
         self._check_type(name, type)
@@ -200,11 +205,36 @@ class Artifacts:
                 created_at=time.time(),
             )
         )
+        if run_id is not None and not reference:
+            self._note_logged(run_id, version)
+        if self._in_reproduction():
+            # A reproduction never moves the original's aliases: latest goes back where it was.
+            if previous is not None and previous != version.version:
+                self.registry.set_alias(name, LATEST, previous)
+            if aliases:
+                _log.info("labledger: a reproduction leaves aliases %s of %s alone", aliases, name)
+            return self.registry.get_version(name, f"v{version.version}")
         for alias in aliases:
             self.registry.set_alias(name, alias, version.version)
         if aliases:
             version = self.registry.get_version(name, f"v{version.version}")
         return version
+
+    def _note_logged(self, run_id: str, version: ArtifactVersion) -> None:
+        """What the run logged, by name: also a version an earlier run made with the same bytes
+        (which stays that run's), so ``verify`` can compare the digests of two runs' outputs."""
+        section = dict(self._store.get_captures(run_id).get(LOGGED_SECTION, {}))
+        section[version.name] = {"digest": version.digest, "version": version.version}
+        self._store.put_captures(run_id, {LOGGED_SECTION: section})
+
+    def _in_reproduction(self) -> bool:
+        return self._settings.reproduces is not None
+
+    def _latest_version(self, name: str) -> int | None:
+        try:
+            return self.registry.get_version(name).version
+        except ArtifactError:
+            return None
 
     def _check_type(self, name: str, type: str) -> None:
         try:
@@ -299,6 +329,9 @@ class Artifacts:
             raise ArtifactError("'latest' moves by itself to the last logged version")
         validate_alias(alias)
         version = self.get(ref)
+        if self._in_reproduction():
+            _log.info("labledger: a reproduction leaves alias %s of %s alone", alias, version.name)
+            return
         self.registry.set_alias(version.name, alias, version.version)
 
     def lineage(self, ref: str) -> Lineage:

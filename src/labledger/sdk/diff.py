@@ -59,7 +59,7 @@ SECTION_TITLES: Final[dict[str, str]] = {
 _VOLATILE_CAPTURE_KEYS: Final[dict[str, frozenset[str]]] = {
     "command": frozenset({"pid", "start_time", "argv", "orig_argv"}),
     "host": frozenset({"cpu_count_usable"}),
-    "environment": frozenset({"packages", "editable"}),
+    "environment": frozenset({"packages", "editable", "installs", "indexes"}),
     "git": frozenset({"diff", "untracked", "untracked_skipped"}),
 }
 

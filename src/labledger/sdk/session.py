@@ -6,6 +6,7 @@ import getpass
 import logging
 import os
 import socket
+import sys
 import threading
 import time
 from collections.abc import Mapping, Sequence
@@ -176,25 +177,60 @@ def _start_capture(run: Run, settings: Settings, config_kind: str, capture: bool
         sampler = SystemSampler(run._record_system, interval=settings.system_metrics_interval)
         sampler.start()
         run._helpers.append(sampler)
-    prober = _CaptureThread(run)
+    from labledger.capture.registry import CaptureJob
+
+    job = CaptureJob()
+    # The code state first, before training competes for the CPU (DataLoader workers make git
+    # slow): init waits for the git probe, up to GIT_INIT_WAIT; it goes on in the background.
+    if not job.wait("git", GIT_INIT_WAIT):
+        _log.warning(
+            "labledger: git is slow; run %s goes on while its code state is still recorded",
+            run.id,
+        )
+    prober = _CaptureThread(run, job)
     prober.start()
     run._helpers.append(prober)
 
 
-class _CaptureThread(threading.Thread):
-    """Runs the capture probes off the training thread; ``finish`` waits for it."""
+GIT_INIT_WAIT = 20.0
+_log = logging.getLogger("labledger")
 
-    def __init__(self, run: Run) -> None:
+
+class _CaptureThread(threading.Thread):
+    """Collects the capture probes off the training thread; ``finish`` waits for it. A run
+    whose code state could not be recorded is tagged ``capture-incomplete``, loudly."""
+
+    def __init__(self, run: Run, job: Any) -> None:
         super().__init__(name="labledger-capture", daemon=True)
         self.run_ref = run
+        self.job = job
 
     def run(self) -> None:
-        from labledger.capture import capture_all
+        from labledger.capture.registry import INCOMPLETE_TAG, incomplete_sections
 
-        self.run_ref._writer.captures.append(capture_all())
+        sections = self.job.collect()
+        self.run_ref._writer.captures.append(sections)
+        missing = incomplete_sections(sections)
+        if missing:
+            run = self.run_ref
+            reason = sections["git"].get("error")
+            message = (
+                f"labledger: WARNING: the git state of run {run.id} could not be recorded "
+                f"({reason}); the run is marked {INCOMPLETE_TAG} and cannot be reproduced"
+            )
+            _log.warning(message)
+            sys.stderr.write(message + "\n")
+            try:
+                tags = [*run.record.tags, INCOMPLETE_TAG]
+                run.store.update_run(run.id, {"tags": tags})
+                run.record.tags[:] = tags
+            except Exception as exc:  # never break the user's program over a mark
+                _log.warning("labledger: cannot mark run %s incomplete: %s", run.id, exc)
 
     def stop(self) -> None:
-        self.join(timeout=30)
+        from labledger.capture.registry import GIT_DEADLINE
+
+        self.join(timeout=GIT_DEADLINE + 5)
 
 
 def _check_tags(tags: Any) -> list[str]:

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from labledger.errors import ConfigError
+from labledger.errors import ConfigError, StoreUnavailable
 
 if TYPE_CHECKING:
     from labledger.config import Settings
@@ -36,14 +36,8 @@ def open_store(uri: str, *, settings: Settings | None = None, journal: bool = Fa
             offline=settings.offline,
             max_journal_bytes=settings.journal_max_bytes,
         )
-    if scheme == "sqlite":
-        from labledger.store.sqlite import SqliteStore
-
-        return SqliteStore(uri)
-    if scheme in ("postgresql", "postgres"):
-        from labledger.store.postgres import PostgresStore
-
-        return PostgresStore(uri)
+    if scheme in ("sqlite", "postgresql", "postgres"):
+        return _open_sql(uri, scheme)
     raise ConfigError(
         f"unsupported store URI {uri!r}: use sqlite:///path, postgresql://... or http(s)://..."
     )
@@ -55,3 +49,31 @@ def auth_store(store: Store) -> AuthStore:
     if auth is None:
         raise ConfigError(f"the store {store.uri!r} keeps no users: serve a SQL database")
     return auth
+
+
+def masked_uri(uri: str) -> str:
+    """``uri`` with its password replaced by ``***``."""
+    import re
+
+    return re.sub(r"^([A-Za-z][\w+.-]*://[^:/@]*):[^@/]*@", r"\1:***@", uri)
+
+
+def _open_sql(uri: str, scheme: str) -> Store:
+    """A SQL store; a database that cannot be reached, is missing or refuses us is one line
+    naming the URI (password masked) and the cause, never a driver traceback."""
+    from sqlalchemy.exc import DBAPIError, SQLAlchemyError
+
+    try:
+        if scheme == "sqlite":
+            from labledger.store.sqlite import SqliteStore
+
+            return SqliteStore(uri)
+        from labledger.store.postgres import PostgresStore
+
+        return PostgresStore(uri)
+    except DBAPIError as exc:
+        cause = str(exc.orig).strip().splitlines()[0] if exc.orig else str(exc)
+        raise StoreUnavailable(f"cannot open the store {masked_uri(uri)}: {cause}") from None
+    except SQLAlchemyError as exc:
+        line = str(exc).strip().splitlines()[0]
+        raise StoreUnavailable(f"cannot open the store {masked_uri(uri)}: {line}") from None

@@ -243,6 +243,10 @@ class _Parser:
             return value == "true"
         if kind == "keyword" and value == "null":
             return None
+        if re.fullmatch(r"[A-Za-z_][\w.\-/]*", str(value)):
+            raise self.error(
+                f"expected a value, found {value!r}: quote text values, as in '{value}'", index
+            )
         raise self.error(f"expected a value, found {value!r}", index)
 
 

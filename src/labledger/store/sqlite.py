@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import os
 from pathlib import Path
@@ -9,6 +10,7 @@ from typing import Any
 
 from sqlalchemy import create_engine, event
 
+from labledger.config import DEFAULT_DIRNAME
 from labledger.errors import ConfigError, StoreUnavailable
 from labledger.store.migrate import upgrade
 from labledger.store.sql import SqlStore
@@ -40,15 +42,28 @@ def _begin(conn: Any) -> None:
     conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
 
 
+def _ignore_in_git(folder: Path) -> None:
+    """A ``.gitignore`` that keeps the store's own folder out of ``git status`` (and so out of
+    every run's captured untracked files)."""
+    marker = folder / ".gitignore"
+    if marker.exists():
+        return
+    with contextlib.suppress(OSError):  # read-only: capture still skips the store by name
+        marker.write_text("# labledger's store: never committed\n*\n")
+
+
 class SqliteStore(SqlStore):
     """Runs in a local SQLite file; many processes may write at once."""
 
     def __init__(self, uri: str) -> None:
         path = Path(uri.removeprefix("sqlite:///"))
+        created = not path.parent.exists()
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
             raise ConfigError(f"cannot create store folder {path.parent}: {exc}") from exc
+        if created or path.parent.name == DEFAULT_DIRNAME:
+            _ignore_in_git(path.parent)
         engine = create_engine(
             f"sqlite:///{path}",
             connect_args={"timeout": BUSY_TIMEOUT_SECONDS, "check_same_thread": False},
