@@ -30,6 +30,7 @@ from labledger.cli.common import (
 from labledger.cli.diff_view import diff_command
 from labledger.cli.show import show_command
 from labledger.sdk.api import RunList, RunView
+from labledger.store.filtering import parse_filter
 
 
 @click.group("runs")
@@ -302,6 +303,7 @@ def ls_command(
     """
     chosen = [parse_column(spec) for spec in split_keys(columns)]
     api = open_api()
+    parse_filter(filter_)  # a bad filter is reported as the user wrote it, before anything else
     warn_unknown_keys(api, project, [filter_ or "", *split_keys(sort)], strict)
     if not include_reproductions and "reproduces" not in (filter_ or ""):
         filter_ = f"reproduces is null and ({filter_})" if filter_ else "reproduces is null"
