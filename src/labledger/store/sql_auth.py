@@ -212,20 +212,34 @@ class SqlAuthStore:
             return None
         token_id, secret = parts
         now = time.time() if now is None else now
+        # One round trip per request: the token, its user and their memberships (one row each).
         query = (
-            select(t.salt, t.secret_hash, t.revoked_at, t.expires_at, t.last_used_at, *users.c)
+            select(
+                t.salt,
+                t.secret_hash,
+                t.revoked_at,
+                t.expires_at,
+                t.last_used_at,
+                *users.c,
+                m.project.label("member_of"),
+                m.role.label("member_role"),
+            )
             .join(users, u.user_id == t.user_id)
+            .outerjoin(memberships, m.user_id == u.user_id)
             .where(t.token_id == token_id)
         )
         with self._read() as conn:
-            row = conn.execute(query).first()
-            if row is None or not secret_matches(row.salt, row.secret_hash, secret):
-                return None
-            if row.revoked_at is not None or row.disabled:
-                return None
-            if row.expires_at is not None and row.expires_at <= now:
-                return None
-            roles = self._roles(conn, row.user_id)
+            rows = conn.execute(query).all()
+        if not rows:
+            return None
+        row = rows[0]
+        if not secret_matches(row.salt, row.secret_hash, secret):
+            return None
+        if row.revoked_at is not None or row.disabled:
+            return None
+        if row.expires_at is not None and row.expires_at <= now:
+            return None
+        roles = {r.member_of: cast(Role, r.member_role) for r in rows if r.member_of is not None}
         if row.last_used_at is None or row.last_used_at < now - LAST_USED_RESOLUTION:
             self._touch(token_id, now)
         return Identity(_user(row), token_id, roles)
