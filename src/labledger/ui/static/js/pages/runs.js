@@ -34,7 +34,11 @@ export async function render(root) {
     return;
   }
   setProject(project);
-  const keys = await api.keys(project);
+  // The keys feed only the column picker and grouping menus: when the URL names the columns,
+  // the first page of rows is fetched at the same time instead of after them.
+  const keysPromise = api.keys(project);
+  const early = url.params().has("columns") && !url.get("group");
+  let keys = early ? { config: [], metrics: [] } : await keysPromise;
   const state = {
     filter: url.get("filter"),
     sort: url.get("sort", "-created_at"),
@@ -52,27 +56,33 @@ export async function render(root) {
     save();
     redraw();
   });
-  const picker = columnPicker(keys, state.columns, (columns) => {
-    state.columns = columns;
-    save();
-    redraw();
-  });
-  const groupSelect = h("select", { "aria-label": "group by" },
-    h("option", { value: "" }, "no grouping"),
-    keys.config.map((k) => h("option", { value: `config.${k}`, selected: state.group === `config.${k}` }, k)));
-  const metricSelect = h("select", { "aria-label": "group metric" },
-    keys.metrics.map((k) => h("option", { value: `metrics.${k}.last`, selected: state.gmetric === `metrics.${k}.last` }, k)));
-  groupSelect.addEventListener("change", () => {
-    state.group = groupSelect.value;
-    state.open.clear();
-    save();
-    redraw();
-  });
-  metricSelect.addEventListener("change", () => {
-    state.gmetric = metricSelect.value;
-    save();
-    redraw();
-  });
+  const controls = h("span.toolbar");
+  let metricSelect;
+  function drawControls() {
+    const picker = columnPicker(keys, state.columns, (columns) => {
+      state.columns = columns;
+      save();
+      redraw();
+    });
+    const groupSelect = h("select", { "aria-label": "group by" },
+      h("option", { value: "" }, "no grouping"),
+      keys.config.map((k) => h("option", { value: `config.${k}`, selected: state.group === `config.${k}` }, k)));
+    metricSelect = h("select", { "aria-label": "group metric" },
+      keys.metrics.map((k) => h("option", { value: `metrics.${k}.last`, selected: state.gmetric === `metrics.${k}.last` }, k)));
+    groupSelect.addEventListener("change", () => {
+      state.group = groupSelect.value;
+      state.open.clear();
+      save();
+      redraw();
+    });
+    metricSelect.addEventListener("change", () => {
+      state.gmetric = metricSelect.value;
+      save();
+      redraw();
+    });
+    mount(controls, picker, h("label", null, "Group by ", groupSelect), h("label", null, "metric ", metricSelect));
+  }
+  drawControls();
   const clear = h("button", { type: "button", onclick: () => {
     state.selected.clear();
     save();
@@ -83,8 +93,7 @@ export async function render(root) {
   mount(root,
     h("h1", null, "Runs in ", project, " ", count),
     h("div.toolbar", null, filter.element),
-    h("div.toolbar", null, picker,
-      h("label", null, "Group by ", groupSelect), h("label", null, "metric ", metricSelect),
+    h("div.toolbar", null, controls,
       compare, clear,
       h("a", { href: href("/importance", { project, filter: state.filter }) , id: "importance-link"}, "importance"),
       h("a", { href: href("/significance", { project, filter: state.filter }) }, "is it real?")),
@@ -216,4 +225,8 @@ export async function render(root) {
 
   updateCompare();
   redraw();
+  if (early) {
+    keys = await keysPromise;
+    drawControls();
+  }
 }
