@@ -71,7 +71,9 @@ def main() -> None:
                 page.goto(f"{base}/run/{best[0]}")
                 page.wait_for_selector(".chart[data-drawn]")
                 page.wait_for_timeout(800)
-                page.screenshot(path=str(OUT / "run.png"), full_page=True)
+                # the command panel holds this machine's paths (interpreter, working folder)
+                command = page.locator("section[data-panel='command and seeds']")
+                page.screenshot(path=str(OUT / "run.png"), full_page=True, mask=[command])
                 page.goto(
                     f"{base}/compare?project=digits&filter=&group=config.optimizer&smooth=0.3"
                     "&keys=val/acc,val/loss,train/loss&pmetric=metrics.f1.last&sy=metrics.f1.last&sx=config.lr"
