@@ -5,8 +5,6 @@ from __future__ import annotations
 import re
 from typing import Any
 
-import pytest
-
 from tests.ui.conftest import PROJECT, Server, Watched, coloured_pixels, drawn_pixels
 
 XSS = "<img src=x onerror=alert(1)>"
@@ -159,14 +157,8 @@ def test_malicious_run_name_is_text(watched: Watched, server: Server) -> None:
     assert watched.errors == []
 
 
-def analysis_route(server: Server, path: str) -> None:
-    if not server.has_route(path):
-        pytest.skip(f"{path} is not served yet")
-
-
 def test_importance_shows_intervals(ui_page: Any, server: Server) -> None:
     page = ui_page
-    analysis_route(server, "/api/importance")
     page.goto(f"{server.url}/importance?project={PROJECT}&metric=val/acc&filter=config.lr < 0.5")
     table = page.locator("#importance-table tbody tr")
     table.first.wait_for()
@@ -179,7 +171,6 @@ def test_importance_shows_intervals(ui_page: Any, server: Server) -> None:
 
 def test_is_it_real_says_a_sentence(ui_page: Any, server: Server) -> None:
     page = ui_page
-    analysis_route(server, "/api/significance")
     page.goto(
         f"{server.url}/significance?project={PROJECT}&metric=val/acc&by=config.optimizer"
         "&filter=config.lr < 0.5"
