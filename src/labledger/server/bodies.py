@@ -53,9 +53,9 @@ def _unzstd(body: bytes) -> bytes:
         raise LabledgerError("this server cannot read zstd bodies; send gzip") from None
     reader = zstandard.ZstdDecompressor().stream_reader(body)
     try:
-        data = reader.read(MAX_DECODED_BYTES + 1)
+        data: bytes = reader.read(MAX_DECODED_BYTES + 1)
         while True:  # read() may return less than asked before the end
-            more = reader.read(MAX_DECODED_BYTES + 1 - len(data))
+            more: bytes = reader.read(MAX_DECODED_BYTES + 1 - len(data))
             if not more or len(data) > MAX_DECODED_BYTES:
                 break
             data += more
