@@ -128,3 +128,31 @@ def test_disk_full_mid_run_never_raises_and_loses_nothing(tmp_path: Path) -> Non
     sync()
     (view,) = ll.runs("p")
     assert len(view.history("loss").steps) == 30_000
+
+
+def test_a_batch_too_large_for_the_journal_is_split_not_kept_in_memory(tmp_path: Path) -> None:
+    """The cause of an intermittent failure above: a long backlog (every point logged before
+    the store failed for good) was one journal record larger than a file may grow, so each
+    folder refused it whole and it went to memory, lost at exit. Now it is split in halves."""
+    import numpy as np
+
+    from labledger.sdk.spool import Spool
+    from labledger.store.base import MetricColumns, RunBatch
+    from labledger.store.journal import Journal
+
+    steps = np.arange(20_000, dtype=np.int64)
+    col = MetricColumns(steps, steps.astype(np.float64), steps.astype(np.float64))
+    batch = RunBatch(metrics={"loss": col}, changes={"status": "finished"})
+    spool = Spool([tmp_path / "a", tmp_path / "b"], "r1", max_bytes=200_000)
+    where = spool.append(batch)
+    spool.close()
+    assert not spool.memory and "memory" not in where
+    entries = []
+    for folder in ("a", "b"):
+        for path in sorted((tmp_path / folder).glob("*.journal")):
+            journal = Journal.open(path)
+            entries += [e.batch() for e in journal.pending() if e.kind == "batch"]
+            journal.close(remove_if_done=False)
+    got = np.concatenate([e.metrics["loss"].steps for e in entries if "loss" in e.metrics])
+    assert got.tolist() == steps.tolist()  # every point once, in order
+    assert entries[-1].changes == {"status": "finished"}  # the final status lands last

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 
 from labledger.config import Settings
 from labledger.entities import RunRecord
-from labledger.store.base import RunBatch, Store
+from labledger.store.base import MetricColumns, RunBatch, Store, merge_batches
 
 if TYPE_CHECKING:
     from labledger.store.journal import Journal
@@ -24,6 +24,7 @@ if TYPE_CHECKING:
 log = logging.getLogger("labledger")
 
 MEMORY_LIMIT_POINTS = 5_000_000  # about 120 MB of points kept when no folder takes writes
+MIN_SPLIT_POINTS = 256  # a refused batch smaller than twice this is not split further
 
 
 def fallback_dir(uri: str) -> Path:
@@ -55,6 +56,7 @@ class Spool:
         """Save ``batch``; return where it went. Raises OSError when even memory is full."""
         from labledger.store.journal import Journal
 
+        rest: RunBatch | None = batch
         while self.locations:
             if self._journal is None:
                 try:
@@ -65,23 +67,65 @@ class Spool:
                     self.locations.pop(0)
                     continue
             journal = self._journal
-            if journal.append_batch(self.run_id, batch) is not None:
+            rest = self._fit(journal, rest)
+            if rest is None:
                 return str(journal.path)
             # Full or refused (disk full): keep what it holds, go on in the next folder.
             journal.close(remove_if_done=False)
             self._journal = None
             self.locations.pop(0)
-        points = sum(len(c.steps) for c in batch.metrics.values())
+        batch = rest
+        points = _points(batch)
         if self._memory_points + points > MEMORY_LIMIT_POINTS:
             raise OSError("no folder takes writes and the in-memory spool is full")
         self._memory_points += points
         self.memory.append(batch)
         return "memory (no folder takes writes; lost if the process ends before the store is back)"
 
+    def _fit(self, journal: Journal, batch: RunBatch) -> RunBatch | None:
+        """Journal as much of ``batch`` as ``journal`` takes, in order; return the rest.
+
+        A batch too large for the space left (a long backlog when the disk fills up, or a
+        per-file size limit) is split in halves by points rather than refused whole."""
+        if journal.append_batch(self.run_id, batch) is not None:
+            return None
+        if _points(batch) < 2 * MIN_SPLIT_POINTS:
+            return batch
+        first, second = split_batch(batch)
+        rest = self._fit(journal, first)
+        if rest is not None:
+            return merge_batches([rest, second])
+        return self._fit(journal, second)
+
     def close(self) -> None:
         if self._journal is not None:
             self._journal.close(remove_if_done=False)
             self._journal = None
+
+
+def _points(batch: RunBatch) -> int:
+    return sum(len(c.steps) for c in batch.metrics.values())
+
+
+def split_batch(batch: RunBatch) -> tuple[RunBatch, RunBatch]:
+    """``batch`` as two batches applied in order: the first half of every metric column,
+    then the second half with everything else (summaries and the final status land last)."""
+    first = RunBatch()
+    second = RunBatch(
+        summary=batch.summary,
+        captures=batch.captures,
+        outputs=batch.outputs,
+        config=batch.config,
+        changes=batch.changes,
+    )
+    for key, col in batch.metrics.items():
+        half = len(col.steps) // 2
+        if half:
+            first.metrics[key] = MetricColumns(
+                col.steps[:half], col.values[:half], col.times[:half]
+            )
+        second.metrics[key] = MetricColumns(col.steps[half:], col.values[half:], col.times[half:])
+    return first, second
 
 
 def open_spool(
