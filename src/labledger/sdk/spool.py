@@ -56,7 +56,6 @@ class Spool:
         """Save ``batch``; return where it went. Raises OSError when even memory is full."""
         from labledger.store.journal import Journal
 
-        rest: RunBatch | None = batch
         while self.locations:
             if self._journal is None:
                 try:
@@ -67,14 +66,14 @@ class Spool:
                     self.locations.pop(0)
                     continue
             journal = self._journal
-            rest = self._fit(journal, rest)
+            rest = self._fit(journal, batch)
             if rest is None:
                 return str(journal.path)
+            batch = rest
             # Full or refused (disk full): keep what it holds, go on in the next folder.
             journal.close(remove_if_done=False)
             self._journal = None
             self.locations.pop(0)
-        batch = rest
         points = _points(batch)
         if self._memory_points + points > MEMORY_LIMIT_POINTS:
             raise OSError("no folder takes writes and the in-memory spool is full")
