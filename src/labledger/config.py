@@ -142,8 +142,14 @@ def sqlite_uri(folder: Path) -> str:
     return f"sqlite:///{folder / 'labledger.db'}"
 
 
-def load_settings(env: Mapping[str, str] | None = None, cwd: Path | None = None) -> Settings:
-    """Build the settings from ``env`` (default ``os.environ``) and the project's config file."""
+def load_settings(
+    env: Mapping[str, str] | None = None, cwd: Path | None = None, *, uri: str | None = None
+) -> Settings:
+    """Build the settings from ``env`` (default ``os.environ``) and the project's config file.
+
+    ``uri`` (as ``ll.init(uri=...)`` passes it) takes precedence over ``LABLEDGER_URI`` and
+    the config file's ``uri``.
+    """
     env = os.environ if env is None else env
     root = find_project_root(cwd)
     file_config = _read_file_config(root)
@@ -152,7 +158,7 @@ def load_settings(env: Mapping[str, str] | None = None, cwd: Path | None = None)
     folder = Path(folder_setting).expanduser() if folder_setting else root / DEFAULT_DIRNAME
     if not folder.is_absolute():
         folder = root / folder
-    uri = env.get("LABLEDGER_URI") or file_config.get("uri") or sqlite_uri(folder)
+    uri = uri or env.get("LABLEDGER_URI") or file_config.get("uri") or sqlite_uri(folder)
     if not isinstance(uri, str) or "://" not in uri:
         raise ConfigError(
             "store URI must look like sqlite:///path, postgresql://... or http(s)://host:port,"

@@ -44,12 +44,16 @@ def init(
     settings: Settings | None = None,
     capture: bool = True,
     mode: str | None = None,
+    uri: str | None = None,
 ) -> Run:
     """Start (or with ``resume=RUN_ID`` continue) a run and begin automatic capture.
 
     ``config`` may be a dict, ``argparse.Namespace``, dataclass, OmegaConf config or pydantic
     model; without it a new run records the ``argparse.Namespace`` the main script parsed,
     if there is one. ``seed`` calls ``seed_everything(seed)`` and records it.
+    ``uri`` picks the store for this run (``sqlite:///path``, ``postgresql://...`` or a team
+    server's ``http(s)://host:port``) instead of ``LABLEDGER_URI`` / the config file; the
+    token for a server comes from ``LABLEDGER_TOKEN`` or the credentials file.
     ``mode="offline"`` (with a team server URI) journals the run locally without contacting
     the server; ``labledger sync`` delivers it later. The run finishes when the ``with``
     block ends, on ``finish()``, or at interpreter exit (``failed`` after an uncaught
@@ -69,6 +73,7 @@ def init(
             settings=settings,
             capture=capture,
             mode=mode,
+            uri=uri,
         )
 
 
@@ -86,11 +91,14 @@ def _init(
     settings: Settings | None,
     capture: bool,
     mode: str | None,
+    uri: str | None,
 ) -> Run:
     from labledger.sdk.run import Run
 
     tags = _check_tags(tags)
-    settings = settings or load_settings()
+    if settings is not None and uri is not None and uri != settings.uri:
+        raise LabledgerError("pass either settings= or uri= to init, not both")
+    settings = settings or load_settings(uri=uri)
     if mode is not None:
         if mode not in ("online", "offline"):
             raise LabledgerError(f"mode must be 'online' or 'offline', got {mode!r}")
