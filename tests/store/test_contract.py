@@ -21,7 +21,7 @@ from labledger.errors import (
     RunNotFound,
 )
 from labledger.store import open_store
-from labledger.store.base import MetricColumns, RunBatch, Store, merge_batches
+from labledger.store.base import ArtifactVersion, MetricColumns, RunBatch, Store, merge_batches
 
 
 @pytest.fixture
@@ -224,3 +224,55 @@ def test_merged_batches_apply_with_all_their_keys_or_not_at_all(store: Store) ->
     assert store.read_metric(rid, "loss").values.tolist() == [1.0, 2.0, 3.0]
     fetched = store.get_run(rid)
     assert fetched.config == {"a": 1} and fetched.summary == {"f1": 0.5}
+
+
+def _version(run_id: str | None, name: str, digest: str) -> ArtifactVersion:
+    entry = {"path": "f.bin", "size": 3, "digest": digest}
+    return ArtifactVersion(name, 0, "model", digest, 3, [entry], run_id=run_id)
+
+
+def test_delete_run_removes_everything_recorded_for_it(store: Store) -> None:
+    doomed = make_run(store, config={"lr": 0.1})
+    kept = make_run(store, config={"lr": 0.2})
+    store.write_metrics(doomed.run_id, {"loss": columns([3.0, 2.0])})
+    store.put_captures(doomed.run_id, {"git": {"commit": "abc"}})
+    store.put_captures(kept.run_id, {"git": {"commit": "abc"}})  # the same shared document
+    store.append_output(doomed.run_id, [("stdout", time.time(), "hello\n")])
+    store.write_batch_once(doomed.run_id, f"{doomed.run_id}:0", RunBatch(summary={"acc": 1}))
+    data = store.artifacts.add_version(_version(kept.run_id, "data", "d" * 64))
+    store.artifacts.record_use(doomed.run_id, "data", data.version)
+    store.artifacts.add_version(_version(kept.run_id, "model", "a" * 64))
+    produced = store.artifacts.add_version(_version(doomed.run_id, "model", "b" * 64))
+    store.artifacts.set_alias("model", "best", produced.version)
+
+    gone = store.delete_run(doomed.run_id)
+
+    assert [v.ref for v in gone] == ["model:v1"] and "best" in gone[0].aliases
+    with pytest.raises(RunNotFound):
+        store.get_run(doomed.run_id)
+    assert [r.run_id for r in store.search_runs()] == [kept.run_id]
+    assert store.search_runs(filter="config.lr = 0.1") == []
+    assert [v.ref for v in store.artifacts.list_versions("model")] == ["model:v0"]
+    assert store.artifacts.get_version("model").version == 0  # latest moved back
+    assert store.artifacts.consumers("data", data.version) == []
+    assert store.get_captures(kept.run_id) == {"git": {"commit": "abc"}}
+    assert store.artifacts.referenced_digests() == {"a" * 64, "d" * 64}
+    with pytest.raises(RunNotFound):
+        store.delete_run(doomed.run_id)
+
+
+def test_delete_version_moves_latest_and_drops_its_aliases_and_uses(store: Store) -> None:
+    run = make_run(store)
+    for digest in ("a", "b", "c"):
+        store.artifacts.add_version(_version(run.run_id, "model", digest * 64))
+    store.artifacts.set_alias("model", "best", 2)
+    store.artifacts.record_use(run.run_id, "model", 2)
+    gone = store.artifacts.delete_version("model", 2)
+    assert gone.ref == "model:v2" and sorted(gone.aliases) == ["best", "latest"]
+    assert store.artifacts.get_version("model").version == 1
+    with pytest.raises(LabledgerError):
+        store.artifacts.get_version("model", "best")
+    assert store.artifacts.used_by(run.run_id) == []
+    store.artifacts.delete_version("model", 0)
+    store.artifacts.delete_version("model", 1)
+    assert store.artifacts.list_versions("model") == []

@@ -37,10 +37,12 @@ def collect_garbage(
     *,
     dry_run: bool = False,
     min_age: float = DEFAULT_MIN_AGE,
+    only: Set[str] | None = None,
 ) -> GcReport:
-    """Remove every blob not in ``referenced()`` and older than ``min_age`` seconds."""
+    """Remove every blob not in ``referenced()`` and older than ``min_age`` seconds; with
+    ``only``, just those of these digests (what a ``runs rm`` / ``artifacts rm`` freed)."""
     report = GcReport(dry_run=dry_run)
-    listed: list[BlobInfo] = list(blobs.iter_blobs())
+    listed: list[BlobInfo] = [b for b in blobs.iter_blobs() if only is None or b.digest in only]
     keep = referenced()
     cutoff = time.time() - min_age
     for blob in listed:

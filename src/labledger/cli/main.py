@@ -10,6 +10,7 @@ from labledger.cli.analysis import compare_command, importance_command
 from labledger.cli.artifacts import artifacts_group, gc_command
 from labledger.cli.export import export_command
 from labledger.cli.importing import import_group
+from labledger.cli.remove import artifacts_rm, runs_rm
 from labledger.cli.report import report_command
 from labledger.cli.repro import check, reproduce, reproductions_group, share, verify
 from labledger.cli.runs import projects_command, runs_group
@@ -45,6 +46,8 @@ def cli() -> None:
     """
 
 
+runs_group.add_command(runs_rm)
+artifacts_group.add_command(artifacts_rm)
 cli.add_command(runs_group)
 cli.add_command(projects_command)
 cli.add_command(export_command)

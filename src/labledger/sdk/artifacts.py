@@ -15,7 +15,7 @@ import shutil
 import tempfile
 import threading
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping, Sequence, Set
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -366,10 +366,20 @@ class Artifacts:
                 problems.append(f"{checked[digest]}: {entry['path']} ({digest[:12]})")
         return problems
 
-    def gc(self, dry_run: bool = False, min_age: float = DEFAULT_MIN_AGE) -> GcReport:
-        """Delete blobs no stored version references (older than ``min_age`` seconds)."""
+    def gc(
+        self,
+        dry_run: bool = False,
+        min_age: float = DEFAULT_MIN_AGE,
+        only: Set[str] | None = None,
+    ) -> GcReport:
+        """Delete blobs no stored version references (older than ``min_age`` seconds); with
+        ``only``, just those among these digests."""
         return collect_garbage(
-            self.blobs, self.registry.referenced_digests, dry_run=dry_run, min_age=min_age
+            self.blobs,
+            self.registry.referenced_digests,
+            dry_run=dry_run,
+            min_age=min_age,
+            only=only,
         )
 
 

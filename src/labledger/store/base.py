@@ -112,6 +112,11 @@ class ArtifactRegistry(Protocol):
 
     def set_alias(self, name: str, alias: str, version: int) -> None: ...
 
+    def delete_version(self, name: str, version: int) -> ArtifactVersion:
+        """Delete one version with its aliases and uses; ``latest`` moves to the newest
+        remaining version of the name. Its blobs stay until ``gc``."""
+        ...
+
     def record_use(self, run_id: str, name: str, version: int) -> None: ...
 
     def consumers(self, name: str, version: int) -> list[str]: ...
@@ -176,6 +181,12 @@ class Store(Protocol):
 
     def append_output(self, run_id: str, lines: Sequence[tuple[str, float, str]]) -> None:
         """Append console output as (stream, time, text) tuples."""
+        ...
+
+    def delete_run(self, run_id: str) -> list[ArtifactVersion]:
+        """Delete the run (an exact ID) with everything recorded for it, including its uses
+        of artifacts and the artifact versions it produced, which are returned; blobs stay
+        until ``gc``. ``RunNotFound`` when there is no such run."""
         ...
 
     # --- read side --------------------------------------------------------------------

@@ -30,7 +30,7 @@ from labledger import errors
 from labledger.entities import UPDATABLE_RUN_FIELDS, MetricSeries, RunRecord
 from labledger.errors import LabledgerError
 from labledger.store import wire
-from labledger.store.base import MetricColumns, RunBatch, merge_batches
+from labledger.store.base import ArtifactVersion, MetricColumns, RunBatch, merge_batches
 from labledger.store.http_artifacts import HttpArtifactRegistry
 from labledger.store.journal import DEFAULT_MAX_BYTES, Journal, JournalEntry
 from labledger.store.sender import Retry, Sender
@@ -338,6 +338,11 @@ class HttpStore:
         if delivery.error is not None:
             journal.ack(entry.key)  # refused: the caller gets the error instead
             raise delivery.error
+
+    def delete_run(self, run_id: str) -> list[ArtifactVersion]:
+        self._sync_writes()
+        answer = self._request("DELETE", f"/api/store/runs/{run_id}")
+        return wire.decode(answer, list[ArtifactVersion])
 
     # --- read side --------------------------------------------------------------------
     def get_run(self, ref: str) -> RunRecord:

@@ -49,6 +49,10 @@ class HttpArtifactRegistry:
         body = wire.encode({"name": name, "alias": alias, "version": version})
         self._request("POST", "/aliases", body=body)
 
+    def delete_version(self, name: str, version: int) -> ArtifactVersion:
+        params = {"name": name, "version": version}
+        return wire.decode(self._request("DELETE", "/versions", params=params), ArtifactVersion)
+
     def record_use(self, run_id: str, name: str, version: int) -> None:
         body = wire.encode({"run_id": run_id, "name": name, "version": version})
         self._request("POST", "/uses", body=body)

@@ -34,7 +34,7 @@ from labledger.errors import (
     StoreUnavailable,
 )
 from labledger.store import sql_table
-from labledger.store.base import MetricColumns, RunBatch
+from labledger.store.base import ArtifactVersion, MetricColumns, RunBatch
 from labledger.store.filtering import parse_filter, parse_order
 from labledger.store.schema import (
     applied_batches,
@@ -383,6 +383,12 @@ class SqlStore:
                 ),
                 numeric,
             )
+
+    def delete_run(self, run_id: str) -> list[ArtifactVersion]:
+        from labledger.store.sql_delete import delete_run_rows
+
+        with self._write() as conn:
+            return delete_run_rows(conn, self.artifacts, run_id)
 
     # --- read side --------------------------------------------------------------------
     def get_run(self, ref: str) -> RunRecord:

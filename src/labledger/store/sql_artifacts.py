@@ -18,7 +18,7 @@ from collections.abc import Callable, Iterable
 from contextlib import AbstractContextManager
 from typing import Any
 
-from sqlalchemy import Connection, Engine, func, insert, select, text
+from sqlalchemy import Connection, Engine, delete, func, insert, select, text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 
@@ -189,6 +189,31 @@ class SqlArtifactRegistry:
                 run_id=run_id, artifact_id=artifact_id, used_at=time.time()
             )
             conn.execute(stmt.on_conflict_do_nothing(index_elements=["run_id", "artifact_id"]))
+
+    def delete_version(self, name: str, version: int) -> ArtifactVersion:
+        with self._write() as conn:
+            artifact_id = self._find_id(conn, name, f"v{version}")
+            return self.delete_rows(conn, [artifact_id])[0]
+
+    def delete_rows(self, conn: Connection, artifact_ids: list[int]) -> list[ArtifactVersion]:
+        """Delete versions (their aliases and uses go with them) inside ``conn``'s transaction;
+        ``latest`` of each name moves to its newest remaining version."""
+        if not artifact_ids:
+            return []
+        rows = conn.execute(select(artifact_versions).where(av.artifact_id.in_(artifact_ids)))
+        gone = self._versions(conn, rows.mappings().all())
+        conn.execute(delete(artifact_usage).where(artifact_usage.c.artifact_id.in_(artifact_ids)))
+        conn.execute(
+            delete(artifact_aliases).where(artifact_aliases.c.artifact_id.in_(artifact_ids))
+        )
+        conn.execute(delete(artifact_versions).where(av.artifact_id.in_(artifact_ids)))
+        for name in sorted({v.name for v in gone}):
+            newest = conn.execute(
+                select(av.artifact_id).where(av.name == name).order_by(av.version.desc()).limit(1)
+            ).scalar()
+            if newest is not None:
+                self._point_alias(conn, name, LATEST, int(newest))
+        return gone
 
     # --- read side --------------------------------------------------------------------
     def get_version(self, name: str, selector: str | None = None) -> ArtifactVersion:

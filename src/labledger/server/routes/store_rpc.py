@@ -16,7 +16,7 @@ from fastapi import APIRouter, Header, Query, Request, Response
 from starlette.concurrency import run_in_threadpool
 
 from labledger.entities import RunRecord
-from labledger.errors import LabledgerError, NotFound
+from labledger.errors import Forbidden, LabledgerError, NotFound
 from labledger.server.bodies import read_body
 from labledger.server.deps import AccessDep, StoreDep, require
 from labledger.store import wire
@@ -113,6 +113,19 @@ async def write_batch(
         return store.write_batch_once(run_id, keys[0] if len(keys) == 1 else keys, batch)
 
     return _packed({"applied": await _in_thread(apply)})
+
+
+@router.delete("/runs/{run_id}")
+async def delete_run(run_id: str, request: Request, access: AccessDep, store: StoreDep) -> Response:
+    """Delete a run and the artifact versions it produced: a writer (or admin) of its project."""
+
+    def remove() -> list[ArtifactVersion]:
+        require(access, _project_of(request, store, run_id), "writer")
+        gone = store.delete_run(run_id)
+        request.app.state.__dict__.get("run_projects", {}).pop(run_id, None)
+        return gone
+
+    return _packed(await _in_thread(remove))
 
 
 # --- runs: read side -----------------------------------------------------------------------
@@ -263,6 +276,24 @@ def _owner_check(
     found = store.artifacts.get_version(name, f"v{version}")
     if found.run_id is not None:
         require(access, _project_of(request, store, found.run_id), role)
+
+
+@router.delete("/artifacts/versions")
+async def delete_version(
+    name: str, version: int, request: Request, access: AccessDep, store: StoreDep
+) -> Response:
+    """Delete one version: a writer (or admin) of its run's project; a server admin for a
+    version no run owns."""
+
+    def remove() -> ArtifactVersion:
+        found = store.artifacts.get_version(name, f"v{version}")
+        if found.run_id is not None:
+            require(access, _project_of(request, store, found.run_id), "writer")
+        elif access.visible_projects() is not None:
+            raise Forbidden(f"only a server admin deletes {found.ref}: no run owns it")
+        return store.artifacts.delete_version(name, version)
+
+    return _packed(await _in_thread(remove))
 
 
 @router.post("/artifacts/aliases")
