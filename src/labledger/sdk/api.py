@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import socket
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from labledger.config import Settings, load_settings
@@ -13,6 +13,7 @@ from labledger.entities import MetricSeries, RunRecord, RunStatus
 from labledger.errors import MissingExtra
 from labledger.sdk.backend import get_store
 from labledger.store.base import ArtifactVersion, Store
+from labledger.store.columns import RunColumns
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
@@ -103,30 +104,105 @@ class RunView:
 
 
 class RunList(list[RunView]):
-    """Runs returned by a query; ``to_pandas()`` gives one row per run."""
+    """Runs returned by a query; ``to_pandas()`` gives one row per run.
+
+    A list made by ``Api.runs`` reads its runs only when first used as a list;
+    ``to_pandas()`` on it (unless the list was changed) runs the columnar query instead and
+    never builds a ``RunView`` per run.
+    """
+
+    _pending: Callable[[], list[RunView]] | None = None
+    _columns: Callable[[], RunColumns] | None = None
+
+    @classmethod
+    def _lazy(cls, load: Callable[[], list[RunView]], columns: Callable[[], RunColumns]) -> RunList:
+        runs = cls()
+        runs._pending, runs._columns = load, columns
+        return runs
+
+    def _load(self) -> None:
+        pending = self._pending
+        if pending is not None:
+            self._pending = None
+            list.extend(self, pending())
 
     def to_pandas(self) -> pd.DataFrame:
         try:
             import pandas as pd
         except ImportError:
             raise MissingExtra("pandas", "pandas") from None
-        rows = []
-        for run in self:
-            record = run.record
-            row: dict[str, Any] = {
-                "run_id": record.run_id,
-                "project": record.project,
-                "name": record.name,
-                "status": str(record.status),
-                "group": record.group,
-                "tags": ",".join(record.tags),
-                "created_at": pd.Timestamp(record.created_at, unit="s"),
-                "runtime": record.runtime,
-            }
-            row.update({f"config.{k}": v for k, v in flatten(record.config).items()})
-            row.update({f"metrics.{k}": v for k, v in record.final_metrics().items()})
-            rows.append(row)
-        return pd.DataFrame(rows)
+        if self._columns is not None:
+            from labledger.sdk.frame import runs_frame
+
+            columnar: pd.DataFrame = runs_frame(self._columns())
+            return columnar
+        self._load()
+        frame: pd.DataFrame = rows_frame(pd, self)
+        return frame
+
+
+def rows_frame(pandas: Any, runs: Sequence[RunView]) -> pd.DataFrame:
+    """The row path: one dict per run (kept for lists built by hand or changed)."""
+    rows = []
+    for run in runs:
+        record = run.record
+        row: dict[str, Any] = {
+            "run_id": record.run_id,
+            "project": record.project,
+            "name": record.name,
+            "status": str(record.status),
+            "group": record.group,
+            "tags": ",".join(record.tags),
+            "created_at": pandas.Timestamp(record.created_at, unit="s"),
+            "runtime": record.runtime,
+        }
+        row.update({f"config.{k}": v for k, v in flatten(record.config).items()})
+        row.update({f"metrics.{k}": v for k, v in record.final_metrics().items()})
+        rows.append(row)
+    frame: pd.DataFrame = pandas.DataFrame(rows)
+    return frame
+
+
+def _reader(name: str) -> Any:
+    method = getattr(list, name)
+
+    def read(self: RunList, *args: Any, **kwargs: Any) -> Any:
+        self._load()
+        for arg in args:  # list.__eq__ and __add__ read the other list directly
+            if isinstance(arg, RunList):
+                arg._load()
+        return method(self, *args, **kwargs)
+
+    read.__name__ = name
+    return read
+
+
+def _writer(name: str) -> Any:
+    method = getattr(list, name)
+
+    def write(self: RunList, *args: Any, **kwargs: Any) -> Any:
+        self._load()
+        for arg in args:
+            if isinstance(arg, RunList):
+                arg._load()
+        self._columns = None  # changed: the query no longer describes the list
+        return method(self, *args, **kwargs)
+
+    write.__name__ = name
+    return write
+
+
+_READERS = (
+    "__iter__ __len__ __getitem__ __contains__ __reversed__ __eq__ __ne__ __lt__ __le__ "
+    "__gt__ __ge__ __add__ __mul__ __rmul__ __repr__ __reduce_ex__ index count copy"
+)
+_WRITERS = (
+    "__setitem__ __delitem__ __iadd__ __imul__ append extend insert pop remove sort reverse clear"
+)
+for _name in _READERS.split():
+    setattr(RunList, _name, _reader(_name))
+for _name in _WRITERS.split():
+    setattr(RunList, _name, _writer(_name))
 
 
 class ArtifactHandle:
@@ -179,8 +255,16 @@ class Api:
         """Runs matching ``filter`` (see ``labledger.store.filtering``), sorted by
         ``order_by`` (``"-metrics.acc"`` for descending)."""
         keys = [order_by] if isinstance(order_by, str) else list(order_by)
-        records = self.store.search_runs(project, filter, keys, limit, offset)
-        return RunList(RunView(self._settle(r), self.store) for r in records)
+        store = self.store
+
+        def load() -> list[RunView]:
+            records = store.search_runs(project, filter, keys, limit, offset)
+            return [RunView(self._settle(r), store) for r in records]
+
+        def columns() -> RunColumns:
+            return self._settle_columns(store.run_columns(project, filter, keys, limit, offset))
+
+        return RunList._lazy(load, columns)
 
     def count_runs(self, project: str | None = None, filter: str | None = None) -> int:
         """How many runs match ``filter`` (same language as ``runs``)."""
@@ -253,6 +337,25 @@ class Api:
             higher_is_better=higher_is_better,
             **options,
         )
+
+    def _settle_columns(self, cols: RunColumns) -> RunColumns:
+        """``_settle`` for the ``running`` runs of a columnar result."""
+        r = cols.runs
+        for i, status in enumerate(r["status"]):
+            if status != RunStatus.RUNNING.value:
+                continue
+            record = RunRecord(
+                run_id=r["run_id"][i],
+                project=r["project"][i],
+                name=r["name"][i],
+                created_at=r["created_at"][i],
+                heartbeat_at=r["heartbeat_at"][i],
+                host=r["host"][i],
+                pid=r["pid"][i],
+            )
+            settled = self._settle(record)
+            r["status"][i], r["ended_at"][i] = str(settled.status), settled.ended_at
+        return cols
 
     def _settle(self, record: RunRecord) -> RunRecord:
         """Mark a ``running`` run whose process is gone as ``crashed`` (and persist it)."""

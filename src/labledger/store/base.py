@@ -8,9 +8,12 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 from labledger.entities import MetricSeries, RunRecord
+
+if TYPE_CHECKING:
+    from labledger.store.columns import RunColumns
 
 
 @dataclass
@@ -202,6 +205,17 @@ class Store(Protocol):
         limit: int | None = None,
         offset: int = 0,
     ) -> list[RunRecord]: ...
+
+    def run_columns(
+        self,
+        project: str | None = None,
+        filter: str | None = None,
+        order_by: Sequence[str] = (),
+        limit: int | None = None,
+        offset: int = 0,
+    ) -> RunColumns:
+        """``search_runs`` as columns (``labledger.store.columns``), for DataFrames."""
+        ...
 
     def count_runs(self, project: str | None = None, filter: str | None = None) -> int: ...
 

@@ -31,6 +31,7 @@ from labledger.entities import UPDATABLE_RUN_FIELDS, MetricSeries, RunRecord
 from labledger.errors import LabledgerError
 from labledger.store import wire
 from labledger.store.base import ArtifactVersion, MetricColumns, RunBatch, merge_batches
+from labledger.store.columns import RunColumns
 from labledger.store.http_artifacts import HttpArtifactRegistry
 from labledger.store.journal import DEFAULT_MAX_BYTES, Journal, JournalEntry
 from labledger.store.sender import Retry, Sender
@@ -366,6 +367,18 @@ class HttpStore:
         }
         answer = self._request("POST", "/api/store/search", body=wire.encode(query))
         return wire.decode(answer, list[RunRecord])
+
+    def run_columns(
+        self,
+        project: str | None = None,
+        filter: str | None = None,
+        order_by: Sequence[str] = (),
+        limit: int | None = None,
+        offset: int = 0,
+    ) -> RunColumns:
+        from labledger.store.columns import columns_from_records
+
+        return columns_from_records(self.search_runs(project, filter, order_by, limit, offset))
 
     def count_runs(self, project: str | None = None, filter: str | None = None) -> int:
         self._sync_writes()

@@ -33,8 +33,9 @@ from labledger.errors import (
     RunNotFound,
     StoreUnavailable,
 )
-from labledger.store import sql_table
+from labledger.store import sql_columns, sql_table
 from labledger.store.base import ArtifactVersion, MetricColumns, RunBatch
+from labledger.store.columns import RunColumns
 from labledger.store.filtering import parse_filter, parse_order
 from labledger.store.schema import (
     applied_batches,
@@ -475,6 +476,22 @@ class SqlStore:
             query = query.offset(offset)
         with self._read() as conn:
             return self._records(conn, conn.execute(query).mappings().all())
+
+    def run_columns(
+        self,
+        project: str | None = None,
+        filter: str | None = None,
+        order_by: Sequence[str] = (),
+        limit: int | None = None,
+        offset: int = 0,
+    ) -> RunColumns:
+        """``search_runs`` as columns: one query per table, no record per run."""
+        _check_range("limit", limit)
+        _check_range("offset", offset)
+        where = self._where(project, filter)
+        order = compile_order(parse_order(list(order_by)))
+        with self._read() as conn:
+            return sql_columns.run_columns(conn, where, order, limit, offset)
 
     def run_table(self, query: TableQuery) -> RunTable:
         """The runs table page ``query`` asks for (see ``labledger.store.table``)."""

@@ -1,0 +1,50 @@
+"""The columnar runs query of ``SqlStore``: one query for the runs (JSON columns as text,
+decoded later in one call) and one for their metric summaries."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+from sqlalchemy import Connection, Text, cast, select
+
+from labledger.store.columns import RUN_FIELDS, RunColumns
+from labledger.store.schema import metric_summaries, runs
+
+_IN_BATCH = 500
+_COLUMNS = {"group": runs.c.group_name}
+_JSON = ("tags", "config", "summary")
+
+
+def run_columns(
+    conn: Connection, where: Any, order: list[Any], limit: int | None, offset: int
+) -> RunColumns:
+    fields: list[Any] = [
+        cast(runs.c[f], Text).label(f) if f in _JSON else _COLUMNS.get(f, runs.c.get(f))
+        for f in RUN_FIELDS
+    ]
+    query = select(*fields).where(where).order_by(*order)
+    if limit is not None:
+        query = query.limit(limit)
+    if offset:
+        query = query.offset(offset)
+    rows = conn.execute(query).all()
+    out = RunColumns()
+    if not rows:
+        return out
+    out.runs = {
+        name: list(values) for name, values in zip(RUN_FIELDS, zip(*rows, strict=True), strict=True)
+    }
+    ids = out.runs["run_id"]
+    position = {run_id: i for i, run_id in enumerate(ids)}
+    m = metric_summaries.c
+    found: list[Any] = []
+    for start in range(0, len(ids), _IN_BATCH):
+        batch = ids[start : start + _IN_BATCH]
+        query = select(m.run_id, m.key, m.last).where(m.run_id.in_(batch))
+        found.extend(conn.execute(query).all())
+    if found:
+        run_id, key, last = zip(*found, strict=True)
+        out.metric_row = np.fromiter(map(position.__getitem__, run_id), np.int64, len(run_id))
+        out.metric_key, out.metric_last = list(key), list(last)
+    return out
