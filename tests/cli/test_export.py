@@ -33,7 +33,9 @@ def test_export_csv_round_trip(two_runs: tuple[str, str], tmp_path: Path) -> Non
     result = invoke("export", "-p", "digits", "--format", "csv", "-o", str(out))
     assert result.exit_code == 0, result.output
     assert result.stdout == ""
+    assert "wrote 2 run(s) x " in result.stderr and f"as csv to {out} (" in result.stderr
     frame = pd.read_csv(out)
+    assert f"x {len(frame.columns)} column(s)" in result.stderr
     assert list(frame["run_id"]) == [b, a]  # newest first
     assert {
         "project",
@@ -55,7 +57,8 @@ def test_export_csv_round_trip(two_runs: tuple[str, str], tmp_path: Path) -> Non
 def test_export_csv_to_stdout_with_filter_and_sort(two_runs: tuple[str, str]) -> None:
     a, b = two_runs
     result = invoke("export", "-f", "config.lr > 0.001", "-s", "config.lr")
-    frame = pd.read_csv(io.StringIO(result.stdout))
+    frame = pd.read_csv(io.StringIO(result.stdout))  # the stdout is the data alone
+    assert "wrote 2 run(s)" in result.stderr and "to stdout" in result.stderr
     assert list(frame["run_id"]) == [b, a]
 
 

@@ -2,6 +2,8 @@ from __future__ import annotations
 
 import json
 
+import labledger as ll
+
 from tests.cli.conftest import invoke, make_run
 
 
@@ -212,3 +214,22 @@ def test_sort_accepts_the_column_names() -> None:
     result = invoke("runs", "ls", "--sort", "created")
     assert result.exit_code == 0, result.output
     assert result.stdout.index("first") < result.stdout.index("second")
+
+
+def test_sort_and_filter_accept_runtime_id_and_created() -> None:
+    import time
+
+    quick = make_run(name="quick")
+    with ll.init(project="digits", capture=False, name="slow") as run:
+        time.sleep(0.3)
+        slow = run.id
+    result = invoke("runs", "ls", "--sort", "-runtime", "--columns", "name,runtime")
+    assert result.exit_code == 0, result.output
+    assert result.stdout.index("slow") < result.stdout.index("quick")
+    faster = invoke("runs", "ls", "-f", "runtime < 0.25", "--columns", "name")
+    assert "quick" in faster.stdout and "slow" not in faster.stdout
+    by_id = invoke("runs", "ls", "-f", f"id = '{slow}'", "--sort", "id", "--columns", "name")
+    assert "slow" in by_id.stdout and "quick" not in by_id.stdout
+    assert quick != slow
+    assert invoke("runs", "ls", "-f", "created > 0", "--sort", "-created").exit_code == 0
+    assert ll.runs("digits", order_by="runtime")[0].id == quick  # the Python API too

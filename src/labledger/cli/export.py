@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any, BinaryIO
 
 import click
 
+from labledger.cli import render
 from labledger.cli.common import open_api, query_runs, user_errors
 from labledger.errors import LabledgerError, MissingExtra
 from labledger.sdk.api import RunList
@@ -218,4 +219,13 @@ def export_command(
         )
         return
     frame = history_frame(runs, history) if history else runs_frame(runs)
-    write_output(encode_frame(frame, fmt), output, binary=fmt == "parquet")
+    data = encode_frame(frame, fmt)
+    write_output(data, output, binary=fmt == "parquet")
+    # on stderr, so stdout stays the data when it is the output
+    what = "point(s)" if history else "run(s)"
+    where = "stdout" if output == "-" else output
+    click.echo(
+        f"wrote {len(frame)} {what} x {len(frame.columns)} column(s) as {fmt} to {where}"
+        f" ({render.format_bytes(len(data))})",
+        err=True,
+    )

@@ -30,8 +30,11 @@ ATTRIBUTES = frozenset(
         "ended_at",
         "host",
         "reproduces",
+        "runtime",
     }
 )
+# The names ``runs ls`` shows its columns under, accepted for the attributes they show.
+ATTRIBUTE_ALIASES = {"id": "run_id", "created": "created_at", "ended": "ended_at"}
 NAMESPACES = {"metrics": "metrics", "config": "config", "params": "config", "param": "config"}
 
 Literal_ = str | float | bool | None
@@ -116,6 +119,7 @@ def parse_field(text: str) -> Field:
         raise FilterError(f"empty field name in {text!r}: use metrics.KEY, config.KEY or a field")
     head = parts[0]
     if len(parts) == 1:
+        head = ATTRIBUTE_ALIASES.get(head, head)
         if head not in ATTRIBUTES:
             known = ", ".join(sorted(ATTRIBUTES))
             raise FilterError(

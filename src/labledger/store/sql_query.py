@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from sqlalchemy import and_, cast, not_, or_, select, true
+from sqlalchemy import and_, cast, func, not_, or_, select, true
 from sqlalchemy.sql.elements import ColumnElement
 from sqlalchemy.types import Text
 
@@ -23,6 +23,8 @@ _ATTRIBUTE_COLUMNS = {
     "ended_at": runs.c.ended_at,
     "host": runs.c.host,
     "reproduces": runs.c.reproduces,
+    # seconds from start to end (or, while running, to the last heartbeat), as `runs ls` shows
+    "runtime": func.coalesce(runs.c.ended_at, runs.c.heartbeat_at) - runs.c.created_at,
 }
 
 

@@ -45,6 +45,8 @@ class Column:
             if agg in AGGREGATES and body != "metrics":
                 return cls("metrics", parse_field(body).key, agg)
         parsed = parse_field(text)
+        if parsed.namespace == "attr" and parsed.key in SORTABLE_ATTRIBUTES:
+            return cls("attr", parsed.key)  # `id`, `created`: as `runs ls` names them
         if parsed.namespace == "attr":
             raise FilterError(f"cannot sort or show column {text!r}")
         return cls(parsed.namespace, parsed.key)  # type: ignore[arg-type]
