@@ -3,7 +3,6 @@ from __future__ import annotations
 import json
 
 import labledger as ll
-
 from tests.cli.conftest import invoke, make_run
 
 
