@@ -29,7 +29,10 @@ def test_runs_table_filters_sorts_and_picks_columns(ui_page: Any, server: Server
     box.fill("config.optimizer = 'adam'")
     box.press("Enter")
     page.wait_for_function("document.querySelector('#run-count').textContent === '(6)'")
-    assert rows(page).count() == 6
+    # The count is set when the response arrives; the rows are drawn on the next frame.
+    page.wait_for_function(
+        "document.querySelectorAll('.vtable-body .vtable-row[data-id]').length === 6"
+    )
     assert "filter=config.optimizer" in page.url
 
     box.fill("config.lr > ")
