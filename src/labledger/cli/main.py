@@ -78,6 +78,9 @@ def main() -> None:
     except click.exceptions.Abort:
         click.echo("Aborted.", err=True)
         sys.exit(130)
+    except click.exceptions.NoArgsIsHelpError as exc:  # `labledger runs`: the group's help
+        click.echo(exc.format_message())
+        sys.exit(0)
     except click.UsageError as exc:  # one line, as for every other error
         hint = f" (see: {exc.ctx.command_path} --help)" if exc.ctx is not None else ""
         click.echo(f"Error: {exc.format_message()}{hint}", err=True)

@@ -205,6 +205,14 @@ class Artifacts:
                 created_at=time.time(),
             )
         )
+        wanted = to_jsonable(dict(metadata or {}))
+        if metadata and version.metadata != wanted:  # the same content: an existing version
+            _log.warning(
+                "labledger: artifact %s: same content as v%d, whose metadata is kept; the "
+                "new metadata is not recorded",
+                name,
+                version.version,
+            )
         if run_id is not None and not reference:
             self._note_logged(run_id, version)
         if self._in_reproduction():
