@@ -6,6 +6,9 @@ gets the artifact alias ``best``.
 
     python examples/digits_sweep.py            # 16 runs, about a minute on 2 CPU cores
     python examples/digits_sweep.py --quick    # 8 runs, 3 epochs
+
+``labledger reproduce RUN`` of one of its runs reruns only that run's configuration: the script
+reads it from ``labledger.reproduce_config()`` (``LABLEDGER_REPRODUCE_CONFIG``).
 """
 
 from __future__ import annotations
@@ -120,16 +123,25 @@ def main(argv: list[str] | None = None) -> list[str]:
     if args.quick:
         combos = [c for i, c in enumerate(combos) if bin(i).count("1") % 2 == 0]  # half fraction
         args.epochs = 3
+    configs = []
+    for values in combos:
+        config = dict(zip(GRID, values, strict=True))
+        config.update(epochs=args.epochs, hidden=args.hidden)
+        configs.append(config)
+    # `labledger reproduce` of one run of this sweep passes that run's config: rerun just it.
+    only = ll.reproduce_config()
+    if only is not None:
+        configs = [only]
     run_ids = []
     with tempfile.TemporaryDirectory() as tmp:
         out_dir = Path(tmp)
         data_file = out_dir / "digits.npy"  # fingerprinted as the runs' input dataset
         digits = load_digits()
         np.save(data_file, np.column_stack([digits.data, digits.target]))
-        for values in combos:
-            config = dict(zip(GRID, values, strict=True))
-            config.update(epochs=args.epochs, hidden=args.hidden)
+        for config in configs:
             run_ids.append(train(config, args.project, args.seed, out_dir, data_file).id)
+    if only is not None:
+        return run_ids  # a reproduction: no new `best` to pick
 
     (best,) = ll.runs(
         args.project,

@@ -84,3 +84,29 @@ def test_demo_records_everything(tmp_path: Path) -> None:
     assert [entry["digest"] for entry in model.manifest] == [digest]
     datasets = {v.name for run in runs for v in store.artifacts.used_by(run.id)}
     assert "digits" in datasets
+
+    # Reproducing the best run reruns only its configuration (the demo reads
+    # labledger.reproduce_config()), and moves no alias of the original.
+    aliases = {v.ref: sorted(v.aliases) for v in store.artifacts.list_versions()}
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "from labledger.cli.main import main; main()",
+            "reproduce",
+            best.id,
+            "--env",
+            "current",
+        ],
+        cwd=repo,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "reran only this configuration of the 8-run sweep" in done.stdout
+    assert "REPRODUCED" in done.stdout
+    reruns = [r for r in ll.Api().runs("demo") if r.record.reproduces == best.id]
+    assert len(reruns) == 1 and reruns[0].config == best.config
+    after = {v.ref: sorted(v.aliases) for v in store.artifacts.list_versions()}
+    assert {ref: after[ref] for ref in aliases} == aliases

@@ -19,6 +19,7 @@ EXPECTED = {
     "finish",
     "init",
     "log",
+    "reproduce_config",
     "runs",
     "seed_everything",
     "use_artifact",

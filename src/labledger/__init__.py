@@ -21,6 +21,7 @@ if TYPE_CHECKING:
     from labledger.entities import RunStatus
     from labledger.errors import LabledgerError
     from labledger.sdk.api import Api, RunList, RunView, runs
+    from labledger.sdk.config_input import reproduce_config
     from labledger.sdk.run import Run
     from labledger.sdk.seeding import seed_everything
     from labledger.sdk.session import current_run, finish, init, log, use_artifact
@@ -53,6 +54,7 @@ _EXPORTS = {
     "finish": "labledger.sdk.session",
     "init": "labledger.sdk.session",
     "log": "labledger.sdk.session",
+    "reproduce_config": "labledger.sdk.config_input",
     "runs": "labledger.sdk.api",
     "seed_everything": "labledger.sdk.seeding",
     "use_artifact": "labledger.sdk.session",
@@ -70,6 +72,7 @@ __all__ = [
     "finish",
     "init",
     "log",
+    "reproduce_config",
     "runs",
     "seed_everything",
     "use_artifact",

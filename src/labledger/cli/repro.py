@@ -21,6 +21,7 @@ from labledger.repro.housekeeping import Leftover, leftovers, remove
 from labledger.repro.plan import EnvMode, ReproPlan, build_plan
 from labledger.repro.reproduce import ReproResult, run_plan
 from labledger.repro.share import render_markdown, render_text, summarize
+from labledger.repro.sweep import rerun_note
 from labledger.repro.verify import Tolerance, Verification, parse_tolerances, verify_runs
 
 __all__ = ["check", "reproduce", "reproductions_group", "share", "verify"]
@@ -234,6 +235,9 @@ def _echo_result(result: ReproResult, tolerance: Tolerance) -> None:
         )
     ids = ", ".join(r.id for r in result.runs)
     click.echo(f"Reproduction run(s): {ids} (reproduces {result.plan.run_id})")
+    sweep = rerun_note(result.plan.run_id, result.plan.siblings, len(result.runs))
+    if sweep:
+        click.secho(f"  note: {sweep}", fg="yellow" if len(result.runs) > 1 else None)
     if result.verification is not None:
         _echo_verification(result.verification, tolerance)
 

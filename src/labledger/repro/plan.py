@@ -27,6 +27,7 @@ from labledger.capture.redact import REDACTED
 from labledger.config import Settings
 from labledger.errors import LabledgerError
 from labledger.repro.packages import PackageSource, lock_key, resolve_sources
+from labledger.repro.sweep import config_json, process_siblings, sweep_note
 from labledger.sdk.api import RunView
 
 __all__ = [
@@ -123,6 +124,8 @@ class ReproPlan:
     problems: tuple[str, ...] = ()  # reasons the plan cannot run at all
     warnings: tuple[str, ...] = field(default=())
     venv: Path | None = None  # the shared environment for this package lock (--env venv)
+    config: str = "{}"  # the run's recorded config as JSON, for LABLEDGER_REPRODUCE_CONFIG
+    siblings: int = 1  # runs the original's process recorded (> 1: an in-process sweep)
 
     @property
     def code_dir(self) -> Path:
@@ -350,6 +353,10 @@ def build_plan(
         python = str(env.python_version or "").rsplit(".", 1)[0] or "current"
         key = lock_key(env.sources, python, env.indexes)
         venv = settings.root / "reproductions" / "venvs" / key
+    siblings = len(process_siblings(run, run.store))
+    note = sweep_note(run.id, siblings)
+    if note:
+        warnings.append(note)
     return ReproPlan(
         run_id=run.id,
         project=run.project,
@@ -360,4 +367,6 @@ def build_plan(
         problems=tuple(command_problems),
         warnings=(*code.lost, *warnings),
         venv=venv,
+        config=config_json(run),
+        siblings=siblings,
     )

@@ -25,6 +25,7 @@ from labledger.repro.environment import (
     current_environment_report,
 )
 from labledger.repro.plan import REPRODUCES_ENV, ReproPlan
+from labledger.repro.sweep import REPRODUCE_CONFIG_ENV, pick_rerun
 from labledger.repro.verify import Tolerance, Verification, verify_runs
 from labledger.sdk.api import RunView
 from labledger.store.base import Store
@@ -60,6 +61,7 @@ def child_environment(plan: ReproPlan, settings: Settings, python: str) -> dict[
             "LABLEDGER_ARTIFACTS": settings.artifact_uri,
             "LABLEDGER_PROJECT": plan.project,
             REPRODUCES_ENV: plan.run_id,
+            REPRODUCE_CONFIG_ENV: plan.config,
         }
     )
     if plan.env.mode == "venv":
@@ -78,12 +80,6 @@ def find_reproductions(store: Store, original: str, since: float) -> list[RunVie
         for r in reversed(records)
         if r.reproduces == original and r.created_at >= since
     ]
-
-
-def _pick(original: RunView, runs: Sequence[RunView]) -> RunView:
-    """The rerun to verify: the one with the original's name, else the first."""
-    same_name = [r for r in runs if r.name == original.name]
-    return (same_name or list(runs))[0]
 
 
 def run_plan(
@@ -135,7 +131,7 @@ def run_plan(
     # created_at is the child's clock on this machine; allow for float rounding only.
     result.runs = find_reproductions(store, plan.run_id, started - 1.0)
     if result.runs:
-        rerun = _pick(original, result.runs)
+        rerun = pick_rerun(original, result.runs)
         result.verification = verify_runs(
             original, rerun, store, tolerance, include_system=include_system, ignore=ignore
         )

@@ -34,6 +34,11 @@ class RunView:
         self._store = store
 
     @property
+    def store(self) -> Store:
+        """The store this run was read from."""
+        return self._store
+
+    @property
     def id(self) -> str:
         return self.record.run_id
 

@@ -98,3 +98,32 @@ def parsed_arguments() -> argparse.Namespace | None:
                     return value
         frame = frame.f_back  # type: ignore[assignment]
     return None
+
+
+# Set by `labledger reproduce` to the reproduced run's recorded config (JSON).
+REPRODUCE_CONFIG_ENV = "LABLEDGER_REPRODUCE_CONFIG"
+
+
+def reproduce_config() -> dict[str, Any] | None:
+    """The recorded config of the run being reproduced, or None outside a reproduction.
+
+    A script that records several runs in one process (a sweep in a loop) runs only this
+    configuration when it is set, so reproducing one run of the sweep reruns just that run::
+
+        only = labledger.reproduce_config()
+        configs = [only] if only is not None else grid()
+
+    Values the record redacted (secrets) come back as the redaction marker.
+    """
+    import json
+    import os
+
+    text = os.environ.get(REPRODUCE_CONFIG_ENV)
+    if not text:
+        return None
+    try:
+        value = json.loads(text)
+    except ValueError:
+        log.warning("labledger: %s is not JSON; ignoring it", REPRODUCE_CONFIG_ENV)
+        return None
+    return value if isinstance(value, dict) else None
