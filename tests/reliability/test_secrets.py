@@ -137,3 +137,27 @@ def test_redact_text_and_names() -> None:
     assert not is_secret_key("keys") and not is_secret_key("monkey")
     assert looks_like_secret_file(".env") and looks_like_secret_file("conf/secrets.yaml")
     assert looks_like_secret_file("a/b/server.pem") and not looks_like_secret_file("train.py")
+
+
+def test_secret_like_untracked_files_are_name_and_digest_unless_opted_in(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from labledger.capture.git import SECRET_FILES_OPT_IN, capture_git
+
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    git(repo, "init", "-q")
+    git(repo, "config", "user.email", "t@example.com")
+    git(repo, "config", "user.name", "t")
+    (repo / "train.py").write_text("print(1)\n")
+    git(repo, "add", "train.py")
+    git(repo, "commit", "-qm", "init")
+    (repo / ".env").write_text("DB_PASSWORD=Planted16x\n")
+    (repo / "notes.txt").write_text("plain\n")
+    monkeypatch.delenv(SECRET_FILES_OPT_IN, raising=False)
+    captured = capture_git(repo)
+    assert "Planted16x" not in repr(captured)
+    skipped = repr(captured)
+    assert ".env" in skipped and "looks like a secret" in skipped and "sha256" in skipped.lower()
+    monkeypatch.setenv(SECRET_FILES_OPT_IN, "1")
+    assert "Planted16x" in repr(capture_git(repo))  # the user asked for the content

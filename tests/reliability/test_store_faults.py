@@ -156,3 +156,42 @@ def test_a_batch_too_large_for_the_journal_is_split_not_kept_in_memory(tmp_path:
     got = np.concatenate([e.metrics["loss"].steps for e in entries if "loss" in e.metrics])
     assert got.tolist() == steps.tolist()  # every point once, in order
     assert entries[-1].changes == {"status": "finished"}  # the final status lands last
+
+
+def _chattr(flag: str, paths: list[Path]) -> bool:
+    """Make ``paths`` immutable (+i) or not (-i): read-only even for root, as a read-only
+    mount would be. False where chattr is unavailable."""
+    try:
+        result = subprocess.run(["chattr", flag, *map(str, paths)], capture_output=True)
+    except FileNotFoundError:
+        return False
+    return result.returncode == 0
+
+
+def test_store_made_read_only_mid_run_is_spooled_and_delivered(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    store = tmp_path / "store"
+    run = ll.init(project="p", capture=False)
+    for step in range(100):
+        run.log({"loss": float(step)}, step=step)
+    run.flush()
+    # Not the -shm file: SQLite maps it, and freezing a mapped file kills the process (SIGBUS).
+    frozen = [p for p in db_files(store) if not p.name.endswith("-shm")] + [store]
+    if not _chattr("+i", frozen):
+        pytest.skip("chattr +i is not available here")
+    try:
+        with caplog.at_level(logging.WARNING, "labledger"):
+            for step in range(100, 300):
+                run.log({"loss": float(step)}, step=step)
+            run.finish()  # must not raise
+    finally:
+        _chattr("-i", frozen)
+    spooled = [r for r in caplog.records if "spooled to" in r.getMessage()]
+    assert len(spooled) == 1, caplog.text
+    close_stores()
+    ll.init(project="other", capture=False).finish()  # delivers the spool
+    view = ll.Api().run(run.id)
+    assert view.history("loss").steps.tolist() == list(range(300))
+    assert view.status is ll.RunStatus.FINISHED
+    assert spooled_points(store) == 0

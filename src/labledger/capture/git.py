@@ -27,6 +27,7 @@ GIT_TIMEOUT = 60.0  # seconds for one git command (a loaded machine can be very 
 RETRIES = 1  # a capture that fails on a timeout is tried once more
 UNTRACKED_FILE_LIMIT = 256 * 1024  # bytes per untracked file
 UNTRACKED_TOTAL_LIMIT = 5 * 1024 * 1024  # bytes of untracked content in all
+SECRET_FILES_OPT_IN = "LABLEDGER_CAPTURE_SECRET_FILES"  # "1": record their content too
 UNTRACKED_SKIPPED_LISTED = 1000  # skipped paths named one by one; the rest are only counted
 DIFF_LIMIT = 64 * 1024 * 1024  # bytes; a bigger diff (a changed tracked data file) is not stored
 
@@ -286,7 +287,9 @@ def _digest(path: Path) -> str:
 
 
 def _untracked(root: Path) -> tuple[dict[str, str], dict[str, str], int]:
-    """Untracked, non-ignored files: {path: content}, {path: reason skipped}, skipped unlisted."""
+    """Untracked, non-ignored files: {path: content}, {path: reason skipped}, skipped unlisted.
+    Files that look like secrets are listed by name and digest unless the user opts in."""
+    opt_in = os.environ.get(SECRET_FILES_OPT_IN) == "1"
     out = run_git(["ls-files", "--others", "--exclude-standard", "-z"], root)
     contents: dict[str, str] = {}
     skipped: dict[str, str] = {}
@@ -299,7 +302,7 @@ def _untracked(root: Path) -> tuple[dict[str, str], dict[str, str], int]:
         name = os.fsdecode(raw_name)
         if name.split("/", 1)[0] == DEFAULT_DIRNAME:
             continue  # the store itself (a folder without its .gitignore)
-        if looks_like_secret_file(name):  # .env, *secret*, *.pem: name and digest only
+        if looks_like_secret_file(name) and not opt_in:  # .env, *.pem: name and digest only
             if len(skipped) < UNTRACKED_SKIPPED_LISTED:
                 skipped[name] = (
                     f"looks like a secret; content not recorded ({_digest(root / name)})"

@@ -90,7 +90,7 @@ def list_runs(
     project: str | None = None,
     filter: str | None = None,
     sort: str | None = None,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[int, Query(ge=0, le=2**63 - 1)] = 0,  # SQL's largest integer
     limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = 100,
     columns: str | None = None,
 ) -> dict[str, Any]:
