@@ -151,7 +151,9 @@ def test_gc_dry_run_then_gc(
     assert service.blobs.exists(orphan)
 
     real = run_cli("gc", "--min-age", "0")
-    assert "deleted 1 blob(s)" in real.output and "kept 2 referenced" in real.output
+    assert (
+        "deleted 1 blob(s)" in real.output and "kept 3 referenced" in real.output
+    )  # 2 model files + the temp dataset's copy
     assert sorted(service.blobs.iter_digests()) == kept
     assert "deleted 0 blob(s)" in run_cli("gc", "--min-age", "0").output
 

@@ -123,7 +123,7 @@ def test_data_that_is_gone_or_changed_never_passes(tmp_path: Path) -> None:
     data = tmp_path / "train.csv"
     data.write_text("a,b\n1,2\n")
     with ll.init(project="p", capture=False) as run:
-        run.use_dataset(str(data), name="train")
+        run.use_dataset(str(data), name="train", copy=False)  # a reference, nothing stored
     assert items(report(run.id))["data"][0] == "pass"
     data.write_text("a,b\n1,3\n")
     status, message = items(report(run.id))["data"]
@@ -131,3 +131,44 @@ def test_data_that_is_gone_or_changed_never_passes(tmp_path: Path) -> None:
     data.unlink()  # a temporary file the script deleted
     status, message = items(report(run.id))["data"]
     assert status == "warn" and "cannot be verified any more" in message
+
+
+def test_a_deleted_temporary_dataset_is_verified_from_its_stored_copy(tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from labledger.cli.main import cli
+
+    data = tmp_path / "digits.npy"  # tmp_path is under tempfile.gettempdir()
+    data.write_bytes(b"\x93NUMPY digits")
+    with ll.init(project="p", capture=False) as run:
+        version = run.use_dataset(str(data), name="digits")
+    assert version.reference and version.metadata["stored_copy"] is True
+    data.write_bytes(b"\x93NUMPY other")  # changed in place: still a failure
+    assert items(report(run.id))["data"][0] == "fail"
+    data.unlink()  # the script's temporary folder is gone: the copy still vouches for it
+    status, message = items(report(run.id))["data"]
+    assert status == "pass" and "digits:v0" in message
+    verified = CliRunner().invoke(cli, ["artifacts", "verify", "digits:v0"])
+    assert verified.exit_code == 0, verified.output
+
+
+def test_in_memory_data_is_stored_when_small_and_never_passes_when_not(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    np = pytest.importorskip("numpy")
+    with ll.init(project="p", capture=False) as run:
+        small = run.use_dataset(np.arange(10), name="small")
+        raw = run.use_dataset(b"raw bytes", name="raw")
+    assert not small.reference and small.metadata["source"] == "memory"
+    assert raw.manifest[0]["digest"] == __import__("hashlib").sha256(b"raw bytes").hexdigest()
+    assert items(report(run.id))["data"][0] == "pass"
+    with ll.init(project="p", capture=False) as again:  # the same data: the same version
+        assert again.use_dataset(np.arange(10), name="small").ref == small.ref
+
+    monkeypatch.setenv("LABLEDGER_DATASET_COPY_MAX_MB", "0")
+    with ll.init(project="p", capture=False) as big:
+        digest_only = big.use_dataset(np.arange(1000), name="big")
+    assert digest_only.reference
+    status, message = items(report(big.id))["data"]
+    assert status == "warn" and "cannot be verified any more" in message
+    assert "in-memory data, not stored" in message

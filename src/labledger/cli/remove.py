@@ -28,7 +28,7 @@ def _blob_digests(versions: Sequence[ArtifactVersion]) -> set[str]:
     return {
         str(entry["digest"])
         for v in versions
-        if not v.reference
+        if not v.reference or v.metadata.get("stored_copy")
         for entry in v.manifest
         if entry.get("digest")
     }

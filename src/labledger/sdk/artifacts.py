@@ -47,6 +47,7 @@ from labledger.artifacts.references import (
 from labledger.config import Settings
 from labledger.encoding import to_jsonable
 from labledger.errors import ArtifactError
+from labledger.sdk import datasets
 from labledger.store.base import ArtifactRegistry, ArtifactVersion, Store
 
 _log = logging.getLogger("labledger")
@@ -322,13 +323,64 @@ class Artifacts:
             shutil.rmtree(partial, ignore_errors=True)
 
     def use_dataset(
-        self, run_id: str | None, path_or_uri: str, name: str | None = None
+        self,
+        run_id: str | None,
+        data: Any,
+        name: str | None = None,
+        *,
+        copy: bool | None = None,
     ) -> ArtifactVersion:
-        """Fingerprint input data (by reference, nothing copied) and record it as used."""
-        version = self.log(None, path_or_uri, name=name, type="dataset", reference=True)
+        """Fingerprint input data and record it as used: a path or URI by reference; data in
+        a temporary folder also with a stored copy, and in-memory data (bytes, a numpy array)
+        stored, when small (``labledger.sdk.datasets``). ``copy`` forces or refuses the copy."""
+        if datasets.is_in_memory(data):
+            version = self._use_memory(data, name, copy)
+        else:
+            version = self._use_path(os.fspath(data), name, copy)
         if run_id is not None:
             self.registry.record_use(run_id, version.name, version.version)
         return version
+
+    def _use_path(self, source: str, name: str | None, copy: bool | None) -> ArtifactVersion:
+        path = Path(source).expanduser()
+        local = "://" not in source and path.exists()
+        temporary = local and datasets.is_temporary(path)
+        if copy is None and temporary:
+            copy = datasets.local_size(path, datasets.copy_limit()) is not None
+            if not copy:
+                _log.warning(
+                    "labledger: %s is in a temporary folder and over the %s limit: recorded "
+                    "by reference only, so it cannot be re-verified once it is deleted "
+                    "(use_dataset(..., copy=True) stores it anyway)",
+                    source,
+                    datasets.COPY_LIMIT_ENV,
+                )
+        metadata: dict[str, Any] = {}
+        if copy and local:
+            self._upload(scan_local(path.absolute(), self._cache()))
+            metadata["stored_copy"] = True
+        return self.log(None, source, name=name, type="dataset", reference=True, metadata=metadata)
+
+    def _use_memory(self, data: Any, name: str | None, copy: bool | None) -> ArtifactVersion:
+        if name is None:
+            raise ArtifactError("use_dataset of in-memory data needs name=")
+        content, suffix = datasets.memory_bytes(data)
+        store = copy if copy is not None else len(content) <= datasets.copy_limit()
+        with tempfile.TemporaryDirectory(prefix="labledger-data-") as tmp:
+            path = Path(tmp) / f"{validate_name(name)}{suffix}"
+            path.write_bytes(content)
+            metadata = {"source": datasets.MEMORY, "bytes": len(content)}
+            if store:
+                return self.log(None, path, name=name, type="dataset", metadata=metadata)
+            _log.warning(
+                "labledger: in-memory dataset %s is over the %s limit: only its digest is "
+                "recorded (check cannot re-verify it)",
+                name,
+                datasets.COPY_LIMIT_ENV,
+            )
+            return self.log(
+                None, path, name=name, type="dataset", reference=True, metadata=metadata
+            )
 
     # --- aliases and lineage ----------------------------------------------------------
     def alias(self, ref: str, alias: str) -> None:
@@ -362,7 +414,16 @@ class Artifacts:
         validate_manifest(version.manifest)
         if version.reference:
             assert version.uri is not None
-            return verify_reference(version.uri, version.manifest, self._s3)
+            if version.metadata.get("source") == datasets.MEMORY:
+                return [f"missing: {version.ref} was in-memory data, not stored (digest only)"]
+            problems = verify_reference(version.uri, version.manifest, self._s3)
+            gone = problems and all(p.startswith("missing") for p in problems)
+            if gone and version.metadata.get("stored_copy"):
+                return self._verify_blobs(version)  # the path is gone: check the stored copy
+            return problems
+        return self._verify_blobs(version)
+
+    def _verify_blobs(self, version: ArtifactVersion) -> list[str]:
         problems: list[str] = []
         checked: dict[str, str | None] = {}
         blobs = self.blobs

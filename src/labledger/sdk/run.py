@@ -260,10 +260,15 @@ class Run:
         with lifecycle.critical():
             return self.artifacts.use(ref, run_id=self.id, dest=dest)
 
-    def use_dataset(self, path_or_uri: str, name: str | None = None) -> ArtifactVersion:
-        """Fingerprint input data and record it as consumed by this run."""
+    def use_dataset(
+        self, data: Any, name: str | None = None, *, copy: bool | None = None
+    ) -> ArtifactVersion:
+        """Fingerprint input data and record it as consumed by this run: a path or ``s3://``
+        URI by reference; a file in a temporary folder also with a stored copy, and in-memory
+        data (bytes, a numpy array; ``name`` required) stored, when small
+        (``LABLEDGER_DATASET_COPY_MAX_MB``, default 64), so ``check`` can re-verify it."""
         with lifecycle.critical():
-            return self.artifacts.use_dataset(self.id, path_or_uri, name=name)
+            return self.artifacts.use_dataset(self.id, data, name=name, copy=copy)
 
     # --- lifecycle --------------------------------------------------------------------
     def flush(self) -> None:

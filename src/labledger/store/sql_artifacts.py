@@ -260,9 +260,12 @@ class SqlArtifactRegistry:
 
     def referenced_digests(self) -> set[str]:
         digests: set[str] = set()
-        query = select(av.manifest).where(av.reference.is_(False))
+        # stored versions, and references with a stored copy (temporary datasets)
+        query = select(av.manifest, av.reference, av.meta)
         with self._engine.connect() as conn:
-            for (manifest,) in conn.execute(query):
+            for manifest, reference, meta in conn.execute(query):
+                if reference and not (meta or {}).get("stored_copy"):
+                    continue
                 for entry in manifest or []:
                     if entry.get("digest"):
                         digests.add(str(entry["digest"]))
