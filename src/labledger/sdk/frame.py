@@ -2,7 +2,7 @@
 for the runs, one for their metric summaries) turned into a DataFrame with no record, view
 or per-run dict of ours.
 
-The JSON columns of all runs are decoded in one ``json.loads`` call each; the config and
+The JSON columns of all runs are decoded in one decoder call each (msgspec); the config and
 summary blocks are built by pandas from the decoded mappings, so every column gets exactly
 the dtype the row path (``pandas.DataFrame`` of one dict per run) gives it. Metric summary
 values are pivoted with numpy.
@@ -10,7 +10,6 @@ values are pivoted with numpy.
 
 from __future__ import annotations
 
-import json
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -54,8 +53,10 @@ def runs_frame(cols: RunColumns) -> pd.DataFrame:
 
 
 def _decode(texts: list[str | None]) -> list[Any]:
-    """Every run's JSON value, in one ``json.loads`` call."""
-    return list(json.loads("[" + ",".join(t or "null" for t in texts) + "]"))
+    """Every run's JSON value, in one decoder call."""
+    import msgspec
+
+    return list(msgspec.json.decode("[" + ",".join(t or "null" for t in texts) + "]"))
 
 
 def _flat(config: Any) -> Any:
@@ -80,6 +81,13 @@ def _walk(config: dict[str, Any], prefix: str, out: dict[str, Any]) -> None:
 
 
 def _block(pd: Any, rows: list[dict[str, Any]], prefix: str, n: int) -> Any:
+    """``pandas.DataFrame(rows)``; when every row has the same keys in the same order (a
+    sweep's configs), built column by column from the transposed values instead."""
+    keys = list(rows[0]) if rows else []
+    if keys and all(len(r) == len(keys) and list(r) == keys for r in rows):
+        values = zip(*(r.values() for r in rows), strict=True)
+        data = {f"{prefix}{k}": pd.Series(list(v)) for k, v in zip(keys, values, strict=True)}
+        return pd.DataFrame(data, index=pd.RangeIndex(n))
     frame = pd.DataFrame(rows, index=pd.RangeIndex(n))
     return frame.add_prefix(prefix) if len(frame.columns) else frame
 

@@ -37,11 +37,13 @@ def run_columns(
     }
     ids = out.runs["run_id"]
     position = {run_id: i for i, run_id in enumerate(ids)}
+    # Only logged series (count > 0): a count 0 row comes from a numeric summary value, and
+    # the run's summary overrides it anyway (``RunRecord.final_metrics``).
     m = metric_summaries.c
     found: list[Any] = []
     for start in range(0, len(ids), _IN_BATCH):
         batch = ids[start : start + _IN_BATCH]
-        query = select(m.run_id, m.key, m.last).where(m.run_id.in_(batch))
+        query = select(m.run_id, m.key, m.last).where(m.run_id.in_(batch), m.count > 0)
         found.extend(conn.execute(query).all())
     if found:
         run_id, key, last = zip(*found, strict=True)
