@@ -14,6 +14,7 @@ from labledger.entities import MetricSeries, RunRecord
 
 if TYPE_CHECKING:
     from labledger.store.columns import RunColumns
+    from labledger.store.rollups import SeriesEnvelope
 
 
 @dataclass
@@ -236,6 +237,31 @@ class Store(Protocol):
     ) -> MetricSeries:
         """The series (its points with ``start <= step <= end`` when given, in logged order);
         ``times=False`` skips wall-clock times (``series.times`` is None)."""
+        ...
+
+    def read_envelope(
+        self,
+        run_id: str,
+        key: str,
+        points: int,
+        *,
+        start: int | None = None,
+        end: int | None = None,
+    ) -> SeriesEnvelope:
+        """A chart's view of ``key`` between steps ``start`` and ``end``: the points
+        themselves when few, else at most ``points`` step-aligned buckets with an exact
+        min/max envelope, read from stored rollups (``labledger.store.rollups``)."""
+        ...
+
+    def read_envelopes(
+        self,
+        series: Sequence[tuple[str, str]],
+        points: int,
+        *,
+        start: int | None = None,
+        end: int | None = None,
+    ) -> list[SeriesEnvelope]:
+        """``read_envelope`` for several (run ID, key) pairs in one call (compare views)."""
         ...
 
     def read_output(

@@ -34,6 +34,7 @@ from labledger.store.base import ArtifactVersion, MetricColumns, RunBatch, merge
 from labledger.store.columns import RunColumns
 from labledger.store.http_artifacts import HttpArtifactRegistry
 from labledger.store.journal import DEFAULT_MAX_BYTES, Journal, JournalEntry
+from labledger.store.rollups import SeriesEnvelope, envelope_of_points
 from labledger.store.sender import Retry, Sender
 
 log = logging.getLogger("labledger")
@@ -410,6 +411,32 @@ class HttpStore:
         if end is not None:
             params["end"] = str(end)
         return wire.decode_series(self._read(f"/api/store/runs/{run_id}/series", params))
+
+    def read_envelope(
+        self,
+        run_id: str,
+        key: str,
+        points: int,
+        *,
+        start: int | None = None,
+        end: int | None = None,
+    ) -> SeriesEnvelope:
+        # computed here from the points; the server's /api/series answers from rollups
+        def read(lo: int | None, hi: int | None) -> tuple[Any, Any]:
+            series = self.read_metric(run_id, key, times=False, start=lo, end=hi)
+            return series.steps, series.values
+
+        return envelope_of_points(key, read, points, start, end)
+
+    def read_envelopes(
+        self,
+        series: Sequence[tuple[str, str]],
+        points: int,
+        *,
+        start: int | None = None,
+        end: int | None = None,
+    ) -> list[SeriesEnvelope]:
+        return [self.read_envelope(r, k, points, start=start, end=end) for r, k in series]
 
     def read_output(
         self, run_id: str, *, since: float | None = None

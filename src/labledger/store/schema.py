@@ -93,6 +93,22 @@ metric_chunks = Table(
     Index("ix_metric_chunks_run_key", "run_id", "key", "chunk_id"),
 )
 
+# Multi-resolution summaries of each chunk (``labledger.store.rollups``): one row per chunk
+# and level, the chunk's step-aligned buckets encoded in ``data`` (migration 0005).
+metric_rollups = Table(
+    "metric_rollups",
+    metadata,
+    Column("rollup_id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True),
+    Column("run_id", String(32), ForeignKey("runs.run_id", ondelete="CASCADE"), nullable=False),
+    Column("key", String(250), nullable=False),
+    Column("level", Integer, nullable=False),
+    Column("step_min", BigInteger, nullable=False),  # first step of the first bucket
+    Column("step_max", BigInteger, nullable=False),  # last step of the last bucket
+    Column("count", BigInteger, nullable=False),
+    Column("data", LargeBinary, nullable=False),
+    Index("ix_metric_rollups_run_key_level", "run_id", "key", "level", "rollup_id"),
+)
+
 documents = Table(
     "documents",
     metadata,

@@ -33,15 +33,17 @@ from labledger.errors import (
     RunNotFound,
     StoreUnavailable,
 )
-from labledger.store import sql_columns, sql_table
+from labledger.store import sql_columns, sql_rollups, sql_table
 from labledger.store.base import ArtifactVersion, MetricColumns, RunBatch
 from labledger.store.columns import RunColumns
 from labledger.store.filtering import parse_filter, parse_order
+from labledger.store.rollups import SeriesEnvelope
 from labledger.store.schema import (
     applied_batches,
     captures,
     documents,
     metric_chunks,
+    metric_rollups,
     metric_summaries,
     outputs,
     params,
@@ -316,6 +318,7 @@ class SqlStore:
     ) -> None:
         chunk_rows: list[dict[str, Any]] = []
         summary_rows: list[dict[str, Any]] = []
+        rollup_rows: list[dict[str, Any]] = []
         for key, col in columns.items():
             steps = np.ascontiguousarray(col.steps, dtype="<i8")
             values = np.ascontiguousarray(col.values, dtype="<f8")
@@ -337,6 +340,7 @@ class SqlStore:
                     "times": times.tobytes(),
                 }
             )
+            rollup_rows.extend(sql_rollups.rollup_rows(run_id, key, steps, values))
             finite = values[np.isfinite(values)]
             summary_rows.append(
                 {
@@ -366,6 +370,7 @@ class SqlStore:
             },
         )
         conn.execute(insert(metric_chunks), chunk_rows)
+        conn.execute(insert(metric_rollups), rollup_rows)
         conn.execute(upsert, summary_rows)
 
     def _set_summary(self, conn: Connection, run_id: str, values: Mapping[str, Any]) -> None:
@@ -571,6 +576,29 @@ class SqlStore:
         if start is None and end is None:
             return series
         return _step_range(series, start, end)
+
+    def read_envelope(
+        self,
+        run_id: str,
+        key: str,
+        points: int,
+        *,
+        start: int | None = None,
+        end: int | None = None,
+    ) -> SeriesEnvelope:
+        with self._read() as conn:
+            return sql_rollups.read_envelope(conn, run_id, key, points, start, end)
+
+    def read_envelopes(
+        self,
+        series: Sequence[tuple[str, str]],
+        points: int,
+        *,
+        start: int | None = None,
+        end: int | None = None,
+    ) -> list[SeriesEnvelope]:
+        with self._read() as conn:
+            return sql_rollups.read_envelopes(conn, series, points, start, end)
 
     def read_output(
         self, run_id: str, *, since: float | None = None

@@ -18,6 +18,7 @@ from labledger.store.schema import (
     captures,
     documents,
     metric_chunks,
+    metric_rollups,
     metric_summaries,
     outputs,
     params,
@@ -27,6 +28,7 @@ from labledger.store.sql_artifacts import SqlArtifactRegistry
 
 _RUN_TABLES = (
     metric_chunks,
+    metric_rollups,
     metric_summaries,
     params,
     outputs,
