@@ -86,7 +86,8 @@ def test_downsampling_keeps_a_single_spike(client: TestClient, store: Store) -> 
         store.write_metrics(record.run_id, {"loss": columns(part, start=start)})
     body = client.get(f"/api/runs/{record.run_id}/series", params={"key": "loss"}).json()
     assert (body["total"], body["downsampled"]) == (200_000, True)
-    assert len(body["steps"]) == len(body["max"]) == len(body["min"]) == 1000
+    # step-aligned rollup buckets of a power-of-two width: at most the 1000 asked for
+    assert 500 <= len(body["steps"]) == len(body["max"]) == len(body["min"]) <= 1000
     assert max(body["max"]) == 99.0
     spike = body["max"].index(99.0)
     assert body["steps"][spike] <= 123_457 < body["steps"][spike + 1]
@@ -121,7 +122,7 @@ def test_series_follow_new_points_and_many_at_once(client: TestClient, store: St
         (b.run_id, "loss", 1),
         (b.run_id, "acc", 1),
     ]
-    assert many[0]["downsampled"] and many[0]["max"] == [3.0, 2.0]
+    assert many[0]["downsampled"] and max(many[0]["max"]) == 3.0 and len(many[0]["max"]) <= 2
 
 
 @pytest.mark.parametrize(

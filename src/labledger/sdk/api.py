@@ -14,6 +14,7 @@ from labledger.errors import MissingExtra
 from labledger.sdk.backend import get_store
 from labledger.store.base import ArtifactVersion, Store
 from labledger.store.columns import RunColumns
+from labledger.store.rollups import SeriesEnvelope
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
@@ -88,6 +89,14 @@ class RunView:
         if samples is not None:
             return downsample(series.steps, series.values, samples)
         return History(series.steps, series.values)
+
+    def envelope(
+        self, key: str, points: int = 1000, start: int | None = None, end: int | None = None
+    ) -> SeriesEnvelope:
+        """A chart's view of ``key`` (steps ``start`` to ``end``): the points themselves when
+        few, else at most ``points`` step-aligned buckets (first step, mean, exact min and
+        max), read from the store's rollups without the raw points."""
+        return self._store.read_envelope(self.id, key, points, start=start, end=end)
 
     def series(self, key: str) -> MetricSeries:
         """The full series including wall-clock times."""
