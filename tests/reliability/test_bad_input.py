@@ -81,3 +81,21 @@ def test_tag_filters_take_percent_and_underscore_literally(runs: list[str]) -> N
     assert [r.id for r in api.runs("p", filter="tags contains 'a_b'")] == [runs[0]]
     assert [r.id for r in api.runs("p", filter="tags contains '100%'")] == [runs[2]]
     assert [r.id for r in api.runs("p", filter="tags contains 'a%b'")] == []
+
+
+@pytest.mark.parametrize("query", ["offset=9223372036854775808", "offset=-1", "limit=" + "9" * 30])
+def test_api_runs_out_of_range_paging_is_a_client_error(tmp_path: object, query: str) -> None:
+    """Found by the schemathesis run: ``offset=2**63`` raised OverflowError (a 500)."""
+    from fastapi.testclient import TestClient
+
+    from labledger.config import load_settings
+    from labledger.server.app import create_app
+    from labledger.store import open_store
+
+    settings = load_settings()
+    store = open_store(settings.uri)
+    try:
+        with TestClient(create_app(store, settings=settings)) as client:
+            assert 400 <= client.get(f"/api/runs?{query}").status_code < 500
+    finally:
+        store.close()
