@@ -14,6 +14,7 @@ from labledger.errors import MissingExtra
 from labledger.sdk.backend import get_store
 from labledger.store.base import ArtifactVersion, Store
 from labledger.store.columns import RunColumns
+from labledger.store.filtering import check_range, parse_filter, parse_order
 from labledger.store.rollups import SeriesEnvelope
 
 if TYPE_CHECKING:
@@ -269,6 +270,11 @@ class Api:
         """Runs matching ``filter`` (see ``labledger.store.filtering``), sorted by
         ``order_by`` (``"-metrics.acc"`` for descending)."""
         keys = [order_by] if isinstance(order_by, str) else list(order_by)
+        # The query runs when the list is first used: refuse bad arguments here, at the call.
+        parse_filter(filter)
+        parse_order(keys)
+        check_range("limit", limit)
+        check_range("offset", offset)
         store = self.store
 
         def load() -> list[RunView]:

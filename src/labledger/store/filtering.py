@@ -228,13 +228,19 @@ class _Parser:
             while self.accept("op", ","):
                 values.append(self.literal())
             self.take("op", ")")
+            for value in values:
+                _check_comparable(field, value)
             return Comparison(field, "in", tuple(values))
         if token == ("keyword", "contains"):
-            return Comparison(field, "contains", self.literal())
+            value = self.literal()
+            _check_comparable(field, value)
+            return Comparison(field, "contains", value)
         if token[0] != "op" or token[1] in "(),":
             raise self.error(f"expected an operator after {field}", self.pos - 1)
         op = "=" if token[1] == "==" else token[1]
-        return Comparison(field, op, self.literal())  # type: ignore[arg-type]
+        value = self.literal()
+        _check_comparable(field, value)
+        return Comparison(field, op, value)  # type: ignore[arg-type]
 
     def literal(self) -> Literal_:
         index = self.pos
@@ -252,6 +258,21 @@ class _Parser:
                 f"expected a value, found {value!r}: quote text values, as in '{value}'", index
             )
         raise self.error(f"expected a value, found {value!r}", index)
+
+
+def _check_comparable(field: Field, value: Literal_) -> None:
+    if field.namespace == "attr" and isinstance(value, bool):
+        raise FilterError(f"{field} cannot be compared with {str(value).lower()}")
+    if field.namespace == "metrics" and not isinstance(value, float) and value is not None:
+        raise FilterError(f"{field} is numeric: compare it with a number, not {value!r}")
+
+
+def check_range(name: str, value: int | None) -> None:
+    """Refuse a ``limit``/``offset`` that is not a whole number a database can take."""
+    if value is not None and (
+        isinstance(value, bool) or not isinstance(value, int) or not 0 <= value < 2**63
+    ):
+        raise FilterError(f"{name} must be a whole number from 0 to 2**63-1, got {value!r}")
 
 
 def parse_filter(text: str | None) -> Expr | None:

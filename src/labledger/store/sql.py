@@ -26,7 +26,6 @@ from labledger.entities import (
 )
 from labledger.errors import (
     AmbiguousRunId,
-    FilterError,
     LabledgerError,
     PartiallyApplied,
     RunExists,
@@ -36,7 +35,7 @@ from labledger.errors import (
 from labledger.store import sql_columns, sql_rollups, sql_table
 from labledger.store.base import ArtifactVersion, MetricColumns, RunBatch
 from labledger.store.columns import RunColumns
-from labledger.store.filtering import parse_filter, parse_order
+from labledger.store.filtering import check_range, parse_filter, parse_order
 from labledger.store.rollups import SeriesEnvelope
 from labledger.store.schema import (
     applied_batches,
@@ -89,13 +88,6 @@ def _permanent(exc: OperationalError) -> bool:
     """Errors retrying will not fix soon (unlike a lock timeout or a dropped connection)."""
     text = str(exc.orig).lower()
     return any(word in text for word in _PERMANENT)
-
-
-def _check_range(name: str, value: int | None) -> None:
-    if value is not None and (
-        isinstance(value, bool) or not isinstance(value, int) or not 0 <= value < 2**63
-    ):
-        raise FilterError(f"{name} must be a whole number from 0 to 2**63-1, got {value!r}")
 
 
 def _as_float(value: Any) -> float | None:
@@ -471,8 +463,8 @@ class SqlStore:
         limit: int | None = None,
         offset: int = 0,
     ) -> list[RunRecord]:
-        _check_range("limit", limit)
-        _check_range("offset", offset)
+        check_range("limit", limit)
+        check_range("offset", offset)
         query = select(runs).where(self._where(project, filter))
         query = query.order_by(*compile_order(parse_order(list(order_by))))
         if limit is not None:
@@ -491,8 +483,8 @@ class SqlStore:
         offset: int = 0,
     ) -> RunColumns:
         """``search_runs`` as columns: one query per table, no record per run."""
-        _check_range("limit", limit)
-        _check_range("offset", offset)
+        check_range("limit", limit)
+        check_range("offset", offset)
         where = self._where(project, filter)
         order = compile_order(parse_order(list(order_by)))
         with self._read() as conn:

@@ -53,12 +53,9 @@ def _param_column(field: Field, value: Any) -> Any:
 
 
 def _coerce(field: Field, value: Any) -> Any:
-    if field.namespace == "attr" and isinstance(value, bool):
-        raise FilterError(f"{field} cannot be compared with {str(value).lower()}")
+    # Types were checked by the parser; booleans are stored as JSON text in config.
     if field.namespace == "config" and isinstance(value, bool):
         return "true" if value else "false"
-    if field.namespace == "metrics" and not isinstance(value, float) and value is not None:
-        raise FilterError(f"{field} is numeric: compare it with a number, not {value!r}")
     return value
 
 
