@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 
+import labledger as ll
 from labledger.repro.environment import _choose_installer, _uv_sources
 from tests.repro.conftest import cli_process, commit_all, git
 
@@ -117,8 +118,17 @@ def reproduce(run_id: str, cwd: Path) -> str:
     return out
 
 
-def test_registry_packages_and_labledger_from_a_checkout(tmp_path: Path) -> None:
-    python = project_venv(tmp_path)
+@pytest.fixture(scope="module")
+def plain_python(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One user environment (labledger from a checkout + numpy) shared by the tests that
+    install nothing else: built once per module, never modified by a test."""
+    return project_venv(tmp_path_factory.mktemp("plain"))
+
+
+def test_registry_packages_and_labledger_from_a_checkout(
+    tmp_path: Path, plain_python: Path
+) -> None:
+    python = plain_python
     repo, _ = project(tmp_path, "SCALE = 2.0")
     run_id = record(python, repo)
     shutil.rmtree(repo)
@@ -169,3 +179,49 @@ def test_a_package_that_cannot_be_installed_stops_before_the_rerun(tmp_path: Pat
     assert "lostlib" in done.stderr and "rerun was not started" in done.stderr
     assert "--skip-package lostlib" in done.stderr and "--env current" in done.stderr
     assert "running " not in done.stdout  # the command never started
+
+
+def _readme_walkthrough() -> list[str]:
+    """The commands of the README's "Reproduce your own run" block, comments stripped."""
+    text = (ROOT / "README.md").read_text()
+    section = text.split("## Reproduce your own run", 1)[1]
+    block = section.split("```sh\n", 1)[1].split("```", 1)[0]
+    return [
+        line.split("#", 1)[0].strip() for line in block.splitlines() if line.split("#")[0].strip()
+    ]
+
+
+def test_the_readme_walkthrough_runs_as_written(tmp_path: Path, plain_python: Path) -> None:
+    """Every command of the README's walkthrough, in order, in a new project: `python` is the
+    user's environment, `labledger` this checkout's CLI, RUN the run the script recorded."""
+    commands = _readme_walkthrough()
+    assert commands[0] == "cd my-project" and commands[1] == "python train.py"
+    assert any(c.startswith("labledger reproduce RUN") and "--env" not in c for c in commands)
+    project_dir = tmp_path / "my-project"
+    project_dir.mkdir()
+    git(project_dir, "init", "-q", "-b", "main")
+    (project_dir / "train.py").write_text(TRAIN.format(imports="SCALE = 1.5"))
+    commit_all(project_dir, "train")
+
+    cwd, run_id, outputs = tmp_path, "", {}
+    for command in commands:
+        words = command.split()
+        if words[0] == "cd":
+            cwd = cwd / words[1]
+        elif words[0] == "python":
+            run_id = record(plain_python, cwd)
+        else:
+            assert words[0] == "labledger", command
+            args = [run_id if w == "RUN" else w for w in words[1:]]
+            done = cli_process(*args, cwd=cwd, timeout=600)
+            assert done.returncode == 0, f"{command}:\n{done.stdout}{done.stderr}"
+            outputs[command] = done.stdout + done.stderr
+    assert run_id in outputs["labledger runs ls"]
+    assert "REPRODUCED" in outputs["labledger reproduce RUN"]
+    assert (
+        "labledger reproduce RUN --dry-run" in outputs
+        and "command:" in outputs["labledger reproduce RUN --dry-run"]
+    )
+    assert "Removed" in outputs["labledger reproductions clean --yes"]
+    reproductions = ll.Api().settings.root / "reproductions"
+    assert not [p for p in reproductions.glob("*/code") if p.exists()]  # worktrees gone
