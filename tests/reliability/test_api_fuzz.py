@@ -79,11 +79,13 @@ def fuzz_operation(operation: Any, errors: list[str]) -> int:
 
 
 @pytest.mark.slow
-def test_no_request_is_a_server_error(api_schema: Any) -> None:
+def test_no_request_is_a_server_error(api_schema: Any, record_property: Any) -> None:
     if LONG:
         print(f"LABLEDGER_TEST_SEED={SEED}")
     errors: list[str] = []
     tried = {r.ok().label: fuzz_operation(r.ok(), errors) for r in api_schema.get_all_operations()}
     print(f"schemathesis: {sum(tried.values())} requests over {len(tried)} operations")
+    record_property("examples", sum(tried.values()))
+    record_property("errors", len(errors))
     assert len(tried) >= 30 and all(tried.values()), tried
     assert not errors, "\n".join(sorted(set(errors))[:20])

@@ -11,6 +11,7 @@ import sys
 import textwrap
 import threading
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -54,10 +55,11 @@ with ll.init(project="p", name=f"w{i}", capture=False) as run:
 """
 
 
-def test_32_processes_into_one_store(tmp_path: Path) -> None:
+def test_32_processes_into_one_store(tmp_path: Path, record_property: Any) -> None:
     procs = [start(tmp_path, "logger", LOGGER, str(i)) for i in range(32)]
     wait_all(procs)
     runs = ll.runs("p")
+    record_property("points_lost", 32 * 500 - sum(len(v.history("loss").steps) for v in runs))
     assert len(runs) == 32
     for view in runs:
         assert view.status is ll.RunStatus.FINISHED

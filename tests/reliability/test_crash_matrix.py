@@ -16,6 +16,7 @@ import sys
 import textwrap
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -73,7 +74,9 @@ EXPECTED = {  # ending -> (acceptable exit codes, status, recorded exit code or 
 @pytest.mark.parametrize("use_with", ["with", "bare"])
 @pytest.mark.parametrize("work", ["log", "artifact"])
 @pytest.mark.parametrize("ending", ENDINGS)
-def test_crash_matrix(tmp_path: Path, ending: str, work: str, use_with: str) -> None:
+def test_crash_matrix(
+    tmp_path: Path, ending: str, work: str, use_with: str, record_property: Any
+) -> None:
     seed = int(os.environ.get("LABLEDGER_TEST_SEED") or random.randrange(1 << 30))
     print(f"LABLEDGER_TEST_SEED={seed}")
     script = tmp_path / "train.py"
@@ -106,6 +109,7 @@ def test_crash_matrix(tmp_path: Path, ending: str, work: str, use_with: str) -> 
     if exit_code is not None:
         assert view.record.exit_code == exit_code
     steps = view.history("loss").steps.tolist()
+    record_property("points_lost", max(0, flushed - len(set(steps))))
     assert steps == list(range(len(steps))), "a point was lost or written twice"
     assert len(steps) >= flushed, f"flushed {flushed} points, {len(steps)} readable"
 

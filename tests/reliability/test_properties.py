@@ -22,6 +22,14 @@ from labledger.errors import LabledgerError
 from tests.reliability.fuzz import fuzz
 
 CLEAR_ERRORS = (LabledgerError, TypeError, ValueError)
+_EXAMPLES: dict[str, int] = {}
+
+
+def count_example(record_property: Any, name: str) -> None:
+    """Count one example (``scripts/reliability_report.py`` reads the largest count)."""
+    _EXAMPLES[name] = _EXAMPLES.get(name, 0) + 1
+    record_property("examples", _EXAMPLES[name])
+
 
 keys = st.one_of(
     st.text(min_size=0, max_size=300),
@@ -83,7 +91,10 @@ def _valid_key(key: Any) -> bool:
 
 @fuzz(examples=30)
 @given(st.lists(st.dictionaries(keys, values, max_size=4), min_size=1, max_size=12))
-def test_random_metrics_every_point_lands_or_is_counted(points: list[dict[Any, Any]]) -> None:
+def test_random_metrics_every_point_lands_or_is_counted(
+    record_property: Any, points: list[dict[Any, Any]]
+) -> None:
+    count_example(record_property, "test_random_metrics_every_point_lands_or_is_counted")
     with ll.init(project="p", capture=False) as run:
         for data in points:
             run.log(data)
@@ -116,7 +127,8 @@ def test_random_metrics_every_point_lands_or_is_counted(points: list[dict[Any, A
         max_size=10,
     )
 )
-def test_random_steps_are_kept_exactly_or_refused(steps: list[Any]) -> None:
+def test_random_steps_are_kept_exactly_or_refused(record_property: Any, steps: list[Any]) -> None:
+    count_example(record_property, "test_random_steps_are_kept_exactly_or_refused")
     with ll.init(project="p", capture=False) as run:
         kept = []
         for i, step in enumerate(steps):
@@ -143,8 +155,13 @@ def test_random_steps_are_kept_exactly_or_refused(steps: list[Any]) -> None:
     config=st.dictionaries(st.text(max_size=30), json_values, max_size=6),
 )
 def test_random_run_fields_round_trip_or_are_refused(
-    name: str | None, notes: str | None, tags: list[str], config: dict[str, Any]
+    name: str | None,
+    notes: str | None,
+    tags: list[str],
+    config: dict[str, Any],
+    record_property: Any,
 ) -> None:
+    count_example(record_property, "test_random_run_fields_round_trip_or_are_refused")
     try:
         run = ll.init(project="p", name=name, notes=notes, tags=tags, config=config, capture=False)
     except CLEAR_ERRORS:
@@ -179,8 +196,9 @@ def _secret_free(config: Any) -> Any:
     aliases=st.lists(st.text(max_size=20), max_size=3),
 )
 def test_random_artifact_names_and_metadata(
-    tmp_path: Path, name: str, metadata: dict[str, Any], aliases: list[str]
+    tmp_path: Path, name: str, metadata: dict[str, Any], aliases: list[str], record_property: Any
 ) -> None:
+    count_example(record_property, "test_random_artifact_names_and_metadata")
     path = tmp_path / "weights.bin"
     path.write_bytes(os.urandom(100))  # new content: a new version (same content dedups)
     with ll.init(project="p", capture=False) as run:
@@ -207,8 +225,12 @@ ARGS = st.lists(st.one_of(WORDS, st.text(max_size=12)), min_size=1, max_size=6)
 @fuzz(examples=60)
 @given(args=ARGS)
 def test_random_cli_arguments_never_trace_back(
-    args: list[str], monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+    args: list[str],
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    record_property: Any,
 ) -> None:
+    count_example(record_property, "test_random_cli_arguments_never_trace_back")
     from labledger.cli.main import main
 
     assume(not {"ui", "server", "serve"} & set(args))

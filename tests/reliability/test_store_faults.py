@@ -89,7 +89,9 @@ def test_store_file_gone_mid_run_is_noticed_and_spooled(
 
 
 @pytest.mark.slow
-def test_disk_full_mid_run_never_raises_and_loses_nothing(tmp_path: Path) -> None:
+def test_disk_full_mid_run_never_raises_and_loses_nothing(
+    tmp_path: Path, record_property: object
+) -> None:
     script = tmp_path / "train.py"
     script.write_text(
         textwrap.dedent(
@@ -119,6 +121,7 @@ def test_disk_full_mid_run_never_raises_and_loses_nothing(tmp_path: Path) -> Non
     (view,) = ll.runs("p")
     stored = len(view.history("loss").steps)
     spooled = spooled_points(tmp_path / "store") // 2
+    record_property("points_lost", 30_000 - stored - spooled)  # type: ignore[operator]
     assert spooled > 0 and stored + spooled == 30_000
     assert "synced" in sync()
     (view,) = ll.runs("p")
