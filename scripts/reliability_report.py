@@ -42,7 +42,8 @@ CLASSES: dict[str, tuple[str, str]] = {
     "test_bad_input.py": (
         "Garbage CLI and query input",
         "--sort -, 30-digit --limit, 3,000-deep filters, bad order_by, % and _ in tag "
-        "filters, out-of-range paging over HTTP",
+        "filters, out-of-range paging over HTTP, a random-bytes database file, an "
+        "unwritable store",
     ),
     "test_coercions.py": (
         "Silent coercions",
@@ -53,6 +54,10 @@ CLASSES: dict[str, tuple[str, str]] = {
         "Store faults",
         "store file deleted, replaced, made read-only mid-run; disk full (RLIMIT_FSIZE); "
         "a backlog larger than a journal file",
+    ),
+    "test_postgres_down.py": (
+        "PostgreSQL down at finish",
+        "connections cut by a proxy mid-run; spooled, delivered by the next init",
     ),
     "test_signals.py": (
         "Signals inside flush, log_artifact, finish",

@@ -4,6 +4,8 @@ sqlalchemy errors, tracebacks; tag filters treated % and _ as wildcards)."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 import labledger as ll
@@ -99,3 +101,43 @@ def test_api_runs_out_of_range_paging_is_a_client_error(tmp_path: object, query:
             assert 400 <= client.get(f"/api/runs?{query}").status_code < 500
     finally:
         store.close()
+
+
+def _cli(
+    args: list[str], monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> str:
+    from labledger.cli.main import main
+
+    monkeypatch.setattr("sys.argv", ["labledger", *args])
+    with pytest.raises(SystemExit) as exit_info:
+        main()
+    assert exit_info.value.code not in (0, None)
+    return capsys.readouterr().err
+
+
+def test_a_random_bytes_database_file_is_one_line(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    store = tmp_path / "store"
+    store.mkdir()
+    (store / "labledger.db").write_bytes(bytes(range(256)) * 64)
+    err = _cli(["runs", "ls"], monkeypatch, capsys)
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("Error:") and "Traceback" not in err, err
+
+
+def test_an_unwritable_store_is_one_line(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import subprocess
+
+    store = tmp_path / "store"
+    store.mkdir()
+    if subprocess.run(["chattr", "+i", str(store)], capture_output=True).returncode != 0:
+        pytest.skip("chattr +i is not available here")  # chmod does not stop root
+    try:
+        err = _cli(["runs", "ls"], monkeypatch, capsys)
+    finally:
+        subprocess.run(["chattr", "-i", str(store)], capture_output=True)
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("Error:") and "Traceback" not in err, err
