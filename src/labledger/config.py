@@ -48,6 +48,10 @@ ENV_VARS: dict[str, str] = {
     "LABLEDGER_JOURNAL_MAX_MB": (
         "Size bound of a process's journal of undelivered writes, in MiB (default 1024)."
     ),
+    "LABLEDGER_POINT_JOURNAL": (
+        "1 (default): logged points go to a memory-mapped journal before log() returns, "
+        "safe from a process crash; 0: memory only until the next flush."
+    ),
     "S3_ENDPOINT_URL": "Endpoint of an S3-compatible server for s3:// artifact storage.",
     "LABLEDGER_CREDENTIALS": (
         "Credentials file written by `labledger login` "
@@ -89,6 +93,7 @@ class Settings:
     token: str | None = None
     offline: bool = False
     journal_max_bytes: int = 1 << 30
+    point_journal: bool = True
 
     @property
     def journal_dir(self) -> Path:
@@ -201,6 +206,7 @@ def load_settings(
         token=token,
         offline=mode == "offline",
         journal_max_bytes=int(_number(env, "LABLEDGER_JOURNAL_MAX_MB", 1024) * (1 << 20)),
+        point_journal=env.get("LABLEDGER_POINT_JOURNAL", "1") != "0",
     )
 
 

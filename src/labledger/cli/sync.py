@@ -9,6 +9,7 @@ import click
 from labledger.config import load_settings
 from labledger.entities import RunStatus
 from labledger.sdk.fingerprint import seal_run
+from labledger.sdk.mmap_journal import pending_runs, recover
 from labledger.sdk.spool import journal_dirs
 from labledger.store import open_store
 from labledger.store.journal import Journal, JournalBusy, journal_files, replay
@@ -35,7 +36,8 @@ def sync_command(journal_dir: Path | None) -> None:
     settings = load_settings().with_overrides(offline=False)
     directories = [journal_dir] if journal_dir else journal_dirs(settings)
     paths = [path for directory in directories for path in journal_files(directory)]
-    if not paths:
+    crashed = pending_runs(settings.journal_dir)
+    if not paths and not crashed:
         click.echo(f"nothing to sync in {directories[0]}")
         return
     store = open_store(settings.uri, settings=settings)
@@ -56,6 +58,7 @@ def sync_command(journal_dir: Path | None) -> None:
             duplicates += result.duplicates
             synced += 1
             runs |= result.runs
+        recovered = recover(store, settings.journal_dir) if crashed else 0
         for run_id in sorted(runs):  # offline runs were not fingerprinted at finish
             record = store.get_run(run_id)
             if record.status is not RunStatus.RUNNING and record.fingerprint is None:
@@ -66,3 +69,5 @@ def sync_command(journal_dir: Path | None) -> None:
         f"synced {applied} write(s) for {len(runs)} run(s) from {synced} journal(s) to "
         f"{settings.uri}; {duplicates} had already arrived"
     )
+    if recovered:
+        click.echo(f"recovered {recovered} point(s) of crashed runs from their point journals")

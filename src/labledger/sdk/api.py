@@ -258,6 +258,10 @@ class Api:
             settings = settings.with_overrides(uri=uri)
         self.settings = settings
         self.store = store if store is not None else get_store(settings)
+        if store is None and settings.point_journal:
+            from labledger.sdk.mmap_journal import recover
+
+            recover(self.store, settings.journal_dir)  # points of crashed runs, exactly once
 
     def runs(
         self,

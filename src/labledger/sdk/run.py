@@ -22,6 +22,7 @@ from labledger.store.base import Store
 
 if TYPE_CHECKING:
     from labledger.sdk.artifacts import Artifacts
+    from labledger.sdk.mmap_journal import PointJournal
     from labledger.store.base import ArtifactVersion
 
 log = logging.getLogger("labledger")
@@ -89,7 +90,9 @@ class Run:
             settings=settings,
             record=record,
         )
-        self._append = self._writer.points.append
+        self._journal = _open_journal(self._writer, settings, start_step)
+        self._writer.journaled = self._journal is not None
+        self._append = self._sink()
         self._step = start_step
         self._system_step = 0
         self._finished = False
@@ -147,6 +150,10 @@ class Run:
         else:
             self._append((_time(), step, self._capture(data)))
 
+    def _sink(self) -> Any:
+        """What ``log`` appends a point to: the journal (which queues it) or the queue."""
+        return self._journal.append if self._journal is not None else self._writer.points.append
+
     def _log_after_finish(self, point: Any) -> None:
         log.warning("labledger: run %s is finished; log() ignored", self.id)
 
@@ -198,7 +205,7 @@ class Run:
             self.id,
             self._writer.error,
         )
-        self._append = self._writer.points.append
+        self._append = self._sink()
         self._append(point)
         self._writer.restart()
 
@@ -318,6 +325,9 @@ class Run:
                 self._writer.error,
             )
         self._writer.close(changes)  # the final status lands in the same transaction
+        if self._journal is not None:  # keep it only if the spool could not take the rest
+            spooled = self._writer.spooled_to
+            self._journal.close(remove=spooled is None or not spooled.startswith("memory"))
         self.record.status = status
         self.record.ended_at = ended
         lifecycle.unregister(self)
@@ -364,6 +374,17 @@ class Run:
         else:
             text = "".join(traceback.format_exception(exc_type, exc, tb))
             self.finish(RunStatus.FAILED, error=text)
+
+
+def _open_journal(writer: Writer, settings: Settings, start_step: int) -> PointJournal | None:
+    if not settings.point_journal:
+        return None
+    from labledger.sdk.mmap_journal import committed_seq, open_journal, points_dir
+
+    start = committed_seq(writer.store, writer.run_id) if start_step else 0  # a resumed run
+    return open_journal(
+        points_dir(settings.journal_dir), writer.run_id, writer.points.append, start
+    )
 
 
 def _read_scalar(value: Any) -> Any:

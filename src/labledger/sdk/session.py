@@ -19,6 +19,7 @@ from labledger.errors import LabledgerError
 from labledger.sdk import lifecycle
 from labledger.sdk.backend import get_store
 from labledger.sdk.config_input import config_to_dict, parsed_arguments
+from labledger.sdk.mmap_journal import recover as recover_points
 from labledger.sdk.policy import enforce_at_init
 from labledger.sdk.seeding import seed_everything, take_pending_seeds
 from labledger.sdk.spool import redeliver
@@ -108,6 +109,8 @@ def _init(
     store = get_store(settings)
     if settings.uri.startswith(("sqlite", "postgres")):  # a team server client has its own
         redeliver(store, settings)  # what earlier runs spooled while this store was down
+    if settings.point_journal:
+        recover_points(store, settings.journal_dir)  # after the spool: it may advance seq
     if config is None and resume is None:
         config = parsed_arguments()
     values, config_kind = config_to_dict(config)

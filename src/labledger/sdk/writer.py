@@ -30,6 +30,8 @@ from labledger.config import Settings
 from labledger.entities import RunRecord
 from labledger.errors import StoreUnavailable
 from labledger.sdk import lifecycle
+from labledger.sdk.mmap_journal import SECTION as JOURNAL_SECTION
+from labledger.sdk.mmap_journal import last_seq
 from labledger.store.base import MetricColumns, RunBatch, Store
 
 log = logging.getLogger("labledger")
@@ -84,6 +86,7 @@ class Writer:
         self.on_death = on_death
         self.settings = settings  # where to journal what the store cannot take
         self.record = record
+        self.journaled = False  # points carry a journal sequence number (mmap_journal)
         self.dropped: dict[str, int] = {}  # metric key (repr for non-strings) -> points skipped
         self.drop_reasons: dict[str, str] = {}
         self.spooled_to: str | None = None  # where unwritten batches went, once spooling
@@ -220,6 +223,9 @@ class Writer:
         points = _drain(self.points)
         if points:
             batch.metrics = _merge(batch.metrics, self._columnize_safely(points))
+            seq = last_seq(points) if self.journaled else 0  # journaled points carry it
+            if seq:
+                batch.captures[JOURNAL_SECTION] = {"seq": seq}
         for queue, target in (
             (self.summaries, batch.summary),
             (self.captures, batch.captures),

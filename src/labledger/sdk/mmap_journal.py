@@ -1,0 +1,309 @@
+"""A per-run, memory-mapped, append-only journal of logged points.
+
+``run.log`` copies each point into a shared file mapping before returning: memory the kernel
+already holds survives the death of the process that wrote it (SIGKILL, the OOM killer), at the
+cost of a memory copy (no syscall, no fsync). The background writer drains points into the
+store as before and records, in the same transaction, the highest journal sequence number it
+committed (the ``journal`` capture section, ``{"seq": N}``). Recovery (the next ``init``,
+``Api()`` or ``labledger sync``) replays the records past that number, so each point lands
+exactly once.
+
+Files: ``<journal_dir>/points/<run_id>.lock`` (held with ``flock`` by the live process; a
+free lock means the process is gone) and segments ``<run_id>.<n>.mmj``, each
+``SEGMENT_BYTES`` long, allocated up front (``posix_fallocate``: a full disk fails here, never
+with a SIGBUS later). A segment is a 64-byte header (magic, version, segment number, run ID)
+followed by records ``<u32 length><u32 crc32><u64 seq> payload``; the payload is
+``marshal((time, step, dict))`` and the CRC covers it seeded with the low 32 bits of ``seq``.
+The payload is written before the header, so a record cut short by a crash has a zero or
+mismatching header: it and everything after it in that segment are ignored.
+
+Not covered: points ``marshal`` cannot encode (rare values the writer converts), which take
+the in-memory path; system metrics; power loss or a kernel crash (the mapping is not
+``msync``-ed: only what the writer committed, which the store fsyncs, survives those).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import logging
+import marshal
+import mmap
+import os
+import struct
+import zlib
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+from labledger.entities import RunStatus
+from labledger.store.base import Store
+
+log = logging.getLogger("labledger")
+
+MAGIC = b"LLMMJ1\n\x00"
+VERSION = 1
+HEADER_BYTES = 64
+SEGMENT_BYTES = 8 << 20
+SUFFIX = ".mmj"
+SECTION = "journal"  # the capture section holding the highest committed sequence number
+_FILE_HEADER = struct.Struct("<8sII32s")
+_RECORD = struct.Struct("<IIQ")
+_MASK = 0xFFFFFFFF
+
+Point = tuple[float, int, dict[str, Any]]
+
+
+def points_dir(journal_dir: Path) -> Path:
+    return journal_dir / "points"
+
+
+class PointJournal:
+    """The open journal of one live run; ``append`` is what ``run.log`` calls."""
+
+    def __init__(
+        self,
+        directory: Path,
+        run_id: str,
+        sink: Callable[[Any], None],
+        *,
+        start_seq: int = 0,
+        segment_bytes: int = SEGMENT_BYTES,
+    ) -> None:
+        """Create the journal; raises OSError when the folder or first segment cannot be made
+        (the caller then logs without a journal)."""
+        self.directory = directory
+        self.run_id = run_id
+        self.segment_bytes = segment_bytes
+        self.seq = start_seq
+        self._sink = sink
+        self._segment = -1
+        self._mm: mmap.mmap | None = None
+        self._off = 0
+        self._end = 0
+        self._closed = False
+        directory.mkdir(parents=True, exist_ok=True)
+        self._lock_fd = os.open(directory / f"{run_id}.lock", os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            fcntl.flock(self._lock_fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            self._roll()
+        except BaseException:
+            os.close(self._lock_fd)
+            raise
+
+    def append(self, point: Point) -> None:
+        """Journal ``point`` and hand it, with its sequence number, to the writer's queue."""
+        try:
+            payload = marshal.dumps(point)
+        except ValueError:  # a value marshal cannot encode: the in-memory path, as before
+            self._sink(point)
+            return
+        n = len(payload)
+        off = self._off
+        end = off + 16 + n
+        if end > self._end:
+            if self._closed or not self._next_segment(16 + n):
+                self._sink(point)
+                return
+            off = self._off
+            end = off + 16 + n
+        seq = self.seq + 1
+        self.seq = seq
+        mm = self._mm
+        mm[off + 16 : end] = payload  # type: ignore[index]
+        _RECORD.pack_into(mm, off, n, zlib.crc32(payload, seq & _MASK), seq)  # type: ignore[arg-type]
+        self._off = end
+        self._sink((*point, seq))
+
+    def _next_segment(self, need: int) -> bool:
+        if need > self.segment_bytes - HEADER_BYTES:
+            return False  # one point larger than a segment: not journaled
+        try:
+            self._roll()
+            return True
+        except OSError as exc:
+            self._closed = True
+            log.warning(
+                "labledger: run %s: cannot extend the point journal in %s (%s); points are "
+                "kept in memory until the writer stores them (lost on a crash)",
+                self.run_id,
+                self.directory,
+                exc.strerror,
+            )
+            return False
+
+    def _roll(self) -> None:
+        """Map a new segment, allocated in full up front."""
+        number = self._segment + 1
+        path = self.directory / f"{self.run_id}.{number:06d}{SUFFIX}"
+        fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_TRUNC, 0o600)
+        try:
+            try:
+                os.posix_fallocate(fd, 0, self.segment_bytes)
+            except OSError:
+                path.unlink(missing_ok=True)
+                raise
+            mm = mmap.mmap(fd, self.segment_bytes)
+        finally:
+            os.close(fd)
+        header = _FILE_HEADER.pack(MAGIC, VERSION, number, self.run_id.encode()[:32])
+        mm[: len(header)] = header
+        if self._mm is not None:
+            self._mm.close()
+        self._mm, self._segment = mm, number
+        self._off, self._end = HEADER_BYTES, self.segment_bytes
+
+    def close(self, *, remove: bool) -> None:
+        """Unmap; with ``remove`` (everything is committed) delete the files."""
+        if self._mm is not None:
+            self._mm.close()
+            self._mm = None
+        self._closed = True
+        self._end = 0
+        if remove:
+            remove_files(self.directory, self.run_id)
+        with contextlib.suppress(OSError):
+            os.close(self._lock_fd)
+            self._lock_fd = -1
+
+
+def committed_seq(store: Store, run_id: str) -> int:
+    """The highest journal sequence number the store holds for ``run_id`` (0 when none)."""
+    try:
+        section = store.get_captures(run_id).get(SECTION) or {}
+    except Exception:
+        return 0
+    seq = section.get("seq", 0)
+    return int(seq) if isinstance(seq, int) else 0
+
+
+def last_seq(points: list[Any]) -> int:
+    """The sequence number of the last journaled point of a drained queue (0 when none)."""
+    for point in reversed(points):
+        if len(point) > 3:
+            return int(point[3])
+    return 0
+
+
+def segments(directory: Path, run_id: str) -> list[Path]:
+    return sorted(directory.glob(f"{run_id}.*{SUFFIX}"))
+
+
+def remove_files(directory: Path, run_id: str) -> None:
+    for path in segments(directory, run_id):
+        path.unlink(missing_ok=True)
+    (directory / f"{run_id}.lock").unlink(missing_ok=True)
+
+
+def read_records(path: Path) -> Iterator[tuple[int, Point]]:
+    """``(seq, point)`` of every intact record of a segment, up to the first torn one."""
+    data = path.read_bytes()
+    if len(data) < HEADER_BYTES or not data.startswith(MAGIC):
+        return
+    off = HEADER_BYTES
+    size = len(data)
+    while off + _RECORD.size <= size:
+        n, crc, seq = _RECORD.unpack_from(data, off)
+        start = off + _RECORD.size
+        if n == 0 or start + n > size:
+            return
+        payload = data[start : start + n]
+        if zlib.crc32(payload, seq & _MASK) != crc:
+            return
+        try:
+            point = marshal.loads(payload)
+        except (ValueError, EOFError, TypeError):
+            return
+        yield seq, point
+        off = start + n
+
+
+def pending_runs(journal_dir: Path) -> list[str]:
+    """Run IDs with a point journal in ``journal_dir`` (live or left behind)."""
+    directory = points_dir(journal_dir)
+    if not directory.is_dir():
+        return []
+    return sorted({p.name.split(".", 1)[0] for p in directory.glob(f"*{SUFFIX}")})
+
+
+def recover(store: Store, journal_dir: Path) -> int:
+    """Replay the journals of dead processes past what their store committed, then remove
+    them; return how many points were replayed. Journals of live processes (their lock is
+    held) are skipped. Never raises: what fails stays journaled for the next attempt."""
+    directory = points_dir(journal_dir)
+    total = 0
+    for run_id in pending_runs(journal_dir):
+        try:
+            total += _recover_run(store, directory, run_id)
+        except Exception as exc:
+            log.warning("labledger: could not recover the point journal of %s: %s", run_id, exc)
+    if total:
+        log.warning("labledger: recovered %d point(s) from crashed runs' journals", total)
+    return total
+
+
+def _recover_run(store: Store, directory: Path, run_id: str) -> int:
+    try:
+        fd = os.open(directory / f"{run_id}.lock", os.O_RDWR | os.O_CREAT, 0o600)
+    except OSError:
+        return 0
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return 0  # its process is alive and still logging
+        try:
+            record = store.get_run(run_id)
+        except Exception:
+            remove_files(directory, run_id)  # the run is gone from this store
+            return 0
+        done = committed_seq(store, run_id)
+        points = [
+            (*point, seq)
+            for path in segments(directory, run_id)
+            for seq, point in read_records(path)
+            if seq > done
+        ]
+        if points:
+            from labledger.sdk.writer import Writer
+
+            writer = Writer(store, run_id)
+            writer.points.extend(points)  # type: ignore[arg-type]  # (time, step, dict, seq)
+            batch = writer._collect(None)
+            batch.captures[SECTION] = {"seq": last_seq(points)}
+            if record.status is RunStatus.RUNNING:  # the lock is free: its process is gone
+                ended = record.heartbeat_at or record.created_at
+                batch.changes.update({"status": RunStatus.CRASHED, "ended_at": ended})
+            store.write_batch(run_id, batch)  # points and their sequence number, atomically
+        remove_files(directory, run_id)
+        return len(points)
+    finally:
+        os.close(fd)
+
+
+def open_journal(
+    directory: Path, run_id: str, sink: Callable[[Any], None], start_seq: int
+) -> PointJournal | None:
+    """The run's journal, or None (one warning) when it cannot be created."""
+    try:
+        return PointJournal(directory, run_id, sink, start_seq=start_seq)
+    except OSError as exc:
+        log.warning(
+            "labledger: run %s: cannot create the point journal in %s (%s); logged points "
+            "stay in memory until the writer stores them (lost on a crash)",
+            run_id,
+            directory,
+            exc.strerror,
+        )
+        return None
+
+
+__all__ = [
+    "PointJournal",
+    "committed_seq",
+    "last_seq",
+    "open_journal",
+    "pending_runs",
+    "read_records",
+    "recover",
+]
