@@ -221,7 +221,10 @@ def _crash_loop(root: Path, kills: int, seed: int) -> None:
     stored = list(series.steps)
     assert len(stored) == len(set(stored)), f"seed {seed}: duplicated points"
     missing = set(steps) - set(stored)
-    assert not missing, f"seed {seed}: {len(missing)} witnessed point(s) lost"
+    left = pending_runs(settings.journal_dir)
+    assert not missing, (
+        f"seed {seed}: {len(missing)} witnessed point(s) lost; journals left: {left}"
+    )
     assert np.array_equal(series.values, series.steps.astype(float))
     assert store.get_run(run_id).status is RunStatus.CRASHED
 

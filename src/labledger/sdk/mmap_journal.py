@@ -37,6 +37,7 @@ from pathlib import Path
 from typing import Any
 
 from labledger.entities import RunStatus
+from labledger.errors import RunNotFound
 from labledger.store.base import Store
 
 log = logging.getLogger("labledger")
@@ -86,6 +87,7 @@ class PointJournal:
         self._lock_fd = os.open(directory / f"{run_id}.lock", os.O_RDWR | os.O_CREAT, 0o600)
         try:
             fcntl.flock(self._lock_fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            self._continue_after(segments(directory, run_id))
             self._roll()
         except BaseException:
             os.close(self._lock_fd)
@@ -132,11 +134,20 @@ class PointJournal:
             )
             return False
 
+    def _continue_after(self, old: list[Path]) -> None:
+        """Segments a crashed process left (not recovered yet) are kept: number the new
+        ones after them and sequence numbers after their records."""
+        for path in old:
+            with contextlib.suppress(ValueError):
+                self._segment = max(self._segment, int(path.name.split(".")[1]))
+            for seq, _ in read_records(path):
+                self.seq = max(self.seq, seq)
+
     def _roll(self) -> None:
         """Map a new segment, allocated in full up front."""
         number = self._segment + 1
         path = self.directory / f"{self.run_id}.{number:06d}{SUFFIX}"
-        fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_TRUNC, 0o600)
+        fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o600)
         try:
             try:
                 os.posix_fallocate(fd, 0, self.segment_bytes)
@@ -254,7 +265,7 @@ def _recover_run(store: Store, directory: Path, run_id: str) -> int:
             return 0  # its process is alive and still logging
         try:
             record = store.get_run(run_id)
-        except Exception:
+        except RunNotFound:
             remove_files(directory, run_id)  # the run is gone from this store
             return 0
         done = committed_seq(store, run_id)
