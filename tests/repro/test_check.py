@@ -150,6 +150,9 @@ def test_a_deleted_temporary_dataset_is_verified_from_its_stored_copy(tmp_path: 
     assert status == "pass" and "digits:v0" in message
     verified = CliRunner().invoke(cli, ["artifacts", "verify", "digits:v0"])
     assert verified.exit_code == 0, verified.output
+    restored = ll.use_artifact("digits:v0")  # served from the copy: the bytes the run used
+    files = [restored] if restored.is_file() else [p for p in restored.rglob("*") if p.is_file()]
+    assert [f.read_bytes() for f in files] == [b"\x93NUMPY digits"]
 
 
 def test_in_memory_data_is_stored_when_small_and_never_passes_when_not(

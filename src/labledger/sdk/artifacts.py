@@ -298,11 +298,11 @@ class Artifacts:
             folder.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
             raise ArtifactError(f"cannot create {folder}: {exc.strerror or exc}") from exc
-        if version.reference:
+        if version.reference and not version.metadata.get("stored_copy"):
             assert version.uri is not None
             fetch_reference(version.uri, version.manifest, folder, self._s3)
             return
-        blobs = self.blobs
+        blobs = self.blobs  # stored, or a reference's stored copy: the bytes the run used
         for entry in version.manifest:
             blobs.get_to(entry["digest"], safe_join(folder, entry["path"]))
 
