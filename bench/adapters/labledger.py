@@ -75,8 +75,9 @@ class LabledgerAdapter(Adapter):
         return steps, values
 
     def history_sampled(self, ref: str, key: str, points: int) -> tuple[Any, Any]:
-        steps, values = self.api.run(ref).history(key, samples=points)
-        return steps, values
+        # the chart view from the stored rollups (exact min/max per step-aligned bucket)
+        view = self.api.run(ref).envelope(key, points)
+        return view.steps, view.max
 
     def status(self, ref: str) -> str:
         return str(self.api.run(ref).status)
