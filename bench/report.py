@@ -29,7 +29,7 @@ MEASURES = [
     Measure("W1", "init_s", "W1 init (s)", "lower", None, True),
     Measure("W2", "points_per_s", "W2 wide: points/s to durable", "higher", 500_000, True),
     Measure("W3", "runs_per_s", "W3 many runs: runs/s", "higher", 50, True),
-    Measure("W4", "query_s", "W4 query → DataFrame (s, warm)", "lower", 0.1),
+    Measure("W4", "query_s", "W4 query → DataFrame (s, warm)", "lower", 0.03),
     Measure("W4", "query_cold_s", "W4 first query in process (s)", "lower"),
     Measure("W5", "read_s", "W5 read W1's series (s, warm)", "lower", 0.01),
     Measure("W5", "read_cold_s", "W5 first read in process (s)", "lower"),
@@ -41,7 +41,7 @@ MEASURES = [
     Measure("W8", "query_s", "W8 runs table: filter+sort+first 100 (s, warm)", "lower", 0.1),
     Measure("W8", "query_cold_s", "W8 runs table: first query in process (s)", "lower"),
     Measure("W8", "read_s", "W8 read full series (s, warm)", "lower", 0.05),
-    Measure("W8", "downsample_s", "W8 series downsampled to 1,000 (s, warm)", "lower", 0.03),
+    Measure("W8", "downsample_s", "W8 series downsampled to 1,000 (s, warm)", "lower", 0.01),
     Measure("W8", "populated", "W8 populated: runs / series points", None),
 ]
 
