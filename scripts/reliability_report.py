@@ -185,6 +185,13 @@ FINDINGS = """## Bugs these suites found (each fixed, with a test that failed be
   deleted or replaced, disk full, spool never re-delivered, secrets in argv/URLs/env/files,
   SIGTERM/SIGINT inside `flush`, `sys.exit` codes, tag wildcards, tracebacks on garbage.
 
+## Options the suites rely on
+
+- `LABLEDGER_FUZZ=N`: N random examples per hypothesis property and per HTTP operation
+  (default: a small derandomized subset); `LABLEDGER_TEST_SEED` replays a run.
+- `LABLEDGER_CAPTURE_SECRET_FILES=1`: record the content of untracked files that look like
+  secrets (`.env`, `*secret*`, `*.pem`, key files); by default only their name and digest.
+
 ## Known limits
 
 - `gc --min-age 0` while another process logs an artifact can delete that put's temp file
