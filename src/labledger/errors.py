@@ -65,6 +65,10 @@ class RunExists(LabledgerError):
     """A run with this ID already exists (creating it again is a no-op for replays)."""
 
 
+class ExperimentExists(LabledgerError):
+    """An experiment (project registered for the MLflow endpoint) with this name exists."""
+
+
 class PayloadTooLarge(LabledgerError):
     """A request body exceeds the server's size limit."""
 

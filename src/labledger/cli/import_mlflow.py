@@ -17,7 +17,7 @@ from typing import Any
 
 from labledger.entities import RunRecord, RunStatus
 from labledger.errors import LabledgerError, MissingExtra
-from labledger.sdk.importing import ImportedArtifact, ImportedRun
+from labledger.sdk.importing import ImportedArtifact, ImportedRun, parse_param
 
 STATUS = {
     "FINISHED": RunStatus.FINISHED,
@@ -147,19 +147,6 @@ class MlflowSource:
                 )
             )
         return imported
-
-
-def parse_param(text: str) -> Any:
-    """MLflow stores params as text: a number whose spelling survives the round trip becomes
-    that number (``"0.1"`` → 0.1), anything else (``"1e-3"``, ``"adam"``) stays text."""
-    for kind in (int, float):
-        try:
-            value = kind(text)
-        except ValueError:
-            continue
-        if str(value) == text:
-            return value
-    return text
 
 
 def scratch_dir() -> tempfile.TemporaryDirectory[str]:

@@ -138,6 +138,19 @@ class Importer:
         return self._artifacts
 
 
+def parse_param(text: str) -> Any:
+    """MLflow stores params as text: a number whose spelling survives the round trip becomes
+    that number (``"0.1"`` → 0.1), anything else (``"1e-3"``, ``"adam"``) stays text."""
+    for kind in (int, float):
+        try:
+            value = kind(text)
+        except ValueError:
+            continue
+        if str(value) == text:
+            return value
+    return text
+
+
 def origin_of(captures: Mapping[str, Mapping[str, Any]]) -> dict[str, Any] | None:
     """The ``origin`` section of an imported run, or None for a run recorded here."""
     origin = captures.get("origin")

@@ -74,5 +74,8 @@ def create_app(
                 raise
             continue
         app.include_router(module.router)
+    from labledger.server.mlflow import mount as mount_mlflow
+
+    mount_mlflow(app)
     mount_pages(app)
     return app

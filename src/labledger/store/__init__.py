@@ -13,8 +13,9 @@ if TYPE_CHECKING:
     from labledger.config import Settings
     from labledger.store.auth import AuthStore
     from labledger.store.base import Store
+    from labledger.store.experiments import ExperimentStore
 
-__all__ = ["auth_store", "open_store"]
+__all__ = ["auth_store", "experiment_store", "open_store"]
 
 
 def open_store(uri: str, *, settings: Settings | None = None, journal: bool = False) -> Store:
@@ -49,6 +50,14 @@ def auth_store(store: Store) -> AuthStore:
     if auth is None:
         raise ConfigError(f"the store {store.uri!r} keeps no users: serve a SQL database")
     return auth
+
+
+def experiment_store(store: Store) -> ExperimentStore:
+    """The MLflow experiments kept beside ``store`` (SQL stores only)."""
+    experiments: ExperimentStore | None = getattr(store, "experiments", None)
+    if experiments is None:
+        raise ConfigError(f"the store {store.uri!r} keeps no experiments: serve a SQL database")
+    return experiments
 
 
 def masked_uri(uri: str) -> str:

@@ -256,3 +256,18 @@ api_tokens = Table(
     Column("revoked_at", Float),
     Index("ix_api_tokens_user", "user_id"),
 )
+
+# --- MLflow-compatible endpoint (migration 0005) -------------------------------------------
+# A stable numeric ID per project (MLflow's experiment_id); row 0 is MLflow's "Default".
+experiments = Table(
+    "experiments",
+    metadata,
+    Column("experiment_id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True),
+    Column("name", String(200), nullable=False),
+    Column("lifecycle_stage", String(16), nullable=False),  # "active" or "deleted"
+    Column("artifact_location", Text),
+    Column("tags", JSON, nullable=False),
+    Column("created_at", Float, nullable=False),
+    Column("updated_at", Float, nullable=False),
+    Index("ux_experiments_name", "name", unique=True),
+)

@@ -50,6 +50,7 @@ from labledger.store.schema import (
 )
 from labledger.store.sql_artifacts import SqlArtifactRegistry
 from labledger.store.sql_auth import SqlAuthStore
+from labledger.store.sql_experiments import SqlExperimentStore
 from labledger.store.sql_query import compile_filter, compile_order
 from labledger.store.table import RunActivity, RunTable, TableQuery
 
@@ -108,6 +109,7 @@ class SqlStore:
         self._engine = engine
         self.artifacts = SqlArtifactRegistry(engine, self._write)
         self.auth = SqlAuthStore(engine, self._write)
+        self.experiments = SqlExperimentStore(engine, self._write)
 
     # --- plumbing ---------------------------------------------------------------------
     @contextmanager
