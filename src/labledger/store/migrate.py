@@ -12,7 +12,7 @@ from sqlalchemy import Engine, inspect, text
 
 from labledger.errors import ConfigError
 
-HEAD_REVISION = "0005"
+HEAD_REVISION = "0006"
 MIGRATIONS = Path(__file__).with_name("migrations")
 
 

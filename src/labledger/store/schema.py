@@ -257,7 +257,7 @@ api_tokens = Table(
     Index("ix_api_tokens_user", "user_id"),
 )
 
-# --- MLflow-compatible endpoint (migration 0005) -------------------------------------------
+# --- MLflow-compatible endpoint (migration 0006) -------------------------------------------
 # A stable numeric ID per project (MLflow's experiment_id); row 0 is MLflow's "Default".
 experiments = Table(
     "experiments",

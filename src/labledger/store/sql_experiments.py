@@ -1,4 +1,4 @@
-"""``SqlExperimentStore``: the ``experiments`` table of migration 0005."""
+"""``SqlExperimentStore``: the ``experiments`` table of migration 0006."""
 
 from __future__ import annotations
 

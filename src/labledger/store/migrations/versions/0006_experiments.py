@@ -2,8 +2,8 @@
 lifecycle stage (active or deleted), experiment tags and artifact location. Row 0 is MLflow's
 ``Default`` experiment.
 
-Revision ID: 0005
-Revises: 0004
+Revision ID: 0006
+Revises: 0005
 """
 
 import time
@@ -11,8 +11,8 @@ import time
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0005"
-down_revision = "0004"
+revision = "0006"
+down_revision = "0005"
 branch_labels = None
 depends_on = None
 
