@@ -34,7 +34,7 @@ from labledger.store.base import ArtifactVersion, MetricColumns, RunBatch, merge
 from labledger.store.columns import RunColumns
 from labledger.store.http_artifacts import HttpArtifactRegistry
 from labledger.store.journal import DEFAULT_MAX_BYTES, Journal, JournalEntry
-from labledger.store.rollups import SeriesEnvelope, envelope_of_points
+from labledger.store.rollups import SeriesEnvelope
 from labledger.store.sender import Retry, Sender
 
 log = logging.getLogger("labledger")
@@ -421,12 +421,7 @@ class HttpStore:
         start: int | None = None,
         end: int | None = None,
     ) -> SeriesEnvelope:
-        # computed here from the points; the server's /api/series answers from rollups
-        def read(lo: int | None, hi: int | None) -> tuple[Any, Any]:
-            series = self.read_metric(run_id, key, times=False, start=lo, end=hi)
-            return series.steps, series.values
-
-        return envelope_of_points(key, read, points, start, end)
+        return self.read_envelopes([(run_id, key)], points, start=start, end=end)[0]
 
     def read_envelopes(
         self,
@@ -436,7 +431,11 @@ class HttpStore:
         start: int | None = None,
         end: int | None = None,
     ) -> list[SeriesEnvelope]:
-        return [self.read_envelope(r, k, points, start=start, end=end) for r, k in series]
+        """From the server's rollups, in one request."""
+        self._sync_writes()
+        body = {"series": [list(p) for p in series], "points": points, "start": start, "end": end}
+        answer = self._request("POST", "/api/store/envelopes", body=wire.encode(body))
+        return wire.decode_envelopes(answer)
 
     def read_output(
         self, run_id: str, *, since: float | None = None

@@ -25,6 +25,7 @@ import numpy as np
 from labledger.encoding import to_jsonable
 from labledger.entities import MetricSeries, RunRecord
 from labledger.store.base import ArtifactVersion, MetricColumns, RunBatch
+from labledger.store.rollups import SeriesEnvelope
 
 __all__ = [
     "WIRE_CONTENT_TYPE",
@@ -65,6 +66,17 @@ class _Series(msgspec.Struct, array_like=True):
     times: bytes | None
 
 
+class _Envelope(msgspec.Struct, array_like=True):
+    key: str
+    steps: bytes
+    mean: bytes
+    min: bytes
+    max: bytes
+    count: bytes
+    level: int | None
+    total: int
+
+
 def _enc_hook(value: Any) -> Any:
     """Numpy scalars, paths and other user values: their JSON-safe form."""
     if isinstance(value, np.ndarray):
@@ -79,6 +91,7 @@ def _enc_hook(value: Any) -> Any:
 _encoder = msgspec.msgpack.Encoder(enc_hook=_enc_hook)
 _batch_decoder = msgspec.msgpack.Decoder(_Batch)
 _series_decoder = msgspec.msgpack.Decoder(_Series)
+_envelopes_decoder = msgspec.msgpack.Decoder(list[_Envelope])
 _decoders: dict[Any, msgspec.msgpack.Decoder[Any]] = {}
 
 
@@ -154,6 +167,41 @@ def decode_series(data: bytes) -> MetricSeries:
     wire = _series_decoder.decode(data)
     times = None if wire.times is None else _array(wire.times, "<f8")
     return MetricSeries(wire.key, _array(wire.steps, "<i8"), _array(wire.values, "<f8"), times)
+
+
+def encode_envelopes(envelopes: list[SeriesEnvelope]) -> bytes:
+    """Chart views (``Store.read_envelopes``), columns as raw buffers."""
+    return _encoder.encode(
+        [
+            _Envelope(
+                e.key,
+                _buffer(e.steps, "<i8"),
+                _buffer(e.mean, "<f8"),
+                _buffer(e.min, "<f8"),
+                _buffer(e.max, "<f8"),
+                _buffer(e.count, "<i8"),
+                e.level,
+                int(e.total),
+            )
+            for e in envelopes
+        ]
+    )
+
+
+def decode_envelopes(data: bytes) -> list[SeriesEnvelope]:
+    return [
+        SeriesEnvelope(
+            w.key,
+            _array(w.steps, "<i8"),
+            _array(w.mean, "<f8"),
+            _array(w.min, "<f8"),
+            _array(w.max, "<f8"),
+            _array(w.count, "<i8"),
+            w.level,
+            w.total,
+        )
+        for w in _envelopes_decoder.decode(data)
+    ]
 
 
 def encode_run(run: RunRecord) -> bytes:

@@ -217,6 +217,33 @@ def read_metric(
     return Response(content=wire.encode_series(series), media_type=wire.WIRE_CONTENT_TYPE)
 
 
+class _Envelopes(msgspec.Struct):
+    series: list[tuple[str, str]]
+    points: int
+    start: int | None = None
+    end: int | None = None
+
+
+MAX_ENVELOPES = 1000
+MAX_ENVELOPE_POINTS = 100_000
+
+
+@router.post("/envelopes")
+async def read_envelopes(request: Request, access: AccessDep, store: StoreDep) -> Response:
+    """``Store.read_envelopes``: chart views of many series from the server's rollups."""
+    query = _decode(await read_body(request), _Envelopes)
+    if not 1 <= query.points <= MAX_ENVELOPE_POINTS or len(query.series) > MAX_ENVELOPES:
+        raise LabledgerError(
+            f"points must be 1 to {MAX_ENVELOPE_POINTS}, at most {MAX_ENVELOPES} series"
+        )
+    for run_id in {run_id for run_id, _ in query.series}:
+        _readable(request, access, store, run_id)
+    envelopes = await _in_thread(
+        lambda: store.read_envelopes(query.series, query.points, start=query.start, end=query.end)
+    )
+    return Response(content=wire.encode_envelopes(envelopes), media_type=wire.WIRE_CONTENT_TYPE)
+
+
 @router.get("/runs/{run_id}/output")
 def read_output(
     run_id: str, request: Request, access: AccessDep, store: StoreDep, since: float | None = None
