@@ -3,6 +3,7 @@ through MLflow's client and through labledger's ``Api``."""
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -245,3 +246,42 @@ def test_metric_history_pages_and_bulk_interval(tracking: Labledger) -> None:
     ).json()["metrics"]
     assert bulk[0]["step"] == 0 and bulk[-1]["step"] == 29 and len(bulk) == 5
     assert all(m["run_id"] == run_id for m in bulk)
+
+
+def test_artifacts_go_through_the_proxy_into_labledger_blobs(
+    tracking: Labledger, api: Any, tmp_path: Any
+) -> None:
+    import hashlib
+
+    weights = tmp_path / "weights.bin"
+    weights.write_bytes(bytes(range(256)) * 1000)
+    with mlflow.start_run() as run:
+        mlflow.log_artifact(str(weights))
+        mlflow.log_artifact(str(weights), artifact_path="models/v1")
+        mlflow.log_dict({"classes": ["cat", "dog"]}, "meta/labels.json")
+        mlflow.log_text("hello", "notes.txt")
+    run_id = run.info.run_id
+    client = MlflowClient()
+    assert [(f.path, f.is_dir) for f in client.list_artifacts(run_id)] == [
+        ("meta", True),
+        ("models", True),
+        ("notes.txt", False),
+        ("weights.bin", False),
+    ]
+    assert [f.path for f in client.list_artifacts(run_id, "models/v1")] == ["models/v1/weights.bin"]
+    local = mlflow.artifacts.download_artifacts(run_id=run_id, dst_path=str(tmp_path / "dl"))
+    assert (Path(local) / "models/v1/weights.bin").read_bytes() == weights.read_bytes()
+    assert mlflow.artifacts.load_dict(f"runs:/{run_id}/meta/labels.json") == {
+        "classes": ["cat", "dog"]
+    }
+    version = api.store.artifacts.get_version(f"mlflow-{run_id}")
+    digests = {e["path"]: e["digest"] for e in version.manifest}
+    sha = hashlib.sha256(weights.read_bytes()).hexdigest()
+    assert digests["weights.bin"] == digests["models/v1/weights.bin"] == sha
+    from labledger.artifacts.blobstore import open_blob_store
+
+    assert open_blob_store(str(tracking.blobs)).exists(sha)
+    assert (
+        api.store.get_captures(run_id)["logged_artifacts"][f"mlflow-{run_id}"]["digest"]
+        == version.digest
+    )

@@ -200,3 +200,10 @@ def search_runs(ctx: Ctx, msg: Message) -> dict[str, Any]:
     if more:
         answer["next_page_token"] = encode_token(offset + max_results)
     return answer
+
+
+@endpoint("/logged-models/search", "POST", "GET")
+def search_logged_models(ctx: Ctx, msg: Message) -> dict[str, Any]:
+    """MLflow 3 clients look for logged models when resolving ``runs:/`` URIs; labledger
+    keeps none (``log_model`` files are run artifacts), so the answer is always empty."""
+    return {"models": []}
