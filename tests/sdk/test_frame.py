@@ -127,6 +127,8 @@ def test_lazy_list_behaves_as_a_list(store: Store) -> None:
     assert list(runs.to_pandas()["name"]) == [f"run-{i}" for i in range(4)]
     assert not api.runs(filter="name = 'none'")
     assert isinstance(api.runs(), RunList)
+    assert len([None] + api.runs()) == 6  # noqa: RUF005 - list + RunList on purpose
+    assert len(list(api.runs())) == 5
     assert [r.id for r in api.runs() + api.runs()] == [r.id for r in list(api.runs()) * 2]
     assert RunList(list(api.runs())).to_pandas().shape[0] == 5
 

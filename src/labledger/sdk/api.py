@@ -141,6 +141,11 @@ class RunList(list[RunView]):
             self._pending = None
             list.extend(self, pending())
 
+    def __radd__(self, other: list[RunView]) -> list[RunView]:
+        """``[...] + runs``: a plain list's ``+`` would read the unloaded storage directly."""
+        self._load()
+        return [*other, *self]
+
     def to_pandas(self) -> pd.DataFrame:
         try:
             import pandas as pd
