@@ -139,7 +139,7 @@ def test_recovery_replays_past_the_committed_sequence_number_exactly_once(local:
     run._writer._stop.set()
     run._writer._thread.join()
     run._writer.points.clear()  # what was only in memory is gone
-    run._journal._mm.close()  # type: ignore[union-attr]
+    run._journal._state[2].close()  # type: ignore[union-attr]
     os.close(run._journal._lock_fd)  # type: ignore[union-attr]
     settings = load_settings()
     store = open_store(settings.uri)

@@ -14,8 +14,9 @@ free lock means the process is gone) and segments ``<run_id>.<n>.mmj``, each
 with a SIGBUS later). A segment is a 64-byte header (magic, version, segment number, run ID)
 followed by records ``<u32 length><u32 crc32><u64 seq> payload``; the payload is
 ``marshal((time, step, dict))`` and the CRC covers it seeded with the low 32 bits of ``seq``.
-The payload is written before the header, so a record cut short by a crash has a zero or
-mismatching header: it and everything after it in that segment are ignored.
+A record cut short by a crash (the
+mapping is zero-filled) has a zero length or a CRC that does not match: it and everything after
+it in that segment are ignored.
 
 Not covered: points ``marshal`` cannot encode (rare values the writer converts), which take
 the in-memory path; system metrics; power loss or a kernel crash (the mapping is not
@@ -76,12 +77,9 @@ class PointJournal:
         self.directory = directory
         self.run_id = run_id
         self.segment_bytes = segment_bytes
-        self.seq = start_seq
         self._sink = sink
         self._segment = -1
-        self._mm: mmap.mmap | None = None
-        self._off = 0
-        self._end = 0
+        self._state: list[Any] = [0, start_seq, None, 0]
         self._closed = False
         directory.mkdir(parents=True, exist_ok=True)
         self._lock_fd = os.open(directory / f"{run_id}.lock", os.O_RDWR | os.O_CREAT, 0o600)
@@ -92,30 +90,50 @@ class PointJournal:
         except BaseException:
             os.close(self._lock_fd)
             raise
+        self.append = self._appender()
 
-    def append(self, point: Point) -> None:
-        """Journal ``point`` and hand it, with its sequence number, to the writer's queue."""
-        try:
-            payload = marshal.dumps(point)
-        except ValueError:  # a value marshal cannot encode: the in-memory path, as before
+    @property
+    def seq(self) -> int:
+        """The sequence number of the last journaled point."""
+        return int(self._state[1])
+
+    def _appender(self) -> Callable[[Point], None]:
+        """``append(point)``: journal ``point``, then hand it with its sequence number to the
+        writer's queue. A closure over local names: this is ``run.log``'s hot path."""
+        state = self._state  # [offset, seq, mapping, end of the mapping]
+        sink, dumps, crc, pack, grow = (
+            self._sink,
+            marshal.dumps,
+            zlib.crc32,
+            _RECORD.pack,
+            self._grow,
+        )
+
+        def append(point: Point) -> None:
+            try:
+                payload = dumps(point)
+            except ValueError:  # a value marshal cannot encode: the in-memory path, as before
+                sink(point)
+                return
+            off = state[0]
+            n = len(payload)
+            end = off + 16 + n
+            if end > state[3]:
+                grow(point, payload)
+                return
+            seq = state[1] + 1
+            state[2][off:end] = pack(n, crc(payload, seq & _MASK), seq) + payload
+            state[0], state[1] = end, seq
+            sink((*point, seq))
+
+        return append
+
+    def _grow(self, point: Point, payload: bytes) -> None:
+        """The mapping is full: continue in a new segment (or, failing that, in memory)."""
+        if self._closed or not self._next_segment(16 + len(payload)):
             self._sink(point)
             return
-        n = len(payload)
-        off = self._off
-        end = off + 16 + n
-        if end > self._end:
-            if self._closed or not self._next_segment(16 + n):
-                self._sink(point)
-                return
-            off = self._off
-            end = off + 16 + n
-        seq = self.seq + 1
-        self.seq = seq
-        mm = self._mm
-        mm[off + 16 : end] = payload  # type: ignore[index]
-        _RECORD.pack_into(mm, off, n, zlib.crc32(payload, seq & _MASK), seq)  # type: ignore[arg-type]
-        self._off = end
-        self._sink((*point, seq))
+        self.append(point)
 
     def _next_segment(self, need: int) -> bool:
         if need > self.segment_bytes - HEADER_BYTES:
@@ -141,7 +159,7 @@ class PointJournal:
             with contextlib.suppress(ValueError):
                 self._segment = max(self._segment, int(path.name.split(".")[1]))
             for seq, _ in read_records(path):
-                self.seq = max(self.seq, seq)
+                self._state[1] = max(self._state[1], seq)
 
     def _roll(self) -> None:
         """Map a new segment, allocated in full up front."""
@@ -159,18 +177,19 @@ class PointJournal:
             os.close(fd)
         header = _FILE_HEADER.pack(MAGIC, VERSION, number, self.run_id.encode()[:32])
         mm[: len(header)] = header
-        if self._mm is not None:
-            self._mm.close()
-        self._mm, self._segment = mm, number
-        self._off, self._end = HEADER_BYTES, self.segment_bytes
+        old = self._state[2]
+        self._state[0], self._state[2], self._state[3] = HEADER_BYTES, mm, self.segment_bytes
+        self._segment = number
+        if old is not None:
+            old.close()
 
     def close(self, *, remove: bool) -> None:
         """Unmap; with ``remove`` (everything is committed) delete the files."""
-        if self._mm is not None:
-            self._mm.close()
-            self._mm = None
         self._closed = True
-        self._end = 0
+        self._state[3] = 0  # every later append takes the slow path, which goes to memory
+        old, self._state[2] = self._state[2], None
+        if old is not None:
+            old.close()
         if remove:
             remove_files(self.directory, self.run_id)
         with contextlib.suppress(OSError):
