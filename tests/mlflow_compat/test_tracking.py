@@ -285,3 +285,23 @@ def test_artifacts_go_through_the_proxy_into_labledger_blobs(
         api.store.get_captures(run_id)["logged_artifacts"][f"mlflow-{run_id}"]["digest"]
         == version.digest
     )
+
+
+def test_deleted_runs_leave_default_searches_and_come_back(tracking: Labledger) -> None:
+    from mlflow.entities import ViewType
+
+    client = MlflowClient()
+    experiment_id = _current()
+    keep = client.create_run(experiment_id).info.run_id
+    gone = client.create_run(experiment_id).info.run_id
+    client.delete_run(gone)
+    assert client.get_run(gone).info.lifecycle_stage == "deleted"
+    assert [r.info.run_id for r in client.search_runs([experiment_id])] == [keep]
+    deleted = client.search_runs([experiment_id], run_view_type=ViewType.DELETED_ONLY)
+    assert [r.info.run_id for r in deleted] == [gone]
+    with pytest.raises(MlflowException) as refused:
+        client.log_metric(gone, "m", 1.0)
+    assert refused.value.error_code == "INVALID_PARAMETER_VALUE"
+    client.restore_run(gone)
+    assert len(client.search_runs([experiment_id], run_view_type=ViewType.ALL)) == 2
+    assert len(client.search_runs([experiment_id])) == 2
