@@ -81,13 +81,7 @@ def _walk(config: dict[str, Any], prefix: str, out: dict[str, Any]) -> None:
 
 
 def _block(pd: Any, rows: list[dict[str, Any]], prefix: str, n: int) -> Any:
-    """``pandas.DataFrame(rows)``; when every row has the same keys in the same order (a
-    sweep's configs), built column by column from the transposed values instead."""
-    keys = list(rows[0]) if rows else []
-    if keys and all(len(r) == len(keys) and list(r) == keys for r in rows):
-        values = zip(*(r.values() for r in rows), strict=True)
-        data = {f"{prefix}{k}": pd.Series(list(v)) for k, v in zip(keys, values, strict=True)}
-        return pd.DataFrame(data, index=pd.RangeIndex(n))
+    """``pandas.DataFrame(rows)`` (its C path over dicts; faster here than transposing)."""
     frame = pd.DataFrame(rows, index=pd.RangeIndex(n))
     return frame.add_prefix(prefix) if len(frame.columns) else frame
 
