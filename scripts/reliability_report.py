@@ -177,6 +177,8 @@ FINDINGS = """## Bugs these suites found (each fixed, with a test that failed be
   may grow, so every folder refused it and it went to memory, lost at exit (the disk-full test
   failed whenever the run logged faster than the writer flushed). The spool now splits it.
 - `GET /api/runs?offset=2**63` raised `OverflowError` (a 500); now a 4xx.
+- A CLI argument holding `\r` or `\n` (or a terminal escape) split the one-line error
+  (`labledger sync $'\r'`, found by a seeded long run); control characters are now escaped.
 - `labledger runs` (a group without a subcommand) printed its whole help as a 16-line error;
   now the help on stdout, exit 0.
 - The same artifact content logged again with other metadata dropped the new metadata

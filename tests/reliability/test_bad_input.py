@@ -141,3 +141,14 @@ def test_an_unwritable_store_is_one_line(
         subprocess.run(["chattr", "-i", str(store)], capture_output=True)
     lines = err.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("Error:") and "Traceback" not in err, err
+
+
+@pytest.mark.parametrize("arg", ["\r", "a\nb", "\x1b[2J"])
+def test_control_characters_in_arguments_stay_on_one_line(
+    runs: list[str], arg: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Found by the CLI property (seeded long run): `labledger sync '\\r'` split the error."""
+    err = _cli(["sync", arg], monkeypatch, capsys)
+    assert len(err.strip().splitlines()) == 1 and "\x1b" not in err, err
+    err = _cli(["runs", "ls", "--filter", f"name = {arg}"], monkeypatch, capsys)
+    assert len(err.strip().splitlines()) == 1 and "\x1b" not in err, err

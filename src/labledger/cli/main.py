@@ -70,6 +70,15 @@ for _command in TEAM_COMMANDS:
     cli.add_command(_command)
 
 
+_CONTROL = {c: f"\\x{c:02x}" for c in [*range(32), 127]} | {10: "\\n", 13: "\\r", 9: "\\t"}
+
+
+def one_line(message: str) -> str:
+    """``message`` with control characters escaped: an argument holding a newline or a
+    carriage return (or a terminal escape) cannot break the one-line error or the terminal."""
+    return message.translate(_CONTROL)
+
+
 def main() -> None:
     """Entry point: user errors become one line on stderr and exit code 1, never a traceback."""
     try:
@@ -83,15 +92,15 @@ def main() -> None:
         sys.exit(0)
     except click.UsageError as exc:  # one line, as for every other error
         hint = f" (see: {exc.ctx.command_path} --help)" if exc.ctx is not None else ""
-        click.echo(f"Error: {exc.format_message()}{hint}", err=True)
+        click.echo(f"Error: {one_line(exc.format_message())}{hint}", err=True)
         sys.exit(exc.exit_code)
     except click.ClickException as exc:
-        click.echo(f"Error: {exc.format_message()}", err=True)
+        click.echo(f"Error: {one_line(exc.format_message())}", err=True)
         sys.exit(exc.exit_code)
     except click.exceptions.Exit as exc:
         sys.exit(exc.exit_code)
     except LabledgerError as exc:
-        click.echo(f"Error: {exc}", err=True)
+        click.echo(f"Error: {one_line(str(exc))}", err=True)
         sys.exit(1)
     except BrokenPipeError:
         sys.exit(0)
