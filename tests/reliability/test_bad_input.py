@@ -143,7 +143,7 @@ def test_an_unwritable_store_is_one_line(
     assert len(lines) == 1 and lines[0].startswith("Error:") and "Traceback" not in err, err
 
 
-@pytest.mark.parametrize("arg", ["\r", "a\nb", "\x1b[2J"])
+@pytest.mark.parametrize("arg", ["\r", "a\nb", "\x1b[2J", "\x85", "\u2028"])
 def test_control_characters_in_arguments_stay_on_one_line(
     runs: list[str], arg: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:

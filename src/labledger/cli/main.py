@@ -70,7 +70,9 @@ for _command in TEAM_COMMANDS:
     cli.add_command(_command)
 
 
-_CONTROL = {c: f"\\x{c:02x}" for c in [*range(32), 127]} | {10: "\\n", 13: "\\r", 9: "\\t"}
+# C0 and C1 controls and the Unicode line separators (str.splitlines breaks on several).
+_BREAKERS = [*range(32), *range(127, 160), 0x2028, 0x2029]
+_CONTROL = {c: f"\\u{c:04x}" for c in _BREAKERS} | {10: "\\n", 13: "\\r", 9: "\\t"}
 
 
 def one_line(message: str) -> str:
