@@ -31,7 +31,7 @@ UNSUPPORTED_PREFIXES = (
     "/ajax-api/3.0/mlflow",
     "/api/2.0/mlflow-artifacts",
 )
-MODULES = ("experiments", "runs", "writes", "metrics", "inputs", "artifacts")
+MODULES = ("experiments", "runs", "writes", "metrics", "models", "inputs", "artifacts")
 ALL_METHODS = ["GET", "POST", "PUT", "PATCH", "DELETE"]
 
 
