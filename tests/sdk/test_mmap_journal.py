@@ -133,12 +133,13 @@ def test_recovery_replays_past_the_committed_sequence_number_exactly_once(local:
     for i in range(50):
         run.log({"a": float(i)})
     run.flush()
-    for i in range(50, 80):
-        run.log({"a": float(i)})
-    # Simulate the process dying now: the writer's thread stops, the journal is left as it is.
+    # Simulate the process dying after 30 more points: the writer's thread stops first, so
+    # they are only in memory and in the journal; then the memory is gone.
     run._writer._stop.set()
     run._writer._thread.join()
-    run._writer.points.clear()  # what was only in memory is gone
+    for i in range(50, 80):
+        run.log({"a": float(i)})
+    run._writer.points.clear()
     run._journal._state[2].close()  # type: ignore[union-attr]
     os.close(run._journal._lock_fd)  # type: ignore[union-attr]
     settings = load_settings()

@@ -264,9 +264,7 @@ class Api:
         self.settings = settings
         self.store = store if store is not None else get_store(settings)
         if store is None and settings.point_journal:
-            from labledger.sdk.mmap_journal import recover
-
-            recover(self.store, settings.journal_dir)  # points of crashed runs, exactly once
+            _recover_points(self.store, settings)
 
     def runs(
         self,
@@ -394,6 +392,20 @@ class Api:
         self.store.update_run(record.run_id, {"status": RunStatus.CRASHED, "ended_at": ended})
         record.status, record.ended_at = RunStatus.CRASHED, ended
         return record
+
+
+def _recover_points(store: Store, settings: Settings) -> None:
+    """Replay crashed runs' point journals, exactly once; not while spooled batches wait
+    (they may hold points the journal also has: ``init`` and ``sync`` deliver those first)."""
+    from labledger.sdk.mmap_journal import pending_runs, recover
+    from labledger.sdk.spool import journal_dirs
+    from labledger.store.journal import journal_files
+
+    if not pending_runs(settings.journal_dir):
+        return
+    if any(journal_files(d) for d in journal_dirs(settings)):
+        return
+    recover(store, settings.journal_dir)
 
 
 def is_live(record: RunRecord, settings: Settings) -> bool:
