@@ -235,3 +235,33 @@ def test_crash_loop_every_logged_point_is_stored_exactly_once(tmp_path: Path) ->
     recovery of the previous crash). Long version: LABLEDGER_CRASH_LOOP=200."""
     print(f"crash loop: {KILLS} kills, LABLEDGER_CRASH_SEED={SEED}")
     _crash_loop(tmp_path / "store", KILLS, SEED)
+
+
+def test_sync_recovers_a_tight_loop_killed_right_after_its_last_log(local: Path) -> None:
+    """W6: 10,000 steps logged faster than the first flush, then SIGKILL."""
+    from click.testing import CliRunner
+
+    from labledger.cli.main import cli
+
+    code = textwrap.dedent(
+        """
+        import os, signal, labledger
+        run = labledger.init(project="w6", capture=False)
+        print(run.id, flush=True)
+        for i in range(10_000):
+            run.log({"loss": 1.0 / (i + 1)}, step=i)
+        os.kill(os.getpid(), signal.SIGKILL)
+        """
+    )
+    child = subprocess.run(
+        [sys.executable, "-c", code], env=_env(local), capture_output=True, text=True
+    )
+    assert child.returncode == -signal.SIGKILL
+    run_id = child.stdout.strip()
+    result = CliRunner().invoke(cli, ["sync"], catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    store = open_store(load_settings().uri)
+    series = store.read_metric(run_id, "loss")
+    assert list(series.steps) == list(range(10_000))
+    assert store.get_run(run_id).status is RunStatus.CRASHED
+    assert pending_runs(load_settings().journal_dir) == []
