@@ -157,3 +157,33 @@ def test_two_workers_share_one_postgres_study(
         _assert_runs_match(study, "shared")
     finally:
         del os.environ["LABLEDGER_URI"]
+
+
+def test_importance_agrees_with_optunas_on_the_same_study() -> None:
+    """labledger's parameter importance over the trials' runs ranks the parameters as
+    Optuna's fANOVA evaluator does on the study itself."""
+    from scipy.stats import spearmanr
+
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+
+    def objective(trial: optuna.Trial) -> float:
+        x = trial.suggest_float("x", -3.0, 3.0)
+        y = trial.suggest_float("y", -3.0, 3.0)
+        z = trial.suggest_float("z", -3.0, 3.0)
+        trial.suggest_float("unused", -3.0, 3.0)
+        return 9.0 * x**2 + 3.0 * abs(y) + 0.8 * z
+
+    study = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=1))
+    study.optimize(track(objective, project="importance"), n_trials=80)
+
+    ours = ll.Api().importance("objective", project="importance", resamples=100)
+    theirs = optuna.importance.get_param_importances(
+        study, evaluator=optuna.importance.FanovaImportanceEvaluator(seed=0)
+    )
+    ranked = {k.key: k.importance for k in ours.keys if k.key in theirs}
+    assert set(ranked) == set(theirs)
+    names = sorted(theirs)
+    rho = spearmanr([ranked[n] for n in names], [theirs[n] for n in names]).statistic
+    print(f"rank correlation with Optuna's fANOVA importance: {rho:.2f}")
+    assert rho >= 0.8
+    assert max(ranked, key=lambda n: ranked[n] or 0.0) == "x" == next(iter(theirs))
