@@ -78,7 +78,10 @@ def ui_command(host: str, port: int, project: str | None, no_browser: bool) -> N
             err=True,
         )
     click.echo(f"labledger UI: {url}  (Ctrl-C to stop)", nl=True)
-    config = uvicorn.Config(app, log_level="warning", access_log=False, lifespan="off")
+    # Open live streams would otherwise keep Ctrl-C waiting until every browser tab closes.
+    config = uvicorn.Config(
+        app, log_level="warning", access_log=False, lifespan="off", timeout_graceful_shutdown=2
+    )
     server = uvicorn.Server(config)
     if not no_browser:
         threading.Timer(0.5, webbrowser.open, args=(url,)).start()
