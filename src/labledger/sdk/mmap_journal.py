@@ -10,7 +10,8 @@ exactly once.
 
 Files: ``<journal_dir>/points/<run_id>.lock`` (held with ``flock`` by the live process; a
 free lock means the process is gone) and segments ``<run_id>.<n>.mmj``, each
-``SEGMENT_BYTES`` long, allocated up front (``posix_fallocate``: a full disk fails here, never
+256 KiB for the first and doubling up to ``SEGMENT_BYTES`` (a short run pays for a small
+file), allocated up front (``posix_fallocate``: a full disk fails here, never
 with a SIGBUS later). A segment is a 64-byte header (magic, version, segment number, run ID)
 followed by records ``<u32 length><u32 crc32><u64 seq> payload``; the payload is
 ``marshal((time, step, dict))`` and the CRC covers it seeded with the low 32 bits of ``seq``.
@@ -47,6 +48,7 @@ MAGIC = b"LLMMJ1\n\x00"
 VERSION = 1
 HEADER_BYTES = 64
 SEGMENT_BYTES = 8 << 20
+FIRST_SEGMENT_BYTES = 256 << 10
 SUFFIX = ".mmj"
 SECTION = "journal"  # the capture section holding the highest committed sequence number
 _FILE_HEADER = struct.Struct("<8sII32s")
@@ -165,20 +167,21 @@ class PointJournal:
         """Map a new segment, allocated in full up front."""
         number = self._segment + 1
         path = self.directory / f"{self.run_id}.{number:06d}{SUFFIX}"
+        size = max(min(self.segment_bytes, FIRST_SEGMENT_BYTES << number), 4096)
         fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o600)
         try:
             try:
-                os.posix_fallocate(fd, 0, self.segment_bytes)
+                os.posix_fallocate(fd, 0, size)
             except OSError:
                 path.unlink(missing_ok=True)
                 raise
-            mm = mmap.mmap(fd, self.segment_bytes)
+            mm = mmap.mmap(fd, size)
         finally:
             os.close(fd)
         header = _FILE_HEADER.pack(MAGIC, VERSION, number, self.run_id.encode()[:32])
         mm[: len(header)] = header
         old = self._state[2]
-        self._state[0], self._state[2], self._state[3] = HEADER_BYTES, mm, self.segment_bytes
+        self._state[0], self._state[2], self._state[3] = HEADER_BYTES, mm, size
         self._segment = number
         if old is not None:
             old.close()
