@@ -11,6 +11,7 @@ then ``.labledger/`` at the project root. The project root is the nearest ancest
 
 from __future__ import annotations
 
+import copy
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
@@ -113,9 +114,36 @@ def find_project_root(start: Path | None = None) -> Path:
     return here
 
 
+_file_configs: dict[Path, tuple[Any, dict[str, Any]]] = {}
+
+
+def _file_key(*paths: Path) -> tuple[Any, ...]:
+    keys: list[Any] = []
+    for path in paths:
+        try:
+            st = path.stat()
+        except OSError:
+            keys.append(None)
+            continue
+        keys.append((st.st_mtime_ns, st.st_ctime_ns, st.st_size, st.st_ino))
+    return tuple(keys)
+
+
 def _read_file_config(root: Path) -> dict[str, Any]:
+    """The project's config file, parsed again only when its stat changed (every ``init``
+    reads it; a sweep's hundreds of runs need not parse the same TOML each time)."""
     path = root / CONFIG_FILE
     pyproject = root / "pyproject.toml"
+    key = _file_key(path, pyproject)
+    cached = _file_configs.get(root)
+    if cached is not None and cached[0] == key:
+        return copy.deepcopy(cached[1])
+    config = _parse_file_config(path, pyproject)
+    _file_configs[root] = (key, config)
+    return copy.deepcopy(config)
+
+
+def _parse_file_config(path: Path, pyproject: Path) -> dict[str, Any]:
     if not path.is_file() and not pyproject.is_file():
         return {}
     import tomllib

@@ -387,3 +387,155 @@ def _capture_git(cwd: Path | None = None) -> dict[str, Any]:
     if unlisted:
         result["untracked_skipped_unlisted"] = unlisted
     return result
+
+
+# --- the whole capture, cached per process while nothing it depends on changed -------------
+#
+# A process that starts many runs (a sweep, a test suite) would spend most of each run's start
+# in git. The result is reused while the stat of everything that can change it is the same:
+# git's own files (HEAD, refs, index, config, excludes), every tracked file, every untracked
+# file and every directory git looks into. An entry is only reused when all those stats were
+# older than the capture by ``RACY_SECONDS``: a file changed within the same clock tick as the
+# capture (file times are coarse) could otherwise keep its stat and go unseen, the problem git
+# itself calls "racily clean". Repositories with submodules are not cached.
+
+RACY_SECONDS = 2.0
+_tree_lock = threading.Lock()
+_layouts: dict[Path, _Layout] = {}
+_results: dict[Path, tuple[tuple[Any, ...], dict[str, Any]]] = {}
+
+
+def _cached_layout(here: Path) -> _Layout | None:
+    """The layout found for ``here`` before, if no repository appeared in between."""
+    layout = _layouts.get(here)
+    if layout is None or not (layout.root / ".git").exists():
+        return None
+    folder = here
+    while folder != layout.root:  # a `git init` below the root would change the answer
+        if (folder / ".git").exists() or folder.parent == folder:
+            return None
+        folder = folder.parent
+    return layout
+
+
+def _stat_all(paths: list[Path]) -> tuple[Any, ...]:
+    stat = os.stat
+    out: list[Any] = []
+    for path in paths:
+        try:
+            st = stat(path, follow_symlinks=False)
+        except OSError:
+            out.append(None)
+            continue
+        out.append((st.st_mtime_ns, st.st_ctime_ns, st.st_size, st.st_ino, st.st_mode))
+    return tuple(out)
+
+
+def _git_files(layout: _Layout) -> list[Path]:
+    """git's own files whose change can change the captured state."""
+    home = Path.home()
+    config_home = Path(os.environ.get("XDG_CONFIG_HOME") or home / ".config")
+    return [
+        layout.git_dir / "HEAD",
+        layout.git_dir / "index",
+        layout.common_dir / "config",
+        layout.common_dir / "packed-refs",
+        layout.common_dir / "info" / "exclude",
+        layout.common_dir / "info" / "attributes",
+        home / ".gitconfig",
+        config_home / "git" / "config",
+        config_home / "git" / "ignore",
+        config_home / "git" / "attributes",
+    ]
+
+
+def _watched_paths(layout: _Layout, result: dict[str, Any]) -> list[Path] | None:
+    """Every path whose stat the cached ``result`` depends on; None when not cacheable."""
+    root = layout.root
+    if (root / ".gitmodules").exists():
+        return None
+    tracked = run_git(["ls-files", "-z"], root).split(b"\0")
+    ignored = run_git(
+        ["ls-files", "--others", "--ignored", "--exclude-standard", "--directory", "-z"], root
+    ).split(b"\0")
+    skip = {root / ".git", root / DEFAULT_DIRNAME}  # the store: `_untracked` skips it too
+    skip |= {root / name for name in _ignored_folders(root, ignored)}
+    folders: list[Path] = []
+    stack = [root]
+    while stack:  # every folder git looks into: a new file anywhere in one changes its stat
+        folder = stack.pop()
+        folders.append(folder)
+        try:
+            with os.scandir(folder) as entries:
+                for entry in entries:
+                    if entry.is_dir(follow_symlinks=False):
+                        path = Path(entry.path)
+                        if path not in skip:
+                            stack.append(path)
+        except OSError:
+            continue
+    files = [root / os.fsdecode(p) for p in tracked if p]
+    names = [*result.get("untracked", {}), *result.get("untracked_skipped", {})]
+    files += [root / name for name in names]
+    head = layout.git_dir / "HEAD"
+    refs: list[Path] = []
+    if result.get("branch"):
+        refs.append(layout.common_dir / "refs" / "heads" / str(result["branch"]))
+    if head.is_file() and head.read_text(errors="replace").startswith("ref: "):
+        refs.append(layout.common_dir / head.read_text(errors="replace")[5:].strip())
+    return [*_git_files(layout), *refs, *folders, *files]
+
+
+def _ignored_folders(root: Path, listed: list[bytes]) -> list[str]:
+    """The folders git never looks into: of those ``--ignored --directory`` lists (which also
+    lists a folder whose files are all ignored, where a new file would not be), the ones an
+    ignore pattern matches themselves."""
+    folders = [os.fsdecode(p).rstrip("/") for p in listed if p.endswith(b"/")]
+    if not folders or len(folders) > 2000:
+        return []  # none skipped: slower, never wrong
+    try:
+        out = run_git(["check-ignore", "--no-index", "--", *folders], root)
+    except GitError:  # exit status 1: none of them is ignored itself
+        return []
+    # core.quotePath quotes unusual names: those do not match, and are looked into.
+    return [name for name in os.fsdecode(out).splitlines() if name in folders]
+
+
+def _environment_key() -> tuple[Any, ...]:
+    return tuple(sorted((k, v) for k, v in os.environ.items() if k.startswith("GIT_")))
+
+
+def cached_capture_git(cwd: Path | None = None, retries: int = RETRIES) -> dict[str, Any]:
+    """``capture_git``, answered from this process's cache when nothing changed since."""
+    import copy
+    import time
+
+    here = (Path.cwd() if cwd is None else Path(cwd)).absolute()
+    env_key = _environment_key()
+    with _tree_lock:
+        layout = _cached_layout(here)
+        cached = _results.get(layout.root) if layout is not None else None
+    if layout is not None and cached is not None:
+        key, result = cached
+        paths, stats, cached_env = key
+        if cached_env == env_key and _stat_all(paths) == stats:
+            return copy.deepcopy(result)
+    started = time.time()
+    result = capture_git(here, retries)
+    if not result.get("present") or "attempts" in result:
+        return result
+    try:
+        layout = _layout(here)
+        paths = _watched_paths(layout, result)
+    except (GitError, OSError, ValueError):
+        return result
+    if paths is None:
+        return result
+    stats = _stat_all(paths)
+    newest = max((s[1] for s in stats if s is not None), default=0)
+    if newest >= (started - RACY_SECONDS) * 1e9:
+        return result  # something changed just now: the next run asks git again
+    with _tree_lock:
+        _layouts[here] = layout
+        _results[layout.root] = ((paths, stats, env_key), copy.deepcopy(result))
+    return result

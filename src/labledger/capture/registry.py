@@ -10,14 +10,14 @@ from typing import Any
 from labledger.capture.command import capture_command
 from labledger.capture.determinism import capture_determinism
 from labledger.capture.environment import capture_environment
-from labledger.capture.git import capture_git
+from labledger.capture.git import cached_capture_git
 from labledger.capture.gpu import capture_gpu
 from labledger.capture.host import capture_host
 from labledger.capture.probe import Probe, one_line
 
 # Section name -> probe, in the order sections are reported.
 PROBES: dict[str, Probe] = {
-    "git": capture_git,
+    "git": cached_capture_git,
     "environment": lambda cwd: capture_environment(),
     "host": lambda cwd: capture_host(),
     "gpu": lambda cwd: capture_gpu(),

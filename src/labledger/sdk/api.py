@@ -11,6 +11,7 @@ from labledger.config import Settings, load_settings
 from labledger.encoding import flatten
 from labledger.entities import MetricSeries, RunRecord, RunStatus
 from labledger.errors import MissingExtra
+from labledger.sdk import lifecycle
 from labledger.sdk.backend import get_store
 from labledger.store.base import ArtifactVersion, Store
 from labledger.store.columns import RunColumns
@@ -265,6 +266,7 @@ class Api:
         self.store = store if store is not None else get_store(settings)
         if store is None and settings.point_journal:
             _recover_points(self.store, settings)
+        lifecycle.create_pending()
 
     def runs(
         self,
@@ -283,8 +285,10 @@ class Api:
         check_range("limit", limit)
         check_range("offset", offset)
         store = self.store
+        lifecycle.create_pending()  # lazily loaded: also when the list is first used
 
         def load() -> list[RunView]:
+            lifecycle.create_pending()
             records = store.search_runs(project, filter, keys, limit, offset)
             return [RunView(self._settle(r), store) for r in records]
 
@@ -299,6 +303,7 @@ class Api:
 
     def run(self, ref: str) -> RunView:
         """A run by ID, unique ID prefix, or unique name."""
+        lifecycle.create_pending()
         return RunView(self._settle(self.store.get_run(ref)), self.store)
 
     def projects(self) -> list[str]:

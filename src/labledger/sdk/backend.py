@@ -27,6 +27,11 @@ def get_store(settings: Settings | None = None) -> Store:
         return store
 
 
+def is_open(settings: Settings) -> bool:
+    """Whether the store ``settings`` name is open in this process already."""
+    return (settings.uri, settings.offline) in _stores
+
+
 def close_stores() -> None:
     """Close every open store (tests, and forked children before they open their own)."""
     with _lock:

@@ -27,7 +27,8 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from labledger.config import Settings
-from labledger.sdk.policy import enforce_at_finish
+from labledger.entities import RunRecord
+from labledger.sdk.policy import Policy, enforce_at_finish
 from labledger.store.base import ArtifactVersion, RunBatch, Store
 
 __all__ = [
@@ -37,6 +38,7 @@ __all__ = [
     "compute_fingerprint",
     "fingerprint_material",
     "part_digests",
+    "seal_into",
     "seal_run",
     "short",
     "verify_fingerprint",
@@ -156,6 +158,58 @@ def seal_run(store: Store, run_id: str, settings: Settings) -> str | None:
             raise
         log.warning("labledger: could not fingerprint run %s: %s", run_id, exc)
         return None
+    return fingerprint
+
+
+def _as_stored(value: Any) -> Any:
+    """``value`` as the store gives it back (JSON-safe, through a JSON round trip)."""
+    from labledger.encoding import to_jsonable
+
+    return json.loads(json.dumps(to_jsonable(value)))
+
+
+def pending_material(
+    store: Store, run_id: str, batch: RunBatch, create: RunRecord | None
+) -> dict[str, Any]:
+    """``fingerprint_material`` of the run as it will be once ``batch`` is written (and,
+    with ``create``, the run created from that record in the same transaction)."""
+    if create is None:
+        config: dict[str, Any] = store.get_run(run_id).config
+        captures = store.get_captures(run_id)
+    else:
+        config, captures = _as_stored(create.config), {}
+    if batch.config:
+        config = {**config, **_as_stored(batch.config)}
+    for section, data in batch.captures.items():
+        captures[section] = _as_stored(data)
+    used, produced = artifact_lineage(store, run_id)
+    return {
+        "config": config,
+        "packages": _packages(captures.get("environment", {})),
+        "code": _code(captures.get("git", {})),
+        "data": _artifact_rows(used),
+        "seeds": _seeds(captures),
+        "artifacts": _artifact_rows(produced),
+    }
+
+
+def seal_into(
+    store: Store, run_id: str, settings: Settings, batch: RunBatch, create: RunRecord | None
+) -> str | None:
+    """Add the fingerprint to ``batch``, a run's final flush, so that the seal costs no
+    transaction of its own. None (nothing added) when the project has a policy, whose marks
+    ``seal_run`` applies first, or when it cannot be computed: then ``seal_run`` seals after
+    the flush, as before."""
+    if Policy.from_settings(settings).require:
+        return None
+    try:
+        parts = part_digests(pending_material(store, run_id, batch, create))
+    except Exception as exc:
+        log.debug("labledger: sealing run %s with its last flush failed: %s", run_id, exc)
+        return None
+    fingerprint = _combine(parts)
+    batch.captures[FINGERPRINT_SECTION] = {"version": _VERSION, "parts": parts}
+    batch.changes["fingerprint"] = fingerprint
     return fingerprint
 
 

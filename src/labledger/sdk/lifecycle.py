@@ -49,6 +49,14 @@ def current() -> Run | None:
     return _runs[-1] if _runs else None
 
 
+def create_pending() -> None:
+    """Write the rows of this process's runs whose first flush has not happened yet, so that
+    a read in this process sees every run it started."""
+    for run in list(_runs):
+        if not run._writer.created:
+            run._ensure_created()
+
+
 def unregister(run: Run) -> None:
     with _lock:
         if run in _runs:

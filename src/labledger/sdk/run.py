@@ -7,7 +7,7 @@ import math
 import os
 import time
 import traceback
-from collections.abc import Iterator, Mapping, MutableMapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, MutableMapping, Sequence
 from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
@@ -16,9 +16,9 @@ from labledger.config import Settings
 from labledger.entities import RunRecord, RunStatus
 from labledger.sdk import lifecycle
 from labledger.sdk.config_input import config_to_dict
-from labledger.sdk.fingerprint import seal_run
+from labledger.sdk.fingerprint import seal_into, seal_run
 from labledger.sdk.writer import Writer
-from labledger.store.base import Store
+from labledger.store.base import RunBatch, Store
 
 if TYPE_CHECKING:
     from labledger.sdk.artifacts import Artifacts
@@ -71,13 +71,21 @@ class Summary(MutableMapping[str, Any]):
 
 class Run:
     """A live run. Create it with ``labledger.init``; use it as a context manager or call
-    ``finish()``. Logging only enqueues: a background thread writes to the store."""
+    ``finish()``. Logging only enqueues: a background thread writes to the store.
+
+    ``store`` may be a callable that opens it (the writer thread does, off ``init``'s path);
+    ``create=True`` means the run's row is still to be written, with the first flush."""
 
     def __init__(
-        self, record: RunRecord, store: Store, settings: Settings, *, start_step: int = 0
+        self,
+        record: RunRecord,
+        store: Store | Callable[[], Store],
+        settings: Settings,
+        *,
+        start_step: int = 0,
+        create: bool = False,
     ) -> None:
         self.record = record
-        self.store = store
         self.settings = settings
         self._writer = Writer(
             store,
@@ -89,6 +97,7 @@ class Run:
             on_death=self._writer_died,
             settings=settings,
             record=record,
+            create=_copy_record(record) if create else None,
         )
         self._journal = _open_journal(self._writer, settings, start_step)
         self._writer.journaled = self._journal is not None
@@ -99,6 +108,11 @@ class Run:
         self.summary = Summary(self._writer, record.summary)
         self._artifacts: Artifacts | None = None
         self._helpers: list[Any] = []  # console capture, system sampler: stopped at finish
+
+    @property
+    def store(self) -> Store:
+        """The run's store (opened now if the writer thread has not opened it yet)."""
+        return self._writer.store
 
     # --- identity -------------------------------------------------------------------
     @property
@@ -265,6 +279,7 @@ class Run:
     def use_artifact(self, ref: str, dest: str | os.PathLike[str] | None = None) -> Path:
         """Fetch ``name[:vN|alias]`` and record this run as its consumer."""
         with lifecycle.critical():
+            self._ensure_created()
             return self.artifacts.use(ref, run_id=self.id, dest=dest)
 
     def use_dataset(
@@ -275,7 +290,13 @@ class Run:
         data (bytes, a numpy array; ``name`` required) stored, when small
         (``LABLEDGER_DATASET_COPY_MAX_MB``, default 64), so ``check`` can re-verify it."""
         with lifecycle.critical():
+            self._ensure_created()
             return self.artifacts.use_dataset(self.id, data, name=name, copy=copy)
+
+    def _ensure_created(self) -> None:
+        """Write the run's row now if the first flush has not yet (lineage refers to it)."""
+        if not self._writer.created:
+            self._writer.flush(raise_errors=False)
 
     # --- lifecycle --------------------------------------------------------------------
     def flush(self) -> None:
@@ -324,7 +345,18 @@ class Run:
                 self.id,
                 self._writer.error,
             )
-        self._writer.close(changes)  # the final status lands in the same transaction
+        sealed: list[str] = []
+        offline = getattr(self._writer._store, "offline", False)
+
+        def seal(store: Store, batch: RunBatch, create: RunRecord | None) -> None:
+            if getattr(store, "create_run_batch", None) is None:
+                return  # a team server: sealed after delivery, as below
+            fingerprint = seal_into(store, self.id, self.settings, batch, create)
+            if fingerprint is not None:
+                sealed.append(fingerprint)
+
+        # The final status lands in the same transaction, and so does the fingerprint.
+        self._writer.close(changes, seal=None if offline else seal)
         if self._journal is not None:  # keep it only if the spool could not take the rest
             spooled = self._writer.spooled_to
             self._journal.close(remove=spooled is None or not spooled.startswith("memory"))
@@ -340,7 +372,9 @@ class Run:
                 ", ".join(sorted(self._writer.dropped)),
                 self.id,
             )
-        if self._writer.spooled_to is None and not getattr(self.store, "offline", False):
+        if sealed:
+            pass  # sealed in the final flush (the project has no policy to apply first)
+        elif self._writer.spooled_to is None and not getattr(self.store, "offline", False):
             # else `labledger sync` seals it once the spool or journal is delivered
             seal_run(self.store, self.id, self.settings)  # policy marks, then the fingerprint
         interrupted = lifecycle.deferred_signal()
@@ -385,6 +419,14 @@ def _open_journal(writer: Writer, settings: Settings, start_step: int) -> PointJ
     return open_journal(
         points_dir(settings.journal_dir), writer.run_id, writer.points.append, start
     )
+
+
+def _copy_record(record: RunRecord) -> RunRecord:
+    """The record as ``init`` made it, for the writer to create the run from: later changes
+    to ``run.record`` (config, tags) reach the store through their own batches."""
+    import dataclasses
+
+    return dataclasses.replace(record, config=dict(record.config), tags=list(record.tags))
 
 
 def _read_scalar(value: Any) -> Any:

@@ -9,7 +9,7 @@ import socket
 import sys
 import threading
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -17,7 +17,7 @@ from labledger.config import Settings, load_settings
 from labledger.entities import RunRecord, RunStatus, new_run_id
 from labledger.errors import LabledgerError
 from labledger.sdk import lifecycle
-from labledger.sdk.backend import get_store
+from labledger.sdk.backend import get_store, is_open
 from labledger.sdk.config_input import config_to_dict, parsed_arguments
 from labledger.sdk.mmap_journal import recover as recover_points
 from labledger.sdk.policy import enforce_at_init
@@ -26,6 +26,7 @@ from labledger.sdk.spool import redeliver
 
 if TYPE_CHECKING:
     from labledger.sdk.run import Run
+    from labledger.store.base import Store
 
 current_run = lifecycle.current
 _log = logging.getLogger("labledger")
@@ -106,11 +107,11 @@ def _init(
         settings = settings.with_overrides(offline=mode == "offline")
     reproduces = reproduces or settings.reproduces  # set by `labledger reproduce`
     enforce_at_init(settings, seed=seed, resume=resume, reproduces=reproduces)  # [policy]
-    store = get_store(settings)
-    if settings.uri.startswith(("sqlite", "postgres")):  # a team server client has its own
-        redeliver(store, settings)  # what earlier runs spooled while this store was down
-    if settings.point_journal:
-        recover_points(store, settings.journal_dir)  # after the spool: it may advance seq
+    opener = _opener(settings)
+    background = resume is None and settings.uri.startswith("sqlite")
+    # A new run in a local store: the writer thread opens the store (SQLAlchemy's import, the
+    # schema check) while the script goes on; what it logs meanwhile queues.
+    store: Any = opener if background and not is_open(settings) else opener()
     if config is None and resume is None:
         config = parsed_arguments()
     values, config_kind = config_to_dict(config)
@@ -159,17 +160,52 @@ def _init(
             pid=os.getpid(),
             reproduces=reproduces,
         )
-        store.create_run(record)
-        run = Run(record, store, settings)
-    run._writer.start()
+        run = Run(record, store, settings, create=True)  # written with the first flush
     lifecycle.register(run)
     pending = take_pending_seeds()
     if seed is not None:
         seed_everything(seed)
     elif pending:
         run.record_seeds(pending)
-    _start_capture(run, settings, config_kind, capture)
+    _start_capture(run, settings, config_kind, capture)  # git's subprocesses start first
+    run._writer.start()
     return run
+
+
+def _opener(settings: Settings) -> Callable[[], Store]:
+    """Opens the store and delivers what earlier runs spooled while it was down."""
+
+    def open_store() -> Store:
+        store = get_store(settings)
+        if settings.uri.startswith(("sqlite", "postgres")):  # a team server client has its own
+            _redeliver_once(store, settings)
+        if settings.point_journal:
+            recover_points(store, settings.journal_dir)  # after the spool: it may advance seq
+        return store
+
+    return open_store
+
+
+_delivered: set[str] = set()
+
+
+def _redeliver_once(store: Store, settings: Settings) -> None:
+    """``redeliver`` on the first run of a process, then only when something was spooled
+    since: a journal folder that is missing or empty costs a listing, not a delivery."""
+    from labledger.sdk.spool import journal_dirs
+
+    if settings.uri in _delivered and not any(_has_files(d) for d in journal_dirs(settings)):
+        return
+    _delivered.add(settings.uri)
+    redeliver(store, settings)
+
+
+def _has_files(folder: Path) -> bool:
+    try:
+        with os.scandir(folder) as entries:
+            return any(True for _ in entries)
+    except OSError:
+        return False
 
 
 def _start_capture(run: Run, settings: Settings, config_kind: str, capture: bool) -> None:
@@ -188,38 +224,30 @@ def _start_capture(run: Run, settings: Settings, config_kind: str, capture: bool
         sampler = SystemSampler(run._record_system, interval=settings.system_metrics_interval)
         sampler.start()
         run._helpers.append(sampler)
-    from labledger.capture.registry import CaptureJob
-
-    job = CaptureJob()
-    # The code state first, before training competes for the CPU (DataLoader workers make git
-    # slow): init waits for the git probe, up to GIT_INIT_WAIT; it goes on in the background.
-    if not job.wait("git", GIT_INIT_WAIT):
-        _log.warning(
-            "labledger: git is slow; run %s goes on while its code state is still recorded",
-            run.id,
-        )
-    prober = _CaptureThread(run, job)
+    # The probes run on their own threads, started by the capture thread: init waits for
+    # none of them (a process's later runs get git's answer from a cache checked against
+    # the tree, which takes about a millisecond).
+    prober = _CaptureThread(run)
     prober.start()
     run._helpers.append(prober)
-
-
-GIT_INIT_WAIT = 20.0
-_log = logging.getLogger("labledger")
 
 
 class _CaptureThread(threading.Thread):
     """Collects the capture probes off the training thread; ``finish`` waits for it. A run
     whose code state could not be recorded is tagged ``capture-incomplete``, loudly."""
 
-    def __init__(self, run: Run, job: Any) -> None:
+    def __init__(self, run: Run) -> None:
         super().__init__(name="labledger-capture", daemon=True)
         self.run_ref = run
-        self.job = job
+        try:
+            self.cwd: Path | None = Path.cwd()  # the code state where init was called
+        except OSError:
+            self.cwd = None
 
     def run(self) -> None:
-        from labledger.capture.registry import INCOMPLETE_TAG, incomplete_sections
+        from labledger.capture.registry import INCOMPLETE_TAG, CaptureJob, incomplete_sections
 
-        sections = self.job.collect()
+        sections = CaptureJob(self.cwd).collect()
         self.run_ref._writer.captures.append(sections)
         missing = incomplete_sections(sections)
         if missing:
@@ -233,7 +261,7 @@ class _CaptureThread(threading.Thread):
             sys.stderr.write(message + "\n")
             try:
                 tags = [*run.record.tags, INCOMPLETE_TAG]
-                run.store.update_run(run.id, {"tags": tags})
+                run._writer.flush(raise_errors=True, changes={"tags": tags})
                 run.record.tags[:] = tags
             except Exception as exc:  # never break the user's program over a mark
                 _log.warning("labledger: cannot mark run %s incomplete: %s", run.id, exc)

@@ -57,11 +57,17 @@ def key_problem(key: Any) -> str | None:
 
 
 class Writer:
-    """Drains what one run queues (points, summaries, captures, output, config) into a store."""
+    """Drains what one run queues (points, summaries, captures, output, config) into a store.
+
+    ``store`` may be a callable that opens it: the thread calls it first, so ``init`` does not
+    wait for SQLAlchemy's import and the schema check; what is logged meanwhile queues. With
+    ``create`` (a new run's record), the run's row is written in the transaction of the first
+    flush, not in one of its own.
+    """
 
     def __init__(
         self,
-        store: Store,
+        store: Store | Callable[[], Store],
         run_id: str,
         *,
         flush_interval: float = 0.05,
@@ -71,8 +77,16 @@ class Writer:
         on_death: Callable[[BaseException], None] | None = None,
         settings: Settings | None = None,
         record: RunRecord | None = None,
+        create: RunRecord | None = None,
     ) -> None:
-        self.store = store
+        self._opener: Callable[[], Store] | None = None
+        self._store: Store | None = None
+        if hasattr(store, "write_batch"):
+            self._store = store  # type: ignore[assignment]
+        else:
+            self._opener = store
+        self._open_lock = threading.Lock()
+        self._create = create  # written with the first flush
         self.run_id = run_id
         self.points: collections.deque[Point] = collections.deque()
         self.outputs: collections.deque[OutputLine] = collections.deque()
@@ -101,6 +115,23 @@ class Writer:
         self._next_heartbeat = 0.0
         self._thread = self._new_thread()
 
+    @property
+    def store(self) -> Store:
+        """The store, opened now if the thread has not opened it yet (raises its error)."""
+        store = self._store
+        if store is not None:
+            return store
+        with self._open_lock:
+            if self._store is None:
+                assert self._opener is not None
+                self._store = self._opener()
+            return self._store
+
+    @property
+    def created(self) -> bool:
+        """Whether the run's row is in the store (always, unless ``create`` was given)."""
+        return self._create is None
+
     def _new_thread(self) -> threading.Thread:
         return threading.Thread(target=self._loop, name="labledger-writer", daemon=True)
 
@@ -120,6 +151,14 @@ class Writer:
 
     def _loop(self) -> None:
         try:
+            if self._store is None:
+                started = time.monotonic()
+                try:
+                    self.store  # noqa: B018 - opens it, off the training thread
+                except Exception as exc:  # the first flush reports it (and spools)
+                    self.error = exc
+                if time.monotonic() - started >= self.flush_interval and not self._stop.is_set():
+                    self.flush(raise_errors=False)  # the run is visible as soon as possible
             while not self._stop.wait(self.flush_interval):
                 now = time.time()
                 changes = None
@@ -136,19 +175,29 @@ class Writer:
             if self.on_death is not None:
                 self.on_death(exc)  # the thread ends here; the run's next log() restarts it
 
-    def close(self, changes: dict[str, Any] | None = None, timeout: float | None = None) -> None:
+    def close(
+        self,
+        changes: dict[str, Any] | None = None,
+        timeout: float | None = None,
+        seal: Callable[[Store, RunBatch, RunRecord | None], None] | None = None,
+    ) -> None:
         """Stop the thread, then write everything still queued plus ``changes`` (the final
-        status) in one batch, retrying, then spooling rather than losing it. Never raises."""
+        status) in one batch, retrying, then spooling rather than losing it. Never raises.
+
+        ``seal(store, batch, create)`` may add to that last batch what is computed from the
+        finished record (the fingerprint): it sees the batch about to be written and, while the
+        run's row is not written yet, the record that will create it."""
         self._stop.set()
         if self._thread.is_alive():
             self._thread.join(timeout)
         try:
             for attempt in range(3):
                 try:
-                    self.flush(raise_errors=True, changes=changes)
+                    self.flush(raise_errors=True, changes=changes, seal=seal)
                     return
                 except Exception as exc:
                     changes = None  # already merged into the pending batch
+                    seal = None  # a retry goes without it: the caller seals separately
                     if attempt == 2 or getattr(exc, "permanent", False):
                         self._to_spool(exc)
                         return
@@ -158,30 +207,62 @@ class Writer:
                 self._spool.close()
 
     # --- draining ---------------------------------------------------------------------
-    def flush(self, raise_errors: bool = True, changes: dict[str, Any] | None = None) -> None:
-        """Write everything queued so far in one transaction. Safe to call from any thread;
-        on the main thread a signal waits until the batch is written and accounted for."""
+    def flush(
+        self,
+        raise_errors: bool = True,
+        changes: dict[str, Any] | None = None,
+        seal: Callable[[Store, RunBatch, RunRecord | None], None] | None = None,
+    ) -> None:
+        """Write everything queued so far in one transaction (with the run's creation, if it
+        is still to be written). Safe to call from any thread; on the main thread a signal
+        waits until the batch is written and accounted for."""
         with lifecycle.critical(), self._flush_lock:
             batch = self._collect(changes)
-            if not batch:
+            if not batch and self._create is None:
                 return
             if self._spool is not None:  # the store failed for good: keep order, keep spooling
                 self._to_spool(self.error or StoreUnavailable("store unavailable"))
                 return
             try:
-                self.store.write_batch(self.run_id, batch)
+                try:
+                    store = self.store
+                except Exception as exc:
+                    raise StoreUnavailable(f"cannot open the store: {exc}", permanent=True) from exc
+                if seal is not None:
+                    seal(store, batch, self._create)
+                self._write(store, batch)
             except Exception as exc:
                 self._failed(batch, exc, raise_errors)
                 return
             self._pending = RunBatch()
             self._failures = 0
 
+    def _write(self, store: Store, batch: RunBatch) -> None:
+        from labledger.errors import RunExists
+
+        create = self._create
+        if create is None:
+            store.write_batch(self.run_id, batch)
+            return
+        together = getattr(store, "create_run_batch", None)
+        try:
+            if together is not None:
+                together(create, batch)
+                self._create = None
+                return
+            store.create_run(create)
+        except RunExists:  # created by an earlier attempt whose answer was lost
+            pass
+        self._create = None
+        if batch:
+            store.write_batch(self.run_id, batch)
+
     def _failed(self, batch: RunBatch, exc: Exception, raise_errors: bool) -> None:
         """Keep the batch; spool it once the store looks gone; raise only when asked."""
         self._pending = batch
         self.error = exc
         self._failures += 1
-        if not isinstance(exc, StoreUnavailable) and self._isolate(batch):
+        if not isinstance(exc, StoreUnavailable) and self._create_alone() and self._isolate(batch):
             return
         gone = getattr(exc, "permanent", False) or self._failures >= RETRIES_BEFORE_SPOOL
         if gone and not raise_errors:
@@ -190,6 +271,17 @@ class Writer:
         if raise_errors:
             raise exc
         self._warn_once("write", f"labledger: writing run {self.run_id} failed ({exc}); will retry")
+
+    def _create_alone(self) -> bool:
+        """After the run's creation failed along with its first batch: create it on its own,
+        so the batch can be isolated. False when even that fails."""
+        if self._create is None:
+            return True
+        try:
+            self._write(self.store, RunBatch())
+        except Exception:
+            return False
+        return True
 
     def _isolate(self, batch: RunBatch) -> bool:
         """After an unexpected write error: if the store takes a trivial write, the batch holds
@@ -342,8 +434,9 @@ class Writer:
         from labledger.sdk.spool import open_spool
 
         batch, self._pending = self._pending, RunBatch()
-        if not batch:
+        if not batch and self._create is None:
             return
+        self._create = None  # the spool journals the record first: delivery creates the run
         first = self._spool is None
         if first:
             self._spool = open_spool(self.settings, self.spool_dir, self.run_id, self.record)

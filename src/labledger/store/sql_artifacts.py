@@ -19,7 +19,6 @@ from contextlib import AbstractContextManager
 from typing import Any
 
 from sqlalchemy import Connection, Engine, delete, func, insert, select, text
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 
 from labledger.errors import ArtifactError, ArtifactNotFound, RunNotFound
@@ -46,8 +45,13 @@ class SqlArtifactRegistry:
 
     # --- plumbing ---------------------------------------------------------------------
     def _upsert(self, table: Any) -> Any:
-        dialect = postgresql if self._engine.dialect.name == "postgresql" else sqlite
-        return dialect.insert(table)
+        if self._engine.dialect.name == "postgresql":
+            from sqlalchemy.dialects import postgresql  # ~30 ms to import: PostgreSQL only
+
+            return postgresql.insert(table)
+        from sqlalchemy.dialects import sqlite
+
+        return sqlite.insert(table)
 
     def _versions(self, conn: Connection, rows: Iterable[Any]) -> list[ArtifactVersion]:
         rows = list(rows)

@@ -12,7 +12,6 @@ from collections.abc import Sequence
 from typing import Any
 
 from sqlalchemy import Connection, Select, and_, cast, func, select
-from sqlalchemy.dialects import postgresql
 from sqlalchemy.sql.elements import ColumnElement
 
 from labledger.entities import RunRecord, RunStatus
@@ -45,6 +44,8 @@ def _user_expression(dialect: str) -> Any:
     body = documents.c.body
     extracted: Any
     if dialect == "postgresql":
+        from sqlalchemy.dialects import postgresql  # ~30 ms to import: PostgreSQL stores only
+
         extracted = cast(body, postgresql.JSON)["user"].astext
     else:
         extracted = func.json_extract(body, "$.user")

@@ -1,0 +1,247 @@
+"""The per-process capture cache: reused while nothing changed, never stale.
+
+Each test waits past the cache's racy window (shortened here) so the first capture is cached,
+then changes one thing and checks the next capture shows it exactly as an uncached one does.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import sys
+import time
+from collections.abc import Iterator
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from labledger.capture import environment
+from labledger.capture import git as git_probe
+
+from .conftest import GitRunner
+
+pytestmark = pytest.mark.usefixtures("git_env")
+
+RACY = 0.05
+
+
+@pytest.fixture(autouse=True)
+def short_racy_window(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    monkeypatch.setattr(git_probe, "RACY_SECONDS", RACY)
+    monkeypatch.setattr(environment, "RACY_SECONDS", RACY)
+    git_probe._results.clear()
+    git_probe._layouts.clear()
+    yield
+    git_probe._results.clear()
+    git_probe._layouts.clear()
+
+
+def settle() -> None:
+    time.sleep(RACY * 3)
+
+
+@pytest.fixture
+def repo(tmp_path: Path, git: GitRunner) -> Path:
+    root = tmp_path / "repo"
+    (root / "pkg").mkdir(parents=True)
+    (root / "only_ignored").mkdir()
+    (root / "train.py").write_text("lr = 0.1\n")
+    (root / "pkg" / "model.py").write_text("layers = 2\n")
+    (root / "only_ignored" / "x.log").write_text("log\n")
+    (root / ".gitignore").write_text("*.log\n")
+    git(root, "init", "-q", "-b", "main")
+    git(root, "add", ".")
+    git(root, "commit", "-q", "-m", "first")
+    settle()
+    return root
+
+
+@pytest.fixture
+def git_calls(monkeypatch: pytest.MonkeyPatch) -> list[list[str]]:
+    calls: list[list[str]] = []
+    real = git_probe.run_git
+
+    def counting(args: list[str], cwd: Path, *rest: Any, **kw: Any) -> bytes:
+        calls.append(args)
+        return real(args, cwd, *rest, **kw)
+
+    monkeypatch.setattr(git_probe, "run_git", counting)
+    return calls
+
+
+def fresh(repo: Path) -> dict[str, Any]:
+    """What an uncached capture says now."""
+    return git_probe.capture_git(repo)
+
+
+def test_unchanged_tree_is_answered_without_git(repo: Path, git_calls: list[list[str]]) -> None:
+    first = git_probe.cached_capture_git(repo)
+    git_calls.clear()
+
+    second = git_probe.cached_capture_git(repo)
+
+    assert git_calls == []
+    assert second == first == fresh(repo)
+
+
+def test_cached_result_cannot_be_changed_by_a_caller(repo: Path) -> None:
+    first = git_probe.cached_capture_git(repo)
+    first["untracked"]["evil.py"] = "x"
+    assert git_probe.cached_capture_git(repo)["untracked"] == {}
+
+
+def test_edit_between_two_captures_shows_in_the_second_diff(repo: Path) -> None:
+    assert git_probe.cached_capture_git(repo)["diff"] == ""
+    (repo / "train.py").write_text("lr = 0.2\n")  # same size, within the same clock tick
+
+    second = git_probe.cached_capture_git(repo)
+
+    assert "+lr = 0.2" in second["diff"] and second["dirty"] is True
+    assert second == fresh(repo)
+
+
+def test_edit_that_restores_the_modification_time_is_seen(repo: Path) -> None:
+    path = repo / "pkg" / "model.py"
+    before = path.stat()
+    git_probe.cached_capture_git(repo)
+    path.write_text("layers = 3\n")
+    os.utime(path, ns=(before.st_atime_ns, before.st_mtime_ns))
+
+    assert "+layers = 3" in git_probe.cached_capture_git(repo)["diff"]
+
+
+@pytest.mark.parametrize(
+    "where", ["new.py", "pkg/new.py", "newdir/deep/new.py", "only_ignored/n.py"]
+)
+def test_new_untracked_file_anywhere_is_seen(repo: Path, where: str) -> None:
+    git_probe.cached_capture_git(repo)
+    (repo / where).parent.mkdir(parents=True, exist_ok=True)
+    (repo / where).write_text("print('new')\n")
+
+    second = git_probe.cached_capture_git(repo)
+
+    assert second["untracked"] == {where: "print('new')\n"}
+    assert second == fresh(repo)
+
+
+def test_ignored_file_does_not_show_but_removed_file_does(repo: Path) -> None:
+    git_probe.cached_capture_git(repo)
+    (repo / "pkg" / "run.log").write_text("noise\n")
+    assert git_probe.cached_capture_git(repo) == fresh(repo)
+    (repo / "pkg" / "model.py").unlink()
+
+    second = git_probe.cached_capture_git(repo)
+
+    assert "deleted file mode" in second["diff"]
+    assert second == fresh(repo)
+
+
+def test_commit_checkout_and_staging_are_seen(repo: Path, git: GitRunner) -> None:
+    first = git_probe.cached_capture_git(repo)
+    (repo / "train.py").write_text("lr = 0.3\n")
+    git(repo, "commit", "-q", "-am", "second")
+
+    committed = git_probe.cached_capture_git(repo)
+    assert committed["commit"] == git(repo, "rev-parse", "HEAD") != first["commit"]
+    assert committed["diff"] == ""
+
+    git(repo, "checkout", "-q", "-b", "other")
+    assert git_probe.cached_capture_git(repo)["branch"] == "other"
+
+    (repo / "staged.py").write_text("s = 1\n")
+    git(repo, "add", "staged.py")
+    staged = git_probe.cached_capture_git(repo)
+    assert "staged.py" in staged["diff"] and staged == fresh(repo)
+
+
+def test_a_racy_capture_is_not_reused(
+    repo: Path, git_calls: list[list[str]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(git_probe, "RACY_SECONDS", 60.0)  # everything counts as just changed
+    git_probe.cached_capture_git(repo)
+    git_calls.clear()
+
+    git_probe.cached_capture_git(repo)
+
+    assert git_calls  # asked git again
+
+
+def test_git_environment_change_is_not_served_from_cache(
+    repo: Path, tmp_path: Path, git: GitRunner, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    git_probe.cached_capture_git(repo)
+    other = tmp_path / "other"
+    other.mkdir()
+    git(other, "init", "-q", "-b", "trunk")
+    monkeypatch.setenv("GIT_DIR", str(other / ".git"))
+    monkeypatch.setenv("GIT_WORK_TREE", str(other))
+
+    assert git_probe.cached_capture_git(repo)["branch"] == "trunk"
+
+
+def test_new_repository_below_the_cached_root_is_seen(repo: Path, git: GitRunner) -> None:
+    inner = repo / "pkg"
+    git_probe.cached_capture_git(inner)
+    git(inner, "init", "-q", "-b", "inner")
+
+    assert git_probe.cached_capture_git(inner)["root"] == str(inner.resolve())
+
+
+# --- the environment (package list) -----------------------------------------------------
+
+
+def _fake_dist(folder: Path, name: str, version: str) -> None:
+    info = folder / f"{name}-{version}.dist-info"
+    info.mkdir(parents=True)
+    (info / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {name}\nVersion: {version}\n\n")
+
+
+@pytest.fixture
+def site(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    folder = tmp_path / "site"
+    _fake_dist(folder, "labledger-fake-one", "1.0")
+    monkeypatch.setattr(sys, "path", [str(folder), *sys.path])
+    monkeypatch.setattr(environment, "_cached", None)
+    monkeypatch.setattr(environment, "_cached_key", None)
+    settle()
+    return folder
+
+
+def test_package_list_matches_importlib_metadata(site: Path) -> None:
+    expected: dict[str, str] = {}
+    for dist in metadata.distributions():
+        name = environment.normalize_name(str(dist.metadata["Name"]))
+        expected.setdefault(name, dist.version)
+
+    assert environment.capture_environment()["packages"] == dict(sorted(expected.items()))
+
+
+def test_install_and_uninstall_between_captures_are_seen(site: Path) -> None:
+    assert environment.capture_environment()["packages"]["labledger-fake-one"] == "1.0"
+    _fake_dist(site, "labledger-fake-two", "2.0")
+
+    assert environment.capture_environment()["packages"]["labledger-fake-two"] == "2.0"
+
+    settle()
+    environment.capture_environment()
+    shutil.rmtree(site / "labledger-fake-one-1.0.dist-info")
+
+    assert "labledger-fake-one" not in environment.capture_environment()["packages"]
+
+
+def test_new_sys_path_entry_is_seen(site: Path, tmp_path: Path) -> None:
+    environment.capture_environment()
+    more = tmp_path / "more"
+    _fake_dist(more, "labledger-fake-three", "3.0")
+    sys.path.insert(0, str(more))
+
+    assert environment.capture_environment()["packages"]["labledger-fake-three"] == "3.0"
+
+
+def test_unchanged_environment_is_reused(site: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    first = environment.capture_environment()
+    monkeypatch.setattr(environment, "_compute", lambda: pytest.fail("recomputed"))
+
+    assert environment.capture_environment() == first
