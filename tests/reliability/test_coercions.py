@@ -58,6 +58,7 @@ def test_resuming_a_live_run_warns(tmp_path: Path, caplog: pytest.LogCaptureFixt
             import sys, time
             import labledger as ll
             run = ll.init(project="p", capture=False)
+            run.flush()  # init returns before the run is written; flush() waits for it
             print(run.id, flush=True)
             sys.stdin.readline()
             """

@@ -111,7 +111,9 @@ class Run:
 
     @property
     def store(self) -> Store:
-        """The run's store (opened now if the writer thread has not opened it yet)."""
+        """The run's store (opened now if the writer thread has not opened it yet), holding
+        the run's row: code that writes to the store directly finds the run there."""
+        self._ensure_created()
         return self._writer.store
 
     # --- identity -------------------------------------------------------------------
@@ -374,7 +376,7 @@ class Run:
             )
         if sealed:
             pass  # sealed in the final flush (the project has no policy to apply first)
-        elif self._writer.spooled_to is None and not getattr(self.store, "offline", False):
+        elif self._writer.spooled_to is None and not getattr(self._writer._store, "offline", False):
             # else `labledger sync` seals it once the spool or journal is delivered
             seal_run(self.store, self.id, self.settings)  # policy marks, then the fingerprint
         interrupted = lifecycle.deferred_signal()
