@@ -36,6 +36,7 @@ with open(blob, "wb") as f:
 
 def body(run):
     step = 0
+    run.flush()  # init returns before the run is written: the endings start once it is
     print("ready", flush=True)
     if ending == "os_exit":  # from a watchdog thread, wherever the main thread is
         threading.Timer(rng.uniform(0.05, 0.6), os._exit, (5,)).start()
