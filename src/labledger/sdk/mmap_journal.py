@@ -38,8 +38,8 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-from labledger.entities import RunStatus
-from labledger.errors import RunNotFound
+from labledger.entities import RunRecord, RunStatus
+from labledger.errors import RunExists, RunNotFound
 from labledger.store.base import Store
 
 log = logging.getLogger("labledger")
@@ -225,7 +225,43 @@ def segments(directory: Path, run_id: str) -> list[Path]:
 def remove_files(directory: Path, run_id: str) -> None:
     for path in segments(directory, run_id):
         path.unlink(missing_ok=True)
+    (directory / f"{run_id}{RECORD_SUFFIX}").unlink(missing_ok=True)
     (directory / f"{run_id}.lock").unlink(missing_ok=True)
+
+
+RECORD_SUFFIX = ".run.json"
+
+
+def save_record(directory: Path, record: RunRecord) -> None:
+    """Keep the record of a run whose row is not written yet (``init`` returns before the
+    store is open) beside its journal, so recovery can create the run a crash left unwritten.
+    Like the journal it survives the process, not the machine: no fsync."""
+    import dataclasses
+    import json
+
+    from labledger.encoding import to_jsonable
+
+    data = dataclasses.asdict(record)
+    data.pop("metrics", None)
+    data["status"] = str(record.status)
+    data["config"] = to_jsonable(record.config)
+    data["summary"] = to_jsonable(record.summary)
+    path = directory / f"{record.run_id}{RECORD_SUFFIX}"
+    tmp = path.with_suffix(".tmp")
+    directory.mkdir(parents=True, exist_ok=True)
+    tmp.write_text(json.dumps(data))
+    os.replace(tmp, path)
+
+
+def _saved_record(directory: Path, run_id: str) -> RunRecord | None:
+    import json
+
+    try:
+        data = json.loads((directory / f"{run_id}{RECORD_SUFFIX}").read_text())
+        data["status"] = RunStatus(data["status"])
+        return RunRecord(**data)
+    except (OSError, ValueError, TypeError):
+        return None
 
 
 def read_records(path: Path) -> Iterator[tuple[int, Point]]:
@@ -288,8 +324,13 @@ def _recover_run(store: Store, directory: Path, run_id: str) -> int:
         try:
             record = store.get_run(run_id)
         except RunNotFound:
-            remove_files(directory, run_id)  # the run is gone from this store
-            return 0
+            saved = _saved_record(directory, run_id)
+            if saved is None:
+                remove_files(directory, run_id)  # the run is gone from this store
+                return 0
+            with contextlib.suppress(RunExists):  # it crashed before its first flush
+                store.create_run(saved)
+            record = store.get_run(run_id)
         done = committed_seq(store, run_id)
         points = [
             (*point, seq)

@@ -418,9 +418,18 @@ def _open_journal(writer: Writer, settings: Settings, start_step: int) -> PointJ
     from labledger.sdk.mmap_journal import committed_seq, open_journal, points_dir
 
     start = committed_seq(writer.store, writer.run_id) if start_step else 0  # a resumed run
-    return open_journal(
+    journal = open_journal(
         points_dir(settings.journal_dir), writer.run_id, writer.points.append, start
     )
+    create = writer._create
+    if journal is not None and create is not None:
+        from labledger.sdk.mmap_journal import save_record
+
+        try:
+            save_record(points_dir(settings.journal_dir), create)
+        except OSError as exc:  # the journal still has the points; only an early crash loses
+            log.warning("labledger: cannot keep run %s's record: %s", writer.run_id, exc)
+    return journal
 
 
 def _copy_record(record: RunRecord) -> RunRecord:

@@ -152,13 +152,10 @@ class Writer:
     def _loop(self) -> None:
         try:
             if self._store is None:
-                started = time.monotonic()
                 try:
                     self.store  # noqa: B018 - opens it, off the training thread
                 except Exception as exc:  # the first flush reports it (and spools)
                     self.error = exc
-                if time.monotonic() - started >= self.flush_interval and not self._stop.is_set():
-                    self.flush(raise_errors=False)  # the run is visible as soon as possible
             while not self._stop.wait(self.flush_interval):
                 now = time.time()
                 changes = None
