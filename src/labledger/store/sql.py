@@ -152,15 +152,8 @@ class SqlStore:
     def create_run_batch(self, run: RunRecord, batch: RunBatch) -> None:
         """``create_run`` and ``write_batch`` of its first flush in one transaction (one
         fsync): the SDK's writer creates a run this way."""
-        self._check_writable()
-        try:
+        with self._batch_write():
             self._create_run(run, batch)
-        except OperationalError as exc:
-            raise StoreUnavailable(
-                f"the store cannot take writes: {exc.orig}", permanent=_permanent(exc)
-            ) from exc
-        except OSError as exc:
-            raise StoreUnavailable(f"the store cannot take writes: {exc}", permanent=True) from exc
 
     def _create_run(self, run: RunRecord, batch: RunBatch | None) -> None:
         row = {
@@ -202,20 +195,27 @@ class SqlStore:
             query = select(runs.c.run_id).where(runs.c.run_id == run_id)
             return conn.execute(query).first() is not None
 
-    def _check_writable(self) -> None:
-        """Raise ``StoreUnavailable`` when writes could not reach the store (SQLite: its file
-        deleted or replaced since it was opened)."""
-
-    def write_batch(self, run_id: str, batch: RunBatch) -> None:
+    @contextmanager
+    def _batch_write(self) -> Iterator[None]:
+        """A writer flush: refused when the store cannot take writes, and database or disk
+        errors raised as ``StoreUnavailable`` (the writer spools on it)."""
         self._check_writable()
         try:
-            self._write_batch(run_id, batch)
+            yield
         except OperationalError as exc:
             raise StoreUnavailable(
                 f"the store cannot take writes: {exc.orig}", permanent=_permanent(exc)
             ) from exc
         except OSError as exc:
             raise StoreUnavailable(f"the store cannot take writes: {exc}", permanent=True) from exc
+
+    def _check_writable(self) -> None:
+        """Raise ``StoreUnavailable`` when writes could not reach the store (SQLite: its file
+        deleted or replaced since it was opened)."""
+
+    def write_batch(self, run_id: str, batch: RunBatch) -> None:
+        with self._batch_write():
+            self._write_batch(run_id, batch)
 
     def _write_batch(self, run_id: str, batch: RunBatch) -> None:
         with self._write() as conn:
