@@ -14,9 +14,7 @@ from labledger.errors import MissingExtra
 from labledger.sdk import lifecycle
 from labledger.sdk.backend import get_store
 from labledger.store.base import ArtifactVersion, Store
-from labledger.store.columns import RunColumns
 from labledger.store.filtering import check_range, parse_filter, parse_order
-from labledger.store.rollups import SeriesEnvelope
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
@@ -25,6 +23,8 @@ if TYPE_CHECKING:
 
     from labledger.analysis import ImportanceResult, Significance
     from labledger.sdk.series import History
+    from labledger.store.columns import RunColumns
+    from labledger.store.rollups import SeriesEnvelope
 
 _HOST = socket.gethostname()
 
@@ -403,11 +403,12 @@ def _recover_points(store: Store, settings: Settings) -> None:
     """Replay crashed runs' point journals, exactly once; not while spooled batches wait
     (they may hold points the journal also has: ``init`` and ``sync`` deliver those first)."""
     from labledger.sdk.mmap_journal import pending_runs, recover
-    from labledger.sdk.spool import journal_dirs
-    from labledger.store.journal import journal_files
 
     if not pending_runs(settings.journal_dir):
         return
+    from labledger.sdk.spool import journal_dirs  # the batch journal (msgspec): only now
+    from labledger.store.journal import journal_files
+
     if any(journal_files(d) for d in journal_dirs(settings)):
         return
     recover(store, settings.journal_dir)

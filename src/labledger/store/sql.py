@@ -1,50 +1,33 @@
-"""``SqlStore``: the Store implementation shared by SQLite and PostgreSQL (SQLAlchemy Core)."""
+"""``SqlStore``: the Store implementation shared by SQLite and PostgreSQL (SQLAlchemy Core).
+
+The class holds the connections and transactions; what a batch writes is in ``sql_write``,
+records are built in ``sql_records``, and metric points (the only numpy user) in
+``sql_series``, imported when a series is written or read.
+"""
 
 from __future__ import annotations
 
-import hashlib
 import json
-import math
-import re
 import time
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import numpy as np
-from sqlalchemy import Connection, Engine, delete, func, insert, select, update
+from sqlalchemy import Connection, Engine, func, insert, select
 from sqlalchemy.exc import IntegrityError, OperationalError
 
-from labledger.encoding import flatten, to_jsonable
-from labledger.entities import (
-    UPDATABLE_RUN_FIELDS,
-    MetricSeries,
-    MetricSummary,
-    RunRecord,
-    RunStatus,
-)
-from labledger.errors import (
-    AmbiguousRunId,
-    LabledgerError,
-    PartiallyApplied,
-    RunExists,
-    RunNotFound,
-    StoreUnavailable,
-)
-from labledger.store import sql_columns, sql_rollups, sql_table
+from labledger.encoding import to_jsonable
+from labledger.entities import MetricSeries, RunRecord
+from labledger.errors import PartiallyApplied, RunExists, StoreUnavailable
+from labledger.store import sql_records, sql_table, sql_write
 from labledger.store.base import ArtifactVersion, MetricColumns, RunBatch
-from labledger.store.columns import RunColumns
 from labledger.store.filtering import check_range, parse_filter, parse_order
-from labledger.store.rollups import SeriesEnvelope
 from labledger.store.schema import (
     applied_batches,
     captures,
     documents,
-    metric_chunks,
-    metric_rollups,
     metric_summaries,
     outputs,
-    params,
     runs,
 )
 from labledger.store.sql_artifacts import SqlArtifactRegistry
@@ -53,51 +36,9 @@ from labledger.store.sql_experiments import SqlExperimentStore
 from labledger.store.sql_query import compile_filter, compile_order
 from labledger.store.table import RunActivity, RunTable, TableQuery
 
-_RUN_REF = re.compile(r"^[A-Za-z0-9_.:@/+-]{1,200}$")
-_IN_BATCH = 500
-_COLUMN_NAMES = {"group": "group_name"}
-
-
-def _dumps(value: Any) -> str:
-    return json.dumps(value, sort_keys=True, separators=(",", ":"), allow_nan=False)
-
-
-def _param_row(run_id: str, key: str, value: Any) -> dict[str, Any]:
-    number = float(value) if isinstance(value, (int, float)) else None
-    text = value if isinstance(value, str) else _dumps(value)
-    return {
-        "run_id": run_id,
-        "key": key,
-        "value_num": number,
-        "value_text": text,
-        "value_json": _dumps(value),
-    }
-
-
-_PERMANENT = (
-    "readonly",
-    "read-only",
-    "disk is full",
-    "disk i/o",
-    "no such table",
-    "not a database",
-)
-
-
-def _permanent(exc: OperationalError) -> bool:
-    """Errors retrying will not fix soon (unlike a lock timeout or a dropped connection)."""
-    text = str(exc.orig).lower()
-    return any(word in text for word in _PERMANENT)
-
-
-def _as_float(value: Any) -> float | None:
-    if value is None or isinstance(value, bool):
-        return None if value is None else float(value)
-    try:
-        number = float(value)
-    except (TypeError, ValueError):
-        return None
-    return number if math.isfinite(number) else None
+if TYPE_CHECKING:
+    from labledger.store.columns import RunColumns
+    from labledger.store.rollups import SeriesEnvelope
 
 
 class SqlStore:
@@ -106,6 +47,7 @@ class SqlStore:
     def __init__(self, uri: str, engine: Engine) -> None:
         self.uri = uri
         self._engine = engine
+        self._dialect = engine.dialect.name
         self.artifacts = SqlArtifactRegistry(engine, self._write)
         self.auth = SqlAuthStore(engine, self._write)
         self.experiments = SqlExperimentStore(engine, self._write)
@@ -123,24 +65,6 @@ class SqlStore:
     def _read(self) -> Iterator[Connection]:
         with self._engine.connect() as conn:
             yield conn
-
-    def _insert(self, table: Any) -> Any:
-        # The PostgreSQL dialect module costs ~30 ms to import: only a PostgreSQL store loads it.
-        if self._engine.dialect.name == "postgresql":
-            from sqlalchemy.dialects import postgresql
-
-            return postgresql.insert(table)
-        from sqlalchemy.dialects import sqlite
-
-        return sqlite.insert(table)
-
-    def _least(self, a: Any, b: Any) -> Any:
-        fn = func.least if self._engine.dialect.name == "postgresql" else func.min
-        return fn(func.coalesce(a, b), func.coalesce(b, a))
-
-    def _greatest(self, a: Any, b: Any) -> Any:
-        fn = func.greatest if self._engine.dialect.name == "postgresql" else func.max
-        return fn(func.coalesce(a, b), func.coalesce(b, a))
 
     def close(self) -> None:
         self._engine.dispose()
@@ -181,9 +105,9 @@ class SqlStore:
                 if conn.execute(select(runs.c.run_id).where(runs.c.run_id == run.run_id)).first():
                     raise RunExists(f"a run with ID {run.run_id!r} already exists")
                 conn.execute(insert(runs), [row])
-                self._replace_params(conn, run.run_id, row["config"])
+                sql_write.replace_params(conn, run.run_id, row["config"])
                 if batch is not None and batch:
-                    self._apply(conn, run.run_id, batch)
+                    sql_write.apply_batch(conn, self._dialect, run.run_id, batch)
         except IntegrityError:
             # Lost a race with a concurrent create of the same ID.
             if self._run_exists(run.run_id):
@@ -204,7 +128,7 @@ class SqlStore:
             yield
         except OperationalError as exc:
             raise StoreUnavailable(
-                f"the store cannot take writes: {exc.orig}", permanent=_permanent(exc)
+                f"the store cannot take writes: {exc.orig}", permanent=sql_write.permanent(exc)
             ) from exc
         except OSError as exc:
             raise StoreUnavailable(f"the store cannot take writes: {exc}", permanent=True) from exc
@@ -219,17 +143,17 @@ class SqlStore:
 
     def _write_batch(self, run_id: str, batch: RunBatch) -> None:
         with self._write() as conn:
-            self._apply(conn, run_id, batch)
+            sql_write.apply_batch(conn, self._dialect, run_id, batch)
 
     def write_batch_once(self, run_id: str, key: str | Sequence[str], batch: RunBatch) -> bool:
         keys = [key] if isinstance(key, str) else list(key)
         with self._write() as conn:
             # The key rows and the batch commit together; a concurrent duplicate waits on the
             # keys' row locks (PostgreSQL) or the write lock (SQLite), then finds them.
-            self._current(conn, runs.c.run_id, run_id)
+            sql_write.current(conn, runs.c.run_id, run_id)
             now = time.time()
             claim = (
-                self._insert(applied_batches)
+                sql_write.upsert(self._dialect, applied_batches)
                 .on_conflict_do_nothing(index_elements=["key"])
                 .returning(applied_batches.c.key)
             )
@@ -244,25 +168,8 @@ class SqlStore:
                     f"run {run_id}: {len(keys) - claimed} of {len(keys)} batches were already "
                     "applied; send them one by one"
                 )
-            self._apply(conn, run_id, batch)
+            sql_write.apply_batch(conn, self._dialect, run_id, batch)
             return True
-
-    def _apply(self, conn: Connection, run_id: str, batch: RunBatch) -> None:
-        if batch.config:
-            self._merge_config(conn, run_id, batch.config)
-        if batch.metrics:
-            self._write_metrics(conn, run_id, batch.metrics)
-        if batch.summary:
-            self._set_summary(conn, run_id, batch.summary)
-        if batch.captures:
-            self._put_captures(conn, run_id, batch.captures)
-        if batch.outputs:
-            rows = [
-                {"run_id": run_id, "stream": s, "time": t, "text": x} for s, t, x in batch.outputs
-            ]
-            conn.execute(insert(outputs), rows)
-        if batch.changes:
-            self._update_run(conn, run_id, batch.changes)
 
     def update_run(self, run_id: str, changes: Mapping[str, Any]) -> None:
         self.write_batch(run_id, RunBatch(changes=dict(changes)))
@@ -282,131 +189,6 @@ class SqlStore:
     def append_output(self, run_id: str, lines: Sequence[tuple[str, float, str]]) -> None:
         self.write_batch(run_id, RunBatch(outputs=list(lines)))
 
-    # --- write helpers, each inside the caller's transaction ----------------------------
-    def _update_run(self, conn: Connection, run_id: str, changes: Mapping[str, Any]) -> None:
-        unknown = set(changes) - UPDATABLE_RUN_FIELDS
-        if unknown:
-            raise LabledgerError(f"cannot update run fields: {', '.join(sorted(unknown))}")
-        values = {_COLUMN_NAMES.get(k, k): v for k, v in changes.items()}
-        if "status" in values:
-            values["status"] = str(RunStatus(values["status"]))
-        if "summary" in values:
-            values["summary"] = to_jsonable(values["summary"])
-        result = conn.execute(update(runs).where(runs.c.run_id == run_id).values(values))
-        if result.rowcount == 0:
-            raise RunNotFound(f"no run with ID {run_id!r}")
-
-    def _current(self, conn: Connection, column: Any, run_id: str) -> Any:
-        current = conn.execute(select(column).where(runs.c.run_id == run_id)).scalar()
-        if current is None:
-            raise RunNotFound(f"no run with ID {run_id!r}")
-        return current
-
-    def _merge_config(self, conn: Connection, run_id: str, config: Mapping[str, Any]) -> None:
-        merged = {**self._current(conn, runs.c.config, run_id), **to_jsonable(config)}
-        conn.execute(update(runs).where(runs.c.run_id == run_id).values(config=merged))
-        self._replace_params(conn, run_id, merged)
-
-    def _replace_params(self, conn: Connection, run_id: str, config: Mapping[str, Any]) -> None:
-        conn.execute(delete(params).where(params.c.run_id == run_id))
-        rows = [_param_row(run_id, k, v) for k, v in flatten(config).items()]
-        if rows:
-            conn.execute(insert(params), rows)
-
-    def _put_captures(
-        self, conn: Connection, run_id: str, sections: Mapping[str, Mapping[str, Any]]
-    ) -> None:
-        documents_rows, capture_rows = [], []
-        for section, data in sections.items():
-            body = _dumps(to_jsonable(data))
-            digest = hashlib.sha256(body.encode()).hexdigest()
-            documents_rows.append({"digest": digest, "body": body})
-            capture_rows.append({"run_id": run_id, "section": section, "digest": digest})
-        new_documents = self._insert(documents).on_conflict_do_nothing(index_elements=["digest"])
-        stmt = self._insert(captures)
-        upsert = stmt.on_conflict_do_update(
-            index_elements=["run_id", "section"], set_={"digest": stmt.excluded.digest}
-        )
-        conn.execute(new_documents, documents_rows)
-        conn.execute(upsert, capture_rows)
-
-    def _write_metrics(
-        self, conn: Connection, run_id: str, columns: Mapping[str, MetricColumns]
-    ) -> None:
-        chunk_rows: list[dict[str, Any]] = []
-        summary_rows: list[dict[str, Any]] = []
-        rollup_rows: list[dict[str, Any]] = []
-        for key, col in columns.items():
-            steps = np.ascontiguousarray(col.steps, dtype="<i8")
-            values = np.ascontiguousarray(col.values, dtype="<f8")
-            times = np.ascontiguousarray(col.times, dtype="<f8")
-            n = len(steps)
-            if n == 0:
-                continue
-            if len(values) != n or len(times) != n:
-                raise LabledgerError(f"metric {key!r}: steps, values and times differ in length")
-            chunk_rows.append(
-                {
-                    "run_id": run_id,
-                    "key": key,
-                    "count": n,
-                    "step_min": int(steps.min()),
-                    "step_max": int(steps.max()),
-                    "steps": steps.tobytes(),
-                    "vals": values.tobytes(),
-                    "times": times.tobytes(),
-                }
-            )
-            rollup_rows.extend(sql_rollups.rollup_rows(run_id, key, steps, values))
-            finite = values[np.isfinite(values)]
-            summary_rows.append(
-                {
-                    "run_id": run_id,
-                    "key": key,
-                    "last": _as_float(values[-1]),
-                    "min": float(finite.min()) if finite.size else None,
-                    "max": float(finite.max()) if finite.size else None,
-                    "count": n,
-                    "last_step": int(steps[-1]),
-                    "last_time": float(times[-1]),
-                }
-            )
-        if not chunk_rows:
-            return
-        stmt = self._insert(metric_summaries)
-        ms = metric_summaries.c
-        upsert = stmt.on_conflict_do_update(
-            index_elements=["run_id", "key"],
-            set_={
-                "last": stmt.excluded["last"],
-                "min": self._least(ms.min, stmt.excluded["min"]),
-                "max": self._greatest(ms.max, stmt.excluded["max"]),
-                "count": ms.count + stmt.excluded["count"],
-                "last_step": stmt.excluded.last_step,
-                "last_time": stmt.excluded.last_time,
-            },
-        )
-        conn.execute(insert(metric_chunks), chunk_rows)
-        conn.execute(insert(metric_rollups), rollup_rows)
-        conn.execute(upsert, summary_rows)
-
-    def _set_summary(self, conn: Connection, run_id: str, values: Mapping[str, Any]) -> None:
-        merged = {**self._current(conn, runs.c.summary, run_id), **to_jsonable(dict(values))}
-        conn.execute(update(runs).where(runs.c.run_id == run_id).values(summary=merged))
-        numeric = [
-            {"run_id": run_id, "key": k, "last": _as_float(v), "count": 0}
-            for k, v in values.items()
-            if _as_float(v) is not None
-        ]
-        if numeric:
-            stmt = self._insert(metric_summaries)
-            conn.execute(
-                stmt.on_conflict_do_update(
-                    index_elements=["run_id", "key"], set_={"last": stmt.excluded["last"]}
-                ),
-                numeric,
-            )
-
     def delete_run(self, run_id: str) -> list[ArtifactVersion]:
         from labledger.store.sql_delete import delete_run_rows
 
@@ -415,64 +197,8 @@ class SqlStore:
 
     # --- read side --------------------------------------------------------------------
     def get_run(self, ref: str) -> RunRecord:
-        if not _RUN_REF.match(ref):
-            raise RunNotFound(f"{ref!r} is not a run ID")
         with self._read() as conn:
-            rows = conn.execute(select(runs).where(runs.c.run_id == ref)).mappings().all()
-            if not rows and ref.isalnum():
-                prefix = runs.c.run_id.like(f"{ref.lower()}%")
-                rows = conn.execute(select(runs).where(prefix).limit(5)).mappings().all()
-            if not rows:
-                rows = (
-                    conn.execute(select(runs).where(runs.c.name == ref).limit(5)).mappings().all()
-                )
-            if not rows:
-                raise RunNotFound(f"no run matches {ref!r}")
-            if len(rows) > 1:
-                ids = ", ".join(r["run_id"] for r in rows)
-                raise AmbiguousRunId(f"{ref!r} matches several runs ({ids}): give more characters")
-            return self._records(conn, rows)[0]
-
-    def _records(self, conn: Connection, rows: Sequence[Any]) -> list[RunRecord]:
-        ids = [r["run_id"] for r in rows]
-        stats: dict[str, dict[str, MetricSummary]] = {i: {} for i in ids}
-        for start in range(0, len(ids), _IN_BATCH):
-            batch = ids[start : start + _IN_BATCH]
-            query = select(metric_summaries).where(metric_summaries.c.run_id.in_(batch))
-            for m in conn.execute(query).mappings():
-                stats[m["run_id"]][m["key"]] = MetricSummary(
-                    key=m["key"],
-                    last=m["last"],
-                    min=m["min"],
-                    max=m["max"],
-                    count=m["count"],
-                    last_step=m["last_step"],
-                    last_time=m["last_time"],
-                )
-        return [
-            RunRecord(
-                run_id=r["run_id"],
-                project=r["project"],
-                name=r["name"],
-                status=RunStatus(r["status"]),
-                created_at=r["created_at"],
-                ended_at=r["ended_at"],
-                heartbeat_at=r["heartbeat_at"],
-                group=r["group_name"],
-                tags=list(r["tags"] or []),
-                notes=r["notes"],
-                config=dict(r["config"] or {}),
-                summary=dict(r["summary"] or {}),
-                metrics=stats[r["run_id"]],
-                host=r["host"],
-                pid=r["pid"],
-                exit_code=r["exit_code"],
-                error=r["error"],
-                reproduces=r["reproduces"],
-                fingerprint=r["fingerprint"],
-            )
-            for r in rows
-        ]
+            return sql_records.find_run(conn, ref)
 
     def _where(self, project: str | None, filter: str | None) -> Any:
         condition = compile_filter(parse_filter(filter))
@@ -497,7 +223,7 @@ class SqlStore:
         if offset:
             query = query.offset(offset)
         with self._read() as conn:
-            return self._records(conn, conn.execute(query).mappings().all())
+            return sql_records.records(conn, conn.execute(query).mappings().all())
 
     def run_columns(
         self,
@@ -508,6 +234,8 @@ class SqlStore:
         offset: int = 0,
     ) -> RunColumns:
         """``search_runs`` as columns: one query per table, no record per run."""
+        from labledger.store import sql_columns
+
         check_range("limit", limit)
         check_range("offset", offset)
         where = self._where(project, filter)
@@ -519,12 +247,12 @@ class SqlStore:
         """The runs table page ``query`` asks for (see ``labledger.store.table``)."""
         where = self._where(query.project, query.filter)
         with self._read() as conn:
-            return sql_table.run_table(conn, where, query, self._engine.dialect.name)
+            return sql_table.run_table(conn, where, query, self._dialect)
 
     def column_values(self, query: TableQuery) -> list[tuple[Any, ...]]:
         where = self._where(query.project, query.filter)
         with self._read() as conn:
-            return sql_table.column_values(conn, where, query, self._engine.dialect.name)
+            return sql_table.column_values(conn, where, query, self._dialect)
 
     def column_keys(self, project: str) -> tuple[list[str], list[str]]:
         with self._read() as conn:
@@ -571,28 +299,10 @@ class SqlStore:
         start: int | None = None,
         end: int | None = None,
     ) -> MetricSeries:
-        c = metric_chunks.c
-        columns = [c.steps, c.vals, c.times] if times else [c.steps, c.vals]
-        query = select(*columns).where(c.run_id == run_id, c.key == key).order_by(c.chunk_id)
-        if start is not None:  # only chunks that can hold steps in the range are read
-            query = query.where(c.step_max >= start)
-        if end is not None:
-            query = query.where(c.step_min <= end)
+        from labledger.store import sql_series
+
         with self._read() as conn:
-            chunks = conn.execute(query).all()
-
-        def column(index: int, dtype: str) -> Any:
-            return np.concatenate(
-                [np.frombuffer(chunk[index], dtype=dtype) for chunk in chunks]
-                or [np.empty(0, dtype=dtype)]
-            )
-
-        series = MetricSeries(
-            key, column(0, "<i8"), column(1, "<f8"), column(2, "<f8") if times else None
-        )
-        if start is None and end is None:
-            return series
-        return _step_range(series, start, end)
+            return sql_series.read_metric(conn, run_id, key, times, start, end)
 
     def read_envelope(
         self,
@@ -603,6 +313,8 @@ class SqlStore:
         start: int | None = None,
         end: int | None = None,
     ) -> SeriesEnvelope:
+        from labledger.store import sql_rollups
+
         with self._read() as conn:
             return sql_rollups.read_envelope(conn, run_id, key, points, start, end)
 
@@ -614,6 +326,8 @@ class SqlStore:
         start: int | None = None,
         end: int | None = None,
     ) -> list[SeriesEnvelope]:
+        from labledger.store import sql_rollups
+
         with self._read() as conn:
             return sql_rollups.read_envelopes(conn, series, points, start, end)
 
@@ -629,15 +343,3 @@ class SqlStore:
             query = query.where(outputs.c.time > since)
         with self._read() as conn:
             return [(s, t, x) for s, t, x in conn.execute(query)]
-
-
-def _step_range(series: MetricSeries, start: int | None, end: int | None) -> MetricSeries:
-    keep = np.ones(len(series.steps), dtype=bool)
-    if start is not None:
-        keep &= series.steps >= start
-    if end is not None:
-        keep &= series.steps <= end
-    if keep.all():
-        return series
-    times = None if series.times is None else series.times[keep]
-    return MetricSeries(series.key, series.steps[keep], series.values[keep], times)

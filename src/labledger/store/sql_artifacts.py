@@ -24,6 +24,7 @@ from sqlalchemy.exc import IntegrityError
 from labledger.errors import ArtifactError, ArtifactNotFound, RunNotFound
 from labledger.store.base import ArtifactVersion
 from labledger.store.schema import artifact_aliases, artifact_usage, artifact_versions, runs
+from labledger.store.sql_write import upsert
 
 WriteTransaction = Callable[[], AbstractContextManager[Connection]]
 
@@ -45,13 +46,7 @@ class SqlArtifactRegistry:
 
     # --- plumbing ---------------------------------------------------------------------
     def _upsert(self, table: Any) -> Any:
-        if self._engine.dialect.name == "postgresql":
-            from sqlalchemy.dialects import postgresql  # ~30 ms to import: PostgreSQL only
-
-            return postgresql.insert(table)
-        from sqlalchemy.dialects import sqlite
-
-        return sqlite.insert(table)
+        return upsert(self._engine.dialect.name, table)
 
     def _versions(self, conn: Connection, rows: Iterable[Any]) -> list[ArtifactVersion]:
         rows = list(rows)
