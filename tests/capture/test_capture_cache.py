@@ -189,6 +189,66 @@ def test_new_repository_below_the_cached_root_is_seen(repo: Path, git: GitRunner
     assert git_probe.cached_capture_git(inner)["root"] == str(inner.resolve())
 
 
+def test_unchanged_tree_is_answered_without_stat_ing_every_file(
+    repo: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    first = git_probe.cached_capture_git(repo)
+    if git_probe._results[repo.resolve()][0][3] is None:
+        pytest.skip("no folder watch here (not Linux, or not a local file system)")
+    stat_all = git_probe._stat_all
+    compared: list[int] = []
+    monkeypatch.setattr(git_probe, "_stat_all", lambda p: compared.append(len(p)) or stat_all(p))
+
+    assert git_probe.cached_capture_git(repo) == first
+    assert compared == []  # the watch saw no event
+    (repo / "pkg" / "model.py").write_text("layers = 9\n")
+    assert "+layers = 9" in git_probe.cached_capture_git(repo)["diff"]
+    assert compared  # the event made it compare
+
+
+def test_new_global_ignore_file_in_a_missing_folder_is_seen(
+    repo: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "xdg"))  # does not exist yet
+    (repo / "notes.txt").write_text("todo\n")
+    settle()
+    assert "notes.txt" in git_probe.cached_capture_git(repo)["untracked"]
+    (tmp_path / "xdg" / "git").mkdir(parents=True)
+    assert git_probe.cached_capture_git(repo) == fresh(repo)  # nothing git reads yet
+    (tmp_path / "xdg" / "git" / "ignore").write_text("notes.txt\n")
+
+    second = git_probe.cached_capture_git(repo)
+
+    assert second["untracked"] == {} and second == fresh(repo)
+
+
+def test_edit_in_a_tracked_file_inside_an_ignored_folder_is_seen(
+    repo: Path, git: GitRunner
+) -> None:
+    (repo / "build" / "deep").mkdir(parents=True)
+    (repo / "build" / "deep" / "keep.cfg").write_text("a = 1\n")
+    (repo / ".gitignore").write_text("*.log\nbuild/\n")
+    git(repo, "add", "-f", ".gitignore", "build/deep/keep.cfg")
+    git(repo, "commit", "-q", "-m", "keep")
+    settle()
+    git_probe.cached_capture_git(repo)
+    (repo / "build" / "deep" / "keep.cfg").write_text("a = 2\n")
+
+    assert "+a = 2" in git_probe.cached_capture_git(repo)["diff"]
+
+
+def test_repository_replaced_by_a_copy_at_the_same_path_is_seen(repo: Path, tmp_path: Path) -> None:
+    path = repo / "train.py"
+    git_probe.cached_capture_git(repo)
+    shutil.move(repo, tmp_path / "old")
+    shutil.copytree(tmp_path / "old", repo)  # copy2: same sizes and modification times
+    before = path.stat()
+    path.write_text("lr = 0.9\n")
+    os.utime(path, ns=(before.st_atime_ns, before.st_mtime_ns))
+
+    assert "+lr = 0.9" in git_probe.cached_capture_git(repo)["diff"]
+
+
 # --- the environment (package list) -----------------------------------------------------
 
 
@@ -245,3 +305,21 @@ def test_unchanged_environment_is_reused(site: Path, monkeypatch: pytest.MonkeyP
     monkeypatch.setattr(environment, "_compute", lambda: pytest.fail("recomputed"))
 
     assert environment.capture_environment() == first
+
+
+def test_pip_index_change_is_seen(
+    site: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("PIP_CONFIG_FILE", str(tmp_path / "pip.conf"))
+    monkeypatch.delenv("PIP_INDEX_URL", raising=False)
+    settle()
+    first = environment.capture_environment()["indexes"]["index_url"]
+    monkeypatch.setenv("PIP_INDEX_URL", "https://pkgs.example.com/simple")
+    assert environment.capture_environment()["indexes"]["index_url"] != first
+
+    monkeypatch.delenv("PIP_INDEX_URL")
+    settle()
+    environment.capture_environment()
+    (tmp_path / "pip.conf").write_text("[global]\nindex-url = https://other.example.com/simple\n")
+    indexes = environment.capture_environment()["indexes"]
+    assert indexes["index_url"] == "https://other.example.com/simple"

@@ -18,7 +18,11 @@ import labledger as ll
 from labledger.capture import git as git_probe
 from labledger.config import load_settings
 from labledger.sdk.backend import close_stores, get_store
-from labledger.sdk.fingerprint import compute_fingerprint, verify_fingerprint
+from labledger.sdk.fingerprint import (
+    compute_fingerprint,
+    fingerprint_material,
+    verify_fingerprint,
+)
 from labledger.store.sql import SqlStore
 
 SRC = Path(ll.__file__).resolve().parents[1]
@@ -104,6 +108,23 @@ def test_a_policy_still_marks_before_the_seal() -> None:
     store = get_store(settings)
     assert "policy-violation" in store.get_run(run.id).tags
     assert verify_fingerprint(store, run.id).intact
+
+
+def test_a_short_run_that_uses_and_logs_artifacts_is_sealed_over_them(tmp_path: Path) -> None:
+    weights = tmp_path / "w.bin"
+    weights.write_bytes(b"\x00" * 64)
+    producer = ll.init(project="p", capture=False)
+    producer.log_artifact(weights, name="weights", type="model")
+    producer.finish()
+    consumer = ll.init(project="p", capture=False)
+    consumer.use_artifact("weights", dest=tmp_path / "got")
+    consumer.finish()
+
+    store = get_store()
+    for run, part in ((producer, "artifacts"), (consumer, "data")):
+        assert verify_fingerprint(store, run.id).intact
+        material = fingerprint_material(store, run.id)
+        assert [row["name"] for row in material[part]] == ["weights"]
 
 
 def test_resumed_run_is_sealed_over_its_whole_record() -> None:

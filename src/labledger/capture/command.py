@@ -71,13 +71,20 @@ def _entry_script(argv0: str) -> str | None:
         return None
 
 
+_started: dict[int, float] = {}  # pid -> when that process started
+
+
 def _start_time() -> float | None:
+    pid = os.getpid()
+    if pid in _started:
+        return _started[pid]
     try:
         import psutil
 
-        return float(psutil.Process().create_time())
+        started = _started[pid] = float(psutil.Process(pid).create_time())
     except Exception:
         return None
+    return started
 
 
 def _hydra_cwd() -> str | None:

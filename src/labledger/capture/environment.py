@@ -8,13 +8,13 @@ subdirectory, commit and remote), ``directory`` (a folder installed without ``-e
 distribution came from an index by version; the configured indexes are in ``indexes``
 (credentials stripped). Installed packages rarely change while a program runs, so the result is
 kept per process and reused while ``sys.path``, the stat of its folders (an install or removal
-changes its folder) and the git state of editable installs are unchanged.
+changes its folder), the git state of editable installs and pip's configuration files and
+variables are unchanged.
 """
 
 from __future__ import annotations
 
 import contextlib
-import copy
 import json
 import os
 import re
@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from labledger.capture.git import GitError, run_git
+from labledger.capture.probe import copy_plain
 from labledger.capture.redact import strip_url_credentials
 
 __all__ = ["capture_environment", "install_sources", "normalize_name"]
@@ -205,12 +206,37 @@ def _key(result: dict[str, Any] | None) -> tuple[Any, ...]:
         repos = sorted(
             {str(i["repo"]) for i in result["installs"].values() if i.get("repo") is not None}
         )
-    watched = [*paths, *(f for repo in repos for f in _git_head_files(repo))]
-    return (tuple(sys.path), tuple(watched), tuple(_stat(p) for p in watched))
+    heads = [f for repo in repos for f in (str(Path(repo) / ".git"), *_git_head_files(repo))]
+    watched = (*paths, *heads, *(str(p) for p in _pip_config_files()))
+    return (tuple(sys.path), _pip_variables(), watched, tuple(_stat(p) for p in watched))
+
+
+def _still_valid(key: tuple[Any, ...]) -> bool:
+    """``key`` still describes the environment: the same ``sys.path`` and pip variables, and
+    every watched path (the ``sys.path`` folders, the HEAD files of editable installs' repos,
+    pip's configuration files) has the same stat. The list of watched paths is not rebuilt:
+    it depends only on what is compared (a HEAD file's change changes its stat)."""
+    return bool(
+        key[0] == tuple(sys.path)
+        and key[1] == _pip_variables()
+        and key[3] == tuple(_stat(p) for p in key[2])
+    )
+
+
+def _pip_variables() -> tuple[Any, ...]:
+    """The variables that say where pip looks (``indexes``) and for its configuration."""
+    raw = getattr(os.environ, "_data", None)  # POSIX: the bytes, without decoding each one
+    if isinstance(raw, dict):
+        return tuple(sorted((k, v) for k, v in raw.items() if k[:4] in _PIP_PREFIXES))
+    return tuple(sorted((k, v) for k, v in os.environ.items() if k[:4] in _PIP_NAMES))
+
+
+_PIP_PREFIXES = frozenset({b"PIP_", b"XDG_", b"HOME"})  # HOME: where ~/.pip/pip.conf is
+_PIP_NAMES = frozenset(p.decode() for p in _PIP_PREFIXES)
 
 
 def _racy(key: tuple[Any, ...], started: float) -> bool:
-    newest = max((s[1] for s in key[2] if s is not None), default=0)
+    newest = max((s[1] for s in key[3] if s is not None), default=0)
     return bool(newest >= (started - RACY_SECONDS) * 1e9)
 
 
@@ -294,10 +320,10 @@ def capture_environment() -> dict[str, Any]:
 
     global _cached, _cached_key
     with _lock:
-        if _cached is not None and _cached_key == _key(_cached):
-            return copy.deepcopy(_cached)
+        if _cached is not None and _cached_key is not None and _still_valid(_cached_key):
+            return copy_plain(_cached)
         started = time.time()
         result = _compute()
         key = _key(result)
         _cached, _cached_key = result, (None if _racy(key, started) else key)
-        return copy.deepcopy(result)
+        return copy_plain(result)

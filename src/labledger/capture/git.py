@@ -20,7 +20,9 @@ import threading
 from pathlib import Path
 from typing import Any, NamedTuple
 
+from labledger.capture.probe import copy_plain
 from labledger.capture.redact import looks_like_secret_file, strip_url_credentials
+from labledger.capture.watch import watch_folders
 from labledger.config import DEFAULT_DIRNAME
 
 GIT_TIMEOUT = 60.0  # seconds for one git command (a loaded machine can be very slow)
@@ -398,24 +400,40 @@ def _capture_git(cwd: Path | None = None) -> dict[str, Any]:
 # older than the capture by ``RACY_SECONDS``: a file changed within the same clock tick as the
 # capture (file times are coarse) could otherwise keep its stat and go unseen, the problem git
 # itself calls "racily clean". Repositories with submodules are not cached.
+#
+# Comparing those stats is hundreds of system calls per run. On Linux the folders holding them
+# are watched (``capture.watch``): while no event arrived, the entry is valid without them; any
+# event in a watched folder (or a watch that cannot be trusted) falls back to the comparison.
 
 RACY_SECONDS = 2.0
 _tree_lock = threading.Lock()
-_layouts: dict[Path, _Layout] = {}
-_results: dict[Path, tuple[tuple[Any, ...], dict[str, Any]]] = {}
+_layouts: dict[Path, tuple[_Layout, str, list[str]]] = {}
+_results: dict[Path, tuple[tuple[Any, ...], dict[str, Any]]] = {}  # root -> (key, result)
 
 
 def _cached_layout(here: Path) -> _Layout | None:
     """The layout found for ``here`` before, if no repository appeared in between."""
-    layout = _layouts.get(here)
-    if layout is None or not (layout.root / ".git").exists():
+    entry = _layouts.get(here)
+    if entry is None:
         return None
-    folder = here
-    while folder != layout.root:  # a `git init` below the root would change the answer
-        if (folder / ".git").exists() or folder.parent == folder:
-            return None
-        folder = folder.parent
+    layout, must_exist, must_not_exist = entry
+    exists = os.path.exists
+    if not exists(must_exist) or any(exists(p) for p in must_not_exist):
+        return None  # the repository went away, or a `git init` below its root
     return layout
+
+
+def _layout_entry(here: Path, layout: _Layout) -> tuple[_Layout, str, list[str]] | None:
+    """What ``_cached_layout`` checks: the root's ``.git``, and no ``.git`` between ``here``
+    and the root (None when ``here`` is not below the root)."""
+    probes: list[str] = []
+    folder = here
+    while folder != layout.root:
+        if folder.parent == folder:
+            return None
+        probes.append(str(folder / ".git"))
+        folder = folder.parent
+    return layout, str(layout.root / ".git"), probes
 
 
 def _stat_all(paths: list[Path]) -> tuple[Any, ...]:
@@ -449,8 +467,9 @@ def _git_files(layout: _Layout) -> list[Path]:
     ]
 
 
-def _watched_paths(layout: _Layout, result: dict[str, Any]) -> list[Path] | None:
-    """Every path whose stat the cached ``result`` depends on; None when not cacheable."""
+def _watched_paths(layout: _Layout, result: dict[str, Any]) -> tuple[list[Path], list[Path]] | None:
+    """Every path whose stat the cached ``result`` depends on, and of them the folders git
+    looks into (a new file in any of them matters); None when not cacheable."""
     root = layout.root
     if (root / ".gitmodules").exists():
         return None
@@ -483,7 +502,7 @@ def _watched_paths(layout: _Layout, result: dict[str, Any]) -> list[Path] | None
         refs.append(layout.common_dir / "refs" / "heads" / str(result["branch"]))
     if head.is_file() and head.read_text(errors="replace").startswith("ref: "):
         refs.append(layout.common_dir / head.read_text(errors="replace")[5:].strip())
-    return [*_git_files(layout), *refs, *folders, *files]
+    return [*_git_files(layout), *refs, *folders, *files], folders
 
 
 def _ignored_folders(root: Path, listed: list[bytes]) -> list[str]:
@@ -502,12 +521,41 @@ def _ignored_folders(root: Path, listed: list[bytes]) -> list[str]:
 
 
 def _environment_key() -> tuple[Any, ...]:
+    raw = getattr(os.environ, "_data", None)  # POSIX: the bytes, without decoding each one
+    if isinstance(raw, dict):
+        return tuple(sorted((k, v) for k, v in raw.items() if k[:4] == b"GIT_"))
     return tuple(sorted((k, v) for k, v in os.environ.items() if k.startswith("GIT_")))
+
+
+def _watch_plan(
+    paths: list[Path], folders: list[Path]
+) -> tuple[dict[Path, set[str] | None], list[Path]]:
+    """What to watch so that a change to any of ``paths`` is an event: ``folders`` whole,
+    and for every other path the folder holding it, for its name. A path whose folder does
+    not exist is watched through its nearest existing ancestor, and that missing folder's
+    path is returned to be stat-compared too (its creation must be seen)."""
+    plan: dict[Path, set[str] | None] = dict.fromkeys(folders)
+    missing: list[Path] = []
+    for path in paths:
+        if path in plan and plan[path] is None:
+            continue
+        child, folder = path, path.parent
+        while not folder.is_dir():
+            if folder.parent == folder:
+                break
+            child, folder = folder, folder.parent
+        if child is not path:
+            missing.append(child)
+        if folder not in plan:
+            plan[folder] = set()
+        names = plan[folder]
+        if names is not None:
+            names.add(child.name)
+    return plan, missing
 
 
 def cached_capture_git(cwd: Path | None = None, retries: int = RETRIES) -> dict[str, Any]:
     """``capture_git``, answered from this process's cache when nothing changed since."""
-    import copy
     import time
 
     here = (Path.cwd() if cwd is None else Path(cwd)).absolute()
@@ -517,25 +565,41 @@ def cached_capture_git(cwd: Path | None = None, retries: int = RETRIES) -> dict[
         cached = _results.get(layout.root) if layout is not None else None
     if layout is not None and cached is not None:
         key, result = cached
-        paths, stats, cached_env = key
-        if cached_env == env_key and _stat_all(paths) == stats:
-            return copy.deepcopy(result)
+        paths, stats, cached_env, watch = key
+        if cached_env == env_key:
+
+            def check() -> bool:
+                return bool(_stat_all(paths) == stats)
+
+            if watch.unchanged(check) if watch is not None else check():
+                return copy_plain(result)
     started = time.time()
     result = capture_git(here, retries)
     if not result.get("present") or "attempts" in result:
         return result
     try:
         layout = _layout(here)
-        paths = _watched_paths(layout, result)
+        watched = _watched_paths(layout, result)
     except (GitError, OSError, ValueError):
         return result
-    if paths is None:
+    if watched is None:
         return result
+    paths, folders = watched
+    plan, missing = _watch_plan(paths, folders)
+    paths += missing
+    watch = watch_folders(plan)  # before the stats: a change after them is then an event
     stats = _stat_all(paths)
     newest = max((s[1] for s in stats if s is not None), default=0)
     if newest >= (started - RACY_SECONDS) * 1e9:
+        if watch is not None:
+            watch.close()
         return result  # something changed just now: the next run asks git again
+    entry = _layout_entry(here, layout)
     with _tree_lock:
-        _layouts[here] = layout
-        _results[layout.root] = ((paths, stats, env_key), copy.deepcopy(result))
+        if entry is not None:
+            _layouts[here] = entry
+        old = _results.get(layout.root)
+        _results[layout.root] = ((paths, stats, env_key, watch), copy_plain(result))
+    if old is not None and old[0][3] is not None:
+        old[0][3].close()
     return result

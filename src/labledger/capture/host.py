@@ -7,8 +7,18 @@ import sys
 from pathlib import Path
 from typing import Any
 
+# Per process: what cannot change while it runs (the CPU's model, its physical cores), so a
+# process starting many runs reads /proc and /sys once.
+_fixed: dict[str, Any] = {}
+
 
 def _cpu_model() -> str | None:
+    if "cpu_model" not in _fixed:
+        _fixed["cpu_model"] = _read_cpu_model()
+    return _fixed["cpu_model"]  # type: ignore[no-any-return]
+
+
+def _read_cpu_model() -> str | None:
     import platform
 
     if sys.platform.startswith("linux"):
@@ -39,6 +49,13 @@ def _memory_total() -> int | None:
 
 
 def _physical_cpus() -> int | None:
+    count = _fixed.get("cpu_count_physical")
+    if count is None:
+        count = _fixed["cpu_count_physical"] = _read_physical_cpus()
+    return count
+
+
+def _read_physical_cpus() -> int | None:
     try:
         import psutil
 

@@ -182,7 +182,9 @@ def pending_material(
         config = {**config, **_as_stored(batch.config)}
     for section, data in batch.captures.items():
         captures[section] = _as_stored(data)
-    used, produced = artifact_lineage(store, run_id)
+    # A run still to be created has no lineage: usage and produced versions refer to its row
+    # (foreign keys), and the SDK writes the row before recording either.
+    used, produced = ([], []) if create is not None else artifact_lineage(store, run_id)
     return {
         "config": config,
         "packages": _packages(captures.get("environment", {})),
