@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
+import sys
 
 import pytest
 
@@ -45,3 +47,39 @@ def test_piped_output_has_no_colour_codes() -> None:
     assert "\x1b[" not in listing.stdout
     shown = run_script("runs", "show", run_id[:4], "--json", env=_env())
     assert json.loads(shown.stdout)["run_id"] == run_id
+
+
+def test_runs_ls_loads_only_what_it_uses() -> None:
+    """Subcommands are imported when used: listing runs loads neither numpy, pandas nor
+    Alembic, nor the modules of other commands (analysis, reproduction, the server)."""
+    run_id = make_run(config={"lr": 0.1}, metrics=[{"acc": 0.5}])
+    heavy = [
+        "numpy",
+        "pandas",
+        "alembic",
+        "labledger.analysis",
+        "labledger.repro",
+        "labledger.server",
+        "labledger.sdk.artifacts",
+        "labledger.store.sql_auth",
+    ]
+    code = (
+        "import json, sys\n"
+        "from labledger.cli.main import main\n"
+        "try:\n"
+        "    main()\n"
+        "except SystemExit:\n"
+        f"    print(json.dumps([m for m in {heavy!r} if m in sys.modules]), file=sys.stderr)\n"
+    )
+    for args in (["runs", "ls"], ["runs", "ls", "--json"]):
+        done = subprocess.run(
+            [sys.executable, "-c", code, *args],
+            capture_output=True,
+            text=True,
+            timeout=120,
+            env=_env(),
+            check=False,
+        )
+        assert done.returncode == 0, done.stderr
+        assert json.loads(done.stderr.strip().splitlines()[-1]) == [], args
+        assert run_id in done.stdout

@@ -13,6 +13,7 @@ from rich.tree import Tree
 
 from labledger.cli import render
 from labledger.cli.common import open_api, user_errors
+from labledger.cli.lazy import LazyGroup
 from labledger.sdk.artifacts import Artifacts
 from labledger.store.base import ArtifactVersion
 
@@ -52,7 +53,7 @@ def versions_table(versions: Sequence[ArtifactVersion], title: str | None = None
     return table
 
 
-@click.group("artifacts")
+@click.group("artifacts", cls=LazyGroup, lazy={"rm": "labledger.cli.remove:artifacts_rm"})
 def artifacts_group() -> None:
     """Versioned files and folders: list, inspect, download, alias, trace and verify.
 

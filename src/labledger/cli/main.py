@@ -6,22 +6,42 @@ import sys
 
 import click
 
-from labledger.cli.analysis import compare_command, importance_command
-from labledger.cli.artifacts import artifacts_group, gc_command
-from labledger.cli.export import export_command
-from labledger.cli.importing import import_group
-from labledger.cli.remove import artifacts_rm, runs_rm
-from labledger.cli.report import report_command
-from labledger.cli.repro import check, reproduce, reproductions_group, share, verify
-from labledger.cli.runs import projects_command, runs_group
-from labledger.cli.server import db_group, server_command
-from labledger.cli.sync import sync_command
-from labledger.cli.team import TEAM_COMMANDS
-from labledger.cli.ui import ui_command
+from labledger.cli.lazy import LazyGroup
 from labledger.errors import LabledgerError
 
+COMMANDS = {
+    "artifacts": "labledger.cli.artifacts:artifacts_group",
+    "check": "labledger.cli.repro:check",
+    "compare": "labledger.cli.analysis:compare_command",
+    "db": "labledger.cli.server:db_group",
+    "export": "labledger.cli.export:export_command",
+    "gc": "labledger.cli.artifacts:gc_command",
+    "import": "labledger.cli.importing:import_group",
+    "importance": "labledger.cli.analysis:importance_command",
+    "login": "labledger.cli.team:login_command",
+    "logout": "labledger.cli.team:logout_command",
+    "project": "labledger.cli.team:project_group",
+    "projects": "labledger.cli.runs:projects_command",
+    "report": "labledger.cli.report:report_command",
+    "reproduce": "labledger.cli.repro:reproduce",
+    "reproductions": "labledger.cli.repro:reproductions_group",
+    "runs": "labledger.cli.runs:runs_group",
+    "server": "labledger.cli.server:server_command",
+    "share": "labledger.cli.repro:share",
+    "sync": "labledger.cli.sync:sync_command",
+    "token": "labledger.cli.team:token_group",
+    "ui": "labledger.cli.ui:ui_command",
+    "user": "labledger.cli.team:user_group",
+    "verify": "labledger.cli.repro:verify",
+    "whoami": "labledger.cli.team:whoami_command",
+}
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+
+@click.group(
+    cls=LazyGroup,
+    lazy=COMMANDS,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
 @click.version_option(package_name="labledger")
 def cli() -> None:
     """labledger: every training run recorded completely enough to reproduce it.
@@ -44,30 +64,6 @@ def cli() -> None:
     The store is found from LABLEDGER_URI, LABLEDGER_DIR, labledger.toml, or
     .labledger/ at the git root (the current directory outside git).
     """
-
-
-runs_group.add_command(runs_rm)
-artifacts_group.add_command(artifacts_rm)
-cli.add_command(runs_group)
-cli.add_command(projects_command)
-cli.add_command(export_command)
-cli.add_command(import_group)
-cli.add_command(artifacts_group)
-cli.add_command(gc_command)
-cli.add_command(reproduce)
-cli.add_command(reproductions_group)
-cli.add_command(verify)
-cli.add_command(check)
-cli.add_command(share)
-cli.add_command(sync_command)
-cli.add_command(compare_command)
-cli.add_command(importance_command)
-cli.add_command(report_command)
-cli.add_command(ui_command)
-cli.add_command(server_command)
-cli.add_command(db_group)
-for _command in TEAM_COMMANDS:
-    cli.add_command(_command)
 
 
 # C0 and C1 controls and the Unicode line separators (str.splitlines breaks on several).

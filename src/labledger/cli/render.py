@@ -13,7 +13,6 @@ import time
 from collections.abc import Iterable
 from typing import Any
 
-import numpy as np
 from rich import box
 from rich.console import Console
 from rich.table import Table
@@ -35,12 +34,14 @@ PIPED_WIDTH = 200
 
 
 def make_console(*, stderr: bool = False) -> Console:
-    """A console on stdout (or stderr); Rich drops colours itself when it is not a terminal."""
-    console = Console(stderr=stderr, highlight=False, soft_wrap=False)
+    """A console on stdout (or stderr); Rich drops colours itself when it is not a terminal.
+
+    No emoji codes: a run named ``:fire:`` prints as it is named (and Rich's emoji table is
+    not loaded for a note that holds a colon)."""
+    console = Console(stderr=stderr, highlight=False, soft_wrap=False, emoji=False)
     if not console.is_terminal:
-        console = Console(
-            stderr=stderr, highlight=False, soft_wrap=False, width=max(console.width, PIPED_WIDTH)
-        )
+        width = max(console.width, PIPED_WIDTH)
+        console = Console(stderr=stderr, highlight=False, soft_wrap=False, emoji=False, width=width)
     return console
 
 
@@ -143,6 +144,8 @@ def format_field(key: str, value: Any, digits: int = 6) -> str:
 
 def sparkline(values: Any, width: int = 24) -> str:
     """A series as ``width`` unicode block characters (bucket means; NaN buckets blank)."""
+    import numpy as np  # only commands that draw a series pay for it
+
     data = np.asarray(values, dtype=np.float64)
     if data.size == 0:
         return ""
@@ -168,6 +171,8 @@ def sparkline(values: Any, width: int = 24) -> str:
 
 
 def _nanmean(bucket: Any) -> float:
+    import numpy as np
+
     finite = bucket[np.isfinite(bucket)]
     return float(finite.mean()) if finite.size else math.nan
 

@@ -27,13 +27,20 @@ from labledger.cli.common import (
     user_errors,
     warn_unknown_keys,
 )
-from labledger.cli.diff_view import diff_command
-from labledger.cli.show import show_command
+from labledger.cli.lazy import LazyGroup
 from labledger.sdk.api import RunList, RunView
 from labledger.store.filtering import parse_filter
 
 
-@click.group("runs")
+@click.group(
+    "runs",
+    cls=LazyGroup,
+    lazy={
+        "diff": "labledger.cli.diff_view:diff_command",
+        "rm": "labledger.cli.remove:runs_rm",
+        "show": "labledger.cli.show:show_command",
+    },
+)
 def runs_group() -> None:
     """List, inspect and compare recorded runs.
 
@@ -372,7 +379,3 @@ def projects_command(as_json: bool) -> None:
         when = render.format_relative(row["latest_created_at"])
         table.add_row(Text(row["project"]), str(row["runs"]), Text(f"{row['latest_run']} ({when})"))
     console.print(table)
-
-
-runs_group.add_command(show_command)
-runs_group.add_command(diff_command)

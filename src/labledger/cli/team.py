@@ -270,13 +270,3 @@ def project_list(server: str | None, db: str | None) -> None:
         for p in client.list_projects():
             members = ", ".join(f"{u}:{r}" for u, r in sorted(p["members"].items()))
             click.echo(f"{p['name']}  {members or '(no members)'}")
-
-
-TEAM_COMMANDS = (
-    login_command,
-    logout_command,
-    whoami_command,
-    token_group,
-    user_group,
-    project_group,
-)

@@ -11,6 +11,7 @@ import json
 import time
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
+from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Connection, Engine, func, insert, select
@@ -19,7 +20,7 @@ from sqlalchemy.exc import IntegrityError, OperationalError
 from labledger.encoding import to_jsonable
 from labledger.entities import MetricSeries, RunRecord
 from labledger.errors import PartiallyApplied, RunExists, StoreUnavailable
-from labledger.store import sql_records, sql_table, sql_write
+from labledger.store import sql_records, sql_write
 from labledger.store.base import ArtifactVersion, MetricColumns, RunBatch
 from labledger.store.filtering import check_range, parse_filter, parse_order
 from labledger.store.schema import (
@@ -30,15 +31,15 @@ from labledger.store.schema import (
     outputs,
     runs,
 )
-from labledger.store.sql_artifacts import SqlArtifactRegistry
-from labledger.store.sql_auth import SqlAuthStore
-from labledger.store.sql_experiments import SqlExperimentStore
 from labledger.store.sql_query import compile_filter, compile_order
-from labledger.store.table import RunActivity, RunTable, TableQuery
 
 if TYPE_CHECKING:
     from labledger.store.columns import RunColumns
     from labledger.store.rollups import SeriesEnvelope
+    from labledger.store.sql_artifacts import SqlArtifactRegistry
+    from labledger.store.sql_auth import SqlAuthStore
+    from labledger.store.sql_experiments import SqlExperimentStore
+    from labledger.store.table import RunActivity, RunTable, TableQuery
 
 
 class SqlStore:
@@ -48,9 +49,25 @@ class SqlStore:
         self.uri = uri
         self._engine = engine
         self._dialect = engine.dialect.name
-        self.artifacts = SqlArtifactRegistry(engine, self._write)
-        self.auth = SqlAuthStore(engine, self._write)
-        self.experiments = SqlExperimentStore(engine, self._write)
+
+    # The registries beside the runs, each loaded on first use (a runs query needs none).
+    @cached_property
+    def artifacts(self) -> SqlArtifactRegistry:
+        from labledger.store.sql_artifacts import SqlArtifactRegistry
+
+        return SqlArtifactRegistry(self._engine, self._write)
+
+    @cached_property
+    def auth(self) -> SqlAuthStore:
+        from labledger.store.sql_auth import SqlAuthStore
+
+        return SqlAuthStore(self._engine, self._write)
+
+    @cached_property
+    def experiments(self) -> SqlExperimentStore:
+        from labledger.store.sql_experiments import SqlExperimentStore
+
+        return SqlExperimentStore(self._engine, self._write)
 
     # --- plumbing ---------------------------------------------------------------------
     @contextmanager
@@ -216,14 +233,14 @@ class SqlStore:
     ) -> list[RunRecord]:
         check_range("limit", limit)
         check_range("offset", offset)
-        query = select(runs).where(self._where(project, filter))
+        query = sql_records.select_runs().where(self._where(project, filter))
         query = query.order_by(*compile_order(parse_order(list(order_by))))
         if limit is not None:
             query = query.limit(limit)
         if offset:
             query = query.offset(offset)
         with self._read() as conn:
-            return sql_records.records(conn, conn.execute(query).mappings().all())
+            return sql_records.records(conn, conn.execute(query).all())
 
     def run_columns(
         self,
@@ -243,22 +260,31 @@ class SqlStore:
         with self._read() as conn:
             return sql_columns.run_columns(conn, where, order, limit, offset)
 
+    # The UI's runs table (``labledger.store.table``), loaded by the first page asked for.
     def run_table(self, query: TableQuery) -> RunTable:
         """The runs table page ``query`` asks for (see ``labledger.store.table``)."""
+        from labledger.store import sql_table
+
         where = self._where(query.project, query.filter)
         with self._read() as conn:
             return sql_table.run_table(conn, where, query, self._dialect)
 
     def column_values(self, query: TableQuery) -> list[tuple[Any, ...]]:
+        from labledger.store import sql_table
+
         where = self._where(query.project, query.filter)
         with self._read() as conn:
             return sql_table.column_values(conn, where, query, self._dialect)
 
     def column_keys(self, project: str) -> tuple[list[str], list[str]]:
+        from labledger.store import sql_table
+
         with self._read() as conn:
             return sql_table.column_keys(conn, project)
 
     def run_activity(self) -> list[RunActivity]:
+        from labledger.store import sql_table
+
         with self._read() as conn:
             return sql_table.run_activity(conn)
 
