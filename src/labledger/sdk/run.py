@@ -100,7 +100,8 @@ class Run:
             create=_copy_record(record) if create else None,
         )
         self._journal = _open_journal(self._writer, settings, start_step)
-        self._writer.journaled = self._journal is not None
+        if self._journal is not None:
+            self._writer.attach(self._journal)
         self._append = self._sink()
         self._step = start_step
         self._system_step = 0

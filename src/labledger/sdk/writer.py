@@ -31,7 +31,7 @@ from labledger.entities import RunRecord
 from labledger.errors import StoreUnavailable
 from labledger.sdk import lifecycle
 from labledger.sdk.mmap_journal import SECTION as JOURNAL_SECTION
-from labledger.sdk.mmap_journal import last_seq
+from labledger.sdk.mmap_journal import PointJournal
 from labledger.store.base import MetricColumns, RunBatch, Store
 
 log = logging.getLogger("labledger")
@@ -100,7 +100,8 @@ class Writer:
         self.on_death = on_death
         self.settings = settings  # where to journal what the store cannot take
         self.record = record
-        self.journaled = False  # points carry a journal sequence number (mmap_journal)
+        self.journal: PointJournal | None = None  # what run.log journals points into
+        self._journal_seq = 0  # the sequence number of the last journaled point drained
         self.dropped: dict[str, int] = {}  # metric key (repr for non-strings) -> points skipped
         self.drop_reasons: dict[str, str] = {}
         self.spooled_to: str | None = None  # where unwritten batches went, once spooling
@@ -126,6 +127,12 @@ class Writer:
                 assert self._opener is not None
                 self._store = self._opener()
             return self._store
+
+    def attach(self, journal: PointJournal) -> None:
+        """Count the points ``journal`` hands over: each flush records the sequence number it
+        commits, and the journal's segments are deleted once committed."""
+        self.journal = journal
+        self._journal_seq = journal.start_seq
 
     @property
     def created(self) -> bool:
@@ -233,6 +240,8 @@ class Writer:
                 return
             self._pending = RunBatch()
             self._failures = 0
+            if self.journal is not None and JOURNAL_SECTION in batch.captures:
+                self.journal.release(batch.captures[JOURNAL_SECTION]["seq"])
 
     def _write(self, store: Store, batch: RunBatch) -> None:
         from labledger.errors import RunExists
@@ -312,9 +321,11 @@ class Writer:
         points = _drain(self.points)
         if points:
             batch.metrics = _merge(batch.metrics, self._columnize_safely(points))
-            seq = last_seq(points) if self.journaled else 0  # journaled points carry it
-            if seq:
-                batch.captures[JOURNAL_SECTION] = {"seq": seq}
+            if self.journal is not None:  # journaled points are 3-tuples, the others 4-tuples
+                journaled = 4 * len(points) - sum(map(len, points))
+                if journaled:
+                    self._journal_seq += journaled
+                    batch.captures[JOURNAL_SECTION] = {"seq": self._journal_seq}
         for queue, target in (
             (self.summaries, batch.summary),
             (self.captures, batch.captures),
