@@ -7,6 +7,7 @@ durations, sparklines, table styles) lives in ``render.py``.
 from __future__ import annotations
 
 import re
+import weakref
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -126,10 +127,24 @@ DEFAULT_COLUMNS = ("id", "project", "name", "status", "created", "runtime")
 _FIELD_MENTION = re.compile(r"(?:^|[\s(,+-])(metrics|config|params?)\.((?:`[^`]+`|[\w/\-:@.])+)")
 
 
+# Each listed run's final metrics and flattened config, computed once: every value column
+# (and the choice of columns) reads one key of them for every run.
+_VALUES: weakref.WeakKeyDictionary[RunView, tuple[dict[str, Any], dict[str, Any]]] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def _values(run: RunView, namespace: str) -> dict[str, Any]:
+    """``run.metrics`` (``namespace`` "metrics") or ``run.params`` (else), read-only."""
+    cached = _VALUES.get(run)
+    if cached is None:
+        cached = _VALUES[run] = (run.metrics, run.params)
+    return cached[0] if namespace == "metrics" else cached[1]
+
+
 def _value_column(namespace: str, key: str, header: str) -> Column:
     def get(run: RunView) -> Any:
-        source = run.metrics if namespace == "metrics" else run.params
-        return source.get(key)
+        return _values(run, namespace).get(key)
 
     return Column(f"{namespace}.{key}", header, get, _plain_cell, "right")
 
@@ -150,7 +165,7 @@ def parse_column(spec: str) -> Column:
 
 def _varying_config_keys(runs: RunList) -> list[str]:
     """Config keys whose value is not the same in every listed run (all keys for one run)."""
-    params = [r.params for r in runs]
+    params = [_values(r, "config") for r in runs]
     keys = sorted({k for p in params for k in p})
     if len(runs) <= 1:
         return keys
@@ -186,7 +201,9 @@ def auto_columns(
     in --filter/--sort; the name; config keys that vary and final metrics, alternating; then
     runtime, created and (when it varies) project. Constant and identity columns go before
     metrics do. Returns (columns, hidden names)."""
-    metric_keys = sorted({k for r in runs for k in r.metrics if not k.startswith(SYSTEM_PREFIX)})
+    metric_keys = sorted(
+        {k for r in runs for k in _values(r, "metrics") if not k.startswith(SYSTEM_PREFIX)}
+    )
     config_keys = _varying_config_keys(runs)
     clash = set(metric_keys) & set(config_keys)
 
@@ -233,7 +250,11 @@ def auto_columns(
     return shown_attrs + shown_values, hidden
 
 
-def runs_table(runs: RunList, columns: Sequence[Column], title: str | None = None) -> Table:
+def runs_table(
+    runs: RunList, columns: Sequence[Column], title: str | None = None, *, wrap: bool = True
+) -> Table:
+    """``wrap=False`` for columns known to fit (``auto_columns``): the same table, drawn
+    without Rich measuring how to wrap every cell (about half of its rendering time)."""
     table = render.data_table(title)
     for column in columns:
         style = (
@@ -241,7 +262,9 @@ def runs_table(runs: RunList, columns: Sequence[Column], title: str | None = Non
             if column.name.startswith("config.")
             else ("magenta" if column.name.startswith("metrics.") else None)
         )
-        table.add_column(column.header, justify=column.justify, header_style=style)
+        table.add_column(
+            column.header, justify=column.justify, header_style=style, no_wrap=not wrap
+        )
     for run in runs:
         table.add_row(*(column.cell(column.value(run)) for column in columns))
     return table
@@ -324,10 +347,11 @@ def ls_command(
         render.make_console(stderr=True).print("No runs match.", style="dim")
         return
     hidden: list[str] = []
-    if not chosen:
+    fitted = not chosen
+    if fitted:
         mentioned = _mentioned([filter_ or "", *split_keys(sort)])
         chosen, hidden = auto_columns(runs, mentioned, console.width)
-    console.print(runs_table(runs, chosen))
+    console.print(runs_table(runs, chosen, wrap=not fitted))
     notes = []
     if limit and len(runs) == limit:
         total = api.count_runs(project, filter_)
