@@ -1,7 +1,10 @@
-"""The writer's columnizing: uniform and mixed key sets give the same columns."""
+"""The writer's columnizing (the fast path equals the key-by-key path) and its loop (a
+backlog is drained back to back, without loss)."""
 
 from __future__ import annotations
 
+import threading
+import time
 from typing import Any
 
 import numpy as np
@@ -9,7 +12,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from labledger.errors import StoreUnavailable
 from labledger.sdk.writer import Writer
+from labledger.store.base import RunBatch
 
 
 def columnize(points: list[tuple[float, int, dict[str, Any]]]) -> dict[str, tuple[list, list]]:
@@ -51,3 +56,141 @@ def test_numpy_and_bool_values_and_non_scalars(caplog: pytest.LogCaptureFixture)
     vectors = [(0.0, 0, {"v": np.zeros(3), "x": 1.0}), (1.0, 1, {"v": np.ones(3)})]
     assert columnize(vectors) == {"x": ([0], [1.0])}
     assert "not a scalar" in caplog.text
+
+
+def by_key(points: list[tuple[float, int, dict[str, Any]]]) -> dict[str, tuple[list, list, list]]:
+    """The writer's key-by-key path (no fast path), as plain lists."""
+    writer = Writer(None, "r")  # type: ignore[arg-type]
+    steps = np.array([p[1] for p in points], dtype=np.int64)
+    times = np.array([p[0] for p in points], dtype=np.float64)
+    columns = writer._by_key([p[2] for p in points], steps, times)
+    return {k: (c.steps.tolist(), c.values.tolist(), c.times.tolist()) for k, c in columns.items()}
+
+
+def fast(points: list[tuple[float, int, dict[str, Any]]]) -> dict[str, tuple[list, list, list]]:
+    columns = Writer(None, "r")._columnize(points)  # type: ignore[arg-type]
+    return {k: (c.steps.tolist(), c.values.tolist(), c.times.tolist()) for k, c in columns.items()}
+
+
+def same(a: dict[str, tuple[list, list, list]], b: dict[str, tuple[list, list, list]]) -> bool:
+    """Equal columns, NaN equal to NaN (and the same keys in the same order)."""
+    if list(a) != list(b):
+        return False
+    return all(
+        a[k][0] == b[k][0]
+        and a[k][2] == b[k][2]
+        and np.array_equal(np.array(a[k][1]), np.array(b[k][1]), equal_nan=True)
+        for k in a
+    )
+
+
+any_float = st.floats(width=64)  # NaN and +-inf included
+key_sets = st.lists(
+    st.lists(st.sampled_from(["loss", "acc", "val/loss", "lr", "m/0", "m/1"]), unique=True),
+    min_size=1,
+    max_size=10,
+)
+
+
+@given(key_sets, st.data())
+def test_fast_columns_equal_the_key_by_key_path(sets: list[list[str]], data: st.DataObject) -> None:
+    """On random flushes (a few alternating key sets in any order, NaN and +-inf values,
+    steps out of order and repeated) the fast path gives the key-by-key path's columns."""
+    n = data.draw(st.integers(1, 60))
+    points = []
+    for i in range(n):
+        keys = data.draw(st.sampled_from(sets))
+        step = data.draw(st.integers(-5, 40))
+        points.append((1000.0 + i, step, {k: data.draw(any_float) for k in keys}))
+    assert same(fast(points), by_key(points))
+
+
+def test_fast_path_shapes_one_key_set_many_and_too_many() -> None:
+    rng = np.random.default_rng(4)
+    values = rng.normal(size=(300, 20))
+    values[rng.random(values.shape) < 0.05] = np.nan
+    values[0, 0], values[1, 1] = np.inf, -np.inf
+    steps = rng.permutation(300)
+    names = [f"m{j}" for j in range(20)]
+    rows = [dict(zip(names, row, strict=True)) for row in values.tolist()]
+    one = [(float(i), int(steps[i]), rows[i]) for i in range(300)]
+    assert same(fast(one), by_key(one))
+    single = [(float(i), i, {"loss": float(values[i, 0])}) for i in range(300)]
+    assert same(fast(single), by_key(single))
+    # every other point in reverse key order, then more key sets than the grouped path takes
+    reordered = [(t, s, dict(reversed(d.items())) if s % 2 else d) for t, s, d in one]
+    assert same(fast(reordered), by_key(reordered))
+    many = [(float(i), i, {f"k{i % 12}": 1.0, "all": float(i)}) for i in range(300)]
+    assert same(fast(many), by_key(many))
+    with_empty = [(0.0, 0, {}), (1.0, 1, {"a": 1.0}), (2.0, 2, {}), (3.0, 3, {"a": 2.0})]
+    assert fast(with_empty) == {"a": ([1, 3], [1.0, 2.0], [1.0, 3.0])}
+
+
+def test_none_in_a_uniform_flush_still_warns(caplog: pytest.LogCaptureFixture) -> None:
+    points = [(0.0, 0, {"a": 1.0, "b": None}), (1.0, 1, {"a": 2.0, "b": 3.0})]
+    result = fast(points)
+    assert result["a"][1] == [1.0, 2.0]
+    assert np.isnan(result["b"][1][0]) and result["b"][1][1] == 3.0
+    assert "got None" in caplog.text
+
+
+class _SlowStore:
+    """Takes every batch, each write taking longer than the writer's flush interval."""
+
+    def __init__(self, delay: float) -> None:
+        self.delay = delay
+        self.steps: list[int] = []
+        self.fail = False
+
+    def write_batch(self, run_id: str, batch: RunBatch) -> None:
+        time.sleep(self.delay)
+        if self.fail:
+            raise StoreUnavailable("down for the test")
+        if "x" in batch.metrics:
+            self.steps.extend(batch.metrics["x"].steps.tolist())
+
+
+class _Waits(threading.Event):
+    """The writer's stop event, recording how long the loop asks to sleep."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.asked: list[float] = []
+
+    def wait(self, timeout: float | None = None) -> bool:
+        self.asked.append(-1.0 if timeout is None else timeout)
+        return super().wait(timeout)
+
+
+def _run_writer(store: _SlowStore, flushes: int) -> _Waits:
+    writer = Writer(store, "r", flush_interval=0.01)  # type: ignore[arg-type]
+    waits = writer._stop = _Waits()
+    writer.start()
+    step = 0
+    deadline = time.monotonic() + 60  # a safety net, not a measurement
+    while len(waits.asked) <= flushes and time.monotonic() < deadline:
+        writer.points.append((0.0, step, {"x": float(step)}))
+        step += 1
+        if step % 1000 == 0:
+            time.sleep(0.001)  # let the writer in: a backlog keeps arriving
+    store.fail = False  # a failing store is back before the run ends
+    writer.close()
+    return waits
+
+
+def test_a_backlog_is_drained_back_to_back_without_loss() -> None:
+    """A flush that takes longer than the interval is followed by the next one at once
+    (the loop asks to wait 0), and every point lands once, in order."""
+    store = _SlowStore(delay=0.05)
+    waits = _run_writer(store, flushes=4)
+    assert waits.asked[0] == 0.01  # the first flush comes on its interval
+    assert all(w == 0.0 for w in waits.asked[1:4])
+    assert store.steps == list(range(len(store.steps))) and len(store.steps) > 0
+
+
+def test_a_failing_store_is_retried_on_the_interval() -> None:
+    store = _SlowStore(delay=0.02)
+    store.fail = True
+    waits = _run_writer(store, flushes=3)
+    assert waits.asked[:3] == [0.01, 0.01, 0.01]
+    assert store.steps == list(range(len(store.steps))) and len(store.steps) > 0

@@ -141,3 +141,48 @@ def test_upgrade_to_0005_backfills_rollups_of_existing_chunks(tmp_path) -> None:
     assert got.level == expected.level and np.array_equal(got.steps, expected.steps)
     assert np.array_equal(got.max, expected.max, equal_nan=True)
     _check(got, steps, values, 1000, None, 200)
+
+
+def _matrix_series(rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    n = int(rng.integers(1, 3_000))
+    steps = np.cumsum(rng.integers(0, 40, n))
+    if rng.random() < 0.5:
+        steps = rng.permutation(steps)  # non-monotonic steps
+    values = rng.normal(size=(int(rng.integers(2, 12)), n))
+    values[rng.random(values.shape) < 0.05] = np.nan
+    values[rng.random(values.shape) < 0.01] = np.inf
+    values[rng.random(values.shape) < 0.01] = -np.inf
+    values[0, :] = np.nan  # one key never has a number
+    return steps, values
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_rollups_of_a_matrix_equal_those_of_each_key(seed: int) -> None:
+    """Keys logged together are rolled up in one pass: every key's buckets, and their
+    encoding, equal those computed for that key alone."""
+    from labledger.store import rollups
+
+    steps, values = _matrix_series(np.random.default_rng(seed))
+    together = rollups.chunk_rollups(steps, values)
+    for i, row in enumerate(values):
+        alone = rollups.chunk_rollups(steps, row)
+        for (level, matrix_buckets), (level_alone, buckets) in zip(together, alone, strict=True):
+            assert level == level_alone
+            picked = rollups.row(matrix_buckets, i)
+            for name in ("bucket", "total", "n", "sum", "min", "max", "last"):
+                assert np.array_equal(
+                    getattr(picked, name), getattr(buckets, name), equal_nan=True
+                ), name
+            assert rollups.encode_rows(matrix_buckets)[i] == buckets.encode()
+
+
+def test_a_flush_of_keys_sharing_steps_writes_the_rows_of_each_key_alone() -> None:
+    from labledger.store.sql_rollups import batch_rollup_rows, rollup_rows
+
+    rng = np.random.default_rng(11)
+    steps, values = _matrix_series(rng)
+    other = np.sort(rng.integers(0, 10_000, 50))  # a key with steps of its own
+    series = [(f"k{i}", steps, values[i]) for i in range(len(values))]
+    series.insert(1, ("own", other, rng.normal(size=50)))
+    expected = [row for key, s, v in series for row in rollup_rows("r", key, s, v)]
+    assert batch_rollup_rows("r", series) == expected

@@ -22,7 +22,6 @@ import threading
 import time
 from collections.abc import Callable
 from itertools import chain
-from operator import itemgetter
 from pathlib import Path
 from typing import Any
 
@@ -163,7 +162,9 @@ class Writer:
                     self.store  # noqa: B018 - opens it, off the training thread
                 except Exception as exc:  # the first flush reports it (and spools)
                     self.error = exc
-            while not self._stop.wait(self.flush_interval):
+            wait = self.flush_interval
+            while not self._stop.wait(wait):
+                started = time.monotonic()
                 now = time.time()
                 changes = None
                 if now >= self._next_heartbeat:
@@ -174,6 +175,14 @@ class Writer:
                 except Exception as exc:  # a bug here must not stop the thread
                     self.error = exc
                     self._warn_once("loop", f"labledger: background flush failed: {exc!r}")
+                # Flushes start one interval apart; one that took longer means points came
+                # faster than they were written: the next starts at once, so the backlog stays
+                # what queues during one flush instead of growing (a failing store is retried
+                # on the interval).
+                elapsed = time.monotonic() - started
+                wait = self.flush_interval
+                if not self._failures:
+                    wait = max(wait - elapsed, 0.0)
         except BaseException as exc:
             self.error = exc
             if self.on_death is not None:
@@ -363,16 +372,24 @@ class Writer:
         """One numpy column per key, built with C-level loops rather than point by point."""
         import numpy as np
 
-        dicts = [p[2] for p in points]
-        all_steps = np.fromiter((p[1] for p in points), dtype=np.int64, count=len(points))
-        all_times = np.fromiter((p[0] for p in points), dtype=np.float64, count=len(points))
-        uniform = _uniform_matrix(dicts)
-        if uniform is not None:
-            keys, matrix = uniform
-            return {
-                k: MetricColumns(all_steps, matrix[:, i], all_times) for i, k in enumerate(keys)
-            }
-        # Mixed key sets or odd values: key by key; a key absent from some points is filtered out.
+        from labledger.sdk import columnize
+
+        n = len(points)
+        all_steps = np.fromiter(map(columnize.STEP, points), dtype=np.int64, count=n)
+        all_times = np.fromiter(map(columnize.TIME, points), dtype=np.float64, count=n)
+        dicts = list(map(columnize.DATA, points))
+        fast = columnize.fast_columns(dicts, all_steps, all_times, _valid_key)
+        if fast is not None:
+            return fast
+        return self._by_key(dicts, all_steps, all_times)
+
+    def _by_key(
+        self, dicts: list[dict[str, Any]], all_steps: Any, all_times: Any
+    ) -> dict[str, MetricColumns]:
+        """Key by key (many key sets, odd values): a key absent from some points is filtered
+        out, what cannot be stored is dropped with its reason."""
+        import numpy as np
+
         columns: dict[str, MetricColumns] = {}
         for key in dict.fromkeys(chain.from_iterable(dicts)):
             values: list[Any] = [d.get(key, _ABSENT) for d in dicts]
@@ -464,6 +481,10 @@ class Writer:
             )
 
 
+def _valid_key(key: Any) -> bool:
+    return key_problem(key) is None
+
+
 def _describe(batch: RunBatch) -> str:
     parts = [
         name
@@ -486,35 +507,6 @@ def _clean_output(lines: list[OutputLine]) -> list[OutputLine]:
             text = redact_text(text)
         cleaned.append((stream, when, text))
     return cleaned
-
-
-def _uniform_matrix(dicts: list[dict[str, Any]]) -> tuple[list[str], Any] | None:
-    """The common case, every point logging the same numeric keys: all values as one
-    (points x keys) float64 matrix. None when key sets differ, a key is not a valid name or
-    a value is not a number."""
-    import numpy as np
-
-    keys = list(dicts[0])
-    if not keys or set(map(len, dicts)) != {len(keys)}:
-        return None
-    if any(key_problem(k) for k in keys):
-        return None
-    try:
-        rows = list(map(itemgetter(*keys), dicts))
-        matrix = np.array(rows, dtype=np.float64)
-    except Exception:
-        return None
-    if matrix.ndim != (1 if len(keys) == 1 else 2):
-        return None
-    if np.isnan(matrix).any() and _has_none(rows, len(keys) > 1):
-        return None  # None became NaN: the slow path warns about it
-    return keys, matrix.reshape(len(dicts), len(keys))
-
-
-def _has_none(rows: list[Any], tuples: bool) -> bool:
-    if tuples:
-        return any(None in row for row in rows)
-    return any(v is None for v in rows)
 
 
 def _drain(queue: collections.deque[Any]) -> list[Any]:

@@ -7,6 +7,10 @@ not NaN (``n``), their sum, minimum and maximum (NaN ignored, like ``numpy.fmin`
 value logged last. These merge exactly (sums add, minima take the minimum, the later
 chunk's last wins), so each flush stores the rollups of its own chunk at every level and a
 reader merges the chunks' rollups: the envelope is exact, a single spike stays visible.
+
+Keys logged together share their steps: ``chunk_rollups`` takes their values as one
+``keys x points`` matrix and computes every key's buckets in the same numpy calls (``n``,
+``sum``, ``min``, ``max`` and ``last`` are then ``keys x buckets``; ``row`` picks one key's).
 """
 
 from __future__ import annotations
@@ -66,34 +70,55 @@ def empty() -> Buckets:
     return Buckets(i, i, i, f, f, f, f)
 
 
+def row(buckets: Buckets, i: int) -> Buckets:
+    """Key ``i``'s buckets out of the buckets of a ``keys x points`` matrix."""
+    b = buckets
+    return Buckets(b.bucket, b.total, b.n[i], b.sum[i], b.min[i], b.max[i], b.last[i])
+
+
+def encode_rows(buckets: Buckets) -> list[bytes]:
+    """``row(buckets, i).encode()`` for every key ``i`` of a matrix's buckets, at once."""
+    k, m = buckets.n.shape
+    ints = np.empty((k, 3 * m), dtype="<i8")
+    ints[:, :m] = buckets.bucket
+    ints[:, m : 2 * m] = buckets.total
+    ints[:, 2 * m :] = buckets.n
+    floats = np.concatenate([buckets.sum, buckets.min, buckets.max, buckets.last], axis=1)
+    both = np.concatenate([ints.view(np.uint8), floats.astype("<f8").view(np.uint8)], axis=1)
+    return [r.tobytes() for r in both]
+
+
 def _reduce(keys: Any, parts: Buckets) -> Buckets:
     """Merge entries with equal ``keys`` (``keys`` sorted, entries in logged order within a
-    key)."""
+    key); value fields may be ``keys x entries`` matrices (reduced along their rows)."""
     if len(keys) == 0:
         return empty()
     starts = np.flatnonzero(np.concatenate([[True], keys[1:] != keys[:-1]]))
     ends = np.append(starts[1:], len(keys)) - 1
+    with np.errstate(invalid="ignore", over="ignore"):  # inf + -inf is NaN, as in a sum
+        sums = np.add.reduceat(parts.sum, starts, axis=-1)
     return Buckets(
         keys[starts],
         np.add.reduceat(parts.total, starts),
-        np.add.reduceat(parts.n, starts),
-        np.add.reduceat(parts.sum, starts),
-        np.fmin.reduceat(parts.min, starts),
-        np.fmax.reduceat(parts.max, starts),
-        parts.last[ends],
+        np.add.reduceat(parts.n, starts, axis=-1),
+        sums,
+        np.fmin.reduceat(parts.min, starts, axis=-1),
+        np.fmax.reduceat(parts.max, starts, axis=-1),
+        parts.last[..., ends],
     )
 
 
 def from_points(steps: Any, values: Any, level: int) -> Buckets:
-    """The buckets of raw points at ``level``."""
+    """The buckets of raw points at ``level`` (``values``: one series, or a ``keys x
+    points`` matrix of series sharing ``steps``)."""
     steps = np.asarray(steps, dtype=np.int64)
     values = np.asarray(values, dtype=np.float64)
     keys = steps >> level
     if len(keys) > 1 and not np.all(keys[1:] >= keys[:-1]):
         order = np.argsort(keys, kind="stable")
-        keys, values = keys[order], values[order]
+        keys, values = keys[order], values[..., order]
     nan = np.isnan(values)
-    ones = np.ones(len(values), dtype=np.int64)
+    ones = np.ones(len(keys), dtype=np.int64)
     points = Buckets(
         keys, ones, (~nan).astype(np.int64), np.where(nan, 0.0, values), values, values, values
     )
@@ -106,8 +131,8 @@ def coarsen(buckets: Buckets, shift: int) -> Buckets:
 
 
 def chunk_rollups(steps: Any, values: Any) -> list[tuple[int, Buckets]]:
-    """(level, buckets) at every level of ``LEVELS`` for one chunk: the finest from the
-    points, each next one from the previous."""
+    """(level, buckets) at every level of ``LEVELS`` for one chunk (one series or a matrix of
+    series sharing ``steps``): the finest from the points, each next one from the previous."""
     out = []
     current = from_points(steps, values, LEVELS[0])
     out.append((LEVELS[0], current))

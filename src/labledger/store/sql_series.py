@@ -27,7 +27,7 @@ def metric_rows(run_id: str, columns: Mapping[str, MetricColumns]) -> tuple[Rows
     """The chunk, rollup and summary rows of one flush's points."""
     chunk_rows: Rows = []
     summary_rows: Rows = []
-    rollup_rows: Rows = []
+    series: list[tuple[str, Any, Any]] = []
     for key, col in columns.items():
         steps = np.ascontiguousarray(col.steps, dtype="<i8")
         values = np.ascontiguousarray(col.values, dtype="<f8")
@@ -49,7 +49,7 @@ def metric_rows(run_id: str, columns: Mapping[str, MetricColumns]) -> tuple[Rows
                 "times": times.tobytes(),
             }
         )
-        rollup_rows.extend(sql_rollups.rollup_rows(run_id, key, steps, values))
+        series.append((key, steps, values))
         finite = values[np.isfinite(values)]
         summary_rows.append(
             {
@@ -63,7 +63,7 @@ def metric_rows(run_id: str, columns: Mapping[str, MetricColumns]) -> tuple[Rows
                 "last_time": float(times[-1]),
             }
         )
-    return chunk_rows, rollup_rows, summary_rows
+    return chunk_rows, sql_rollups.batch_rollup_rows(run_id, series), summary_rows
 
 
 def read_metric(
