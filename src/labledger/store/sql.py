@@ -45,9 +45,11 @@ if TYPE_CHECKING:
 class SqlStore:
     """Runs, params, metric chunks, captures and outputs in one SQL database."""
 
-    def __init__(self, uri: str, engine: Engine) -> None:
+    def __init__(self, uri: str, engine: Engine, writes: Engine | None = None) -> None:
+        """``writes``: an engine for write transactions (SQLite's are tuned apart)."""
         self.uri = uri
         self._engine = engine
+        self._writes = writes or engine
         self._dialect = engine.dialect.name
 
     # The registries beside the runs, each loaded on first use (a runs query needs none).
@@ -73,7 +75,7 @@ class SqlStore:
     @contextmanager
     def _write(self) -> Iterator[Connection]:
         """A write transaction (SQLite takes its write lock up front: BEGIN IMMEDIATE)."""
-        with self._engine.connect() as conn:
+        with self._writes.connect() as conn:
             conn.execution_options(labledger_write=True)
             with conn.begin():
                 yield conn
@@ -85,6 +87,7 @@ class SqlStore:
 
     def close(self) -> None:
         self._engine.dispose()
+        self._writes.dispose()
 
     # --- write side -------------------------------------------------------------------
     def create_run(self, run: RunRecord) -> None:

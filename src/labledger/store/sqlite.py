@@ -1,14 +1,19 @@
-"""The embedded SQLite store: WAL, synchronous=FULL, one write lock taken up front."""
+"""The embedded SQLite store: WAL, synchronous=FULL, one write lock taken up front.
+
+Writes go through connections of their own with a small page cache and no memory map: a long
+run's flushes touch ever more B-tree pages, which a 64 MiB cache and a 1 GiB map would keep
+resident in the training process. Reads (the UI, ``Api``) keep the large ones."""
 
 from __future__ import annotations
 
 import contextlib
 import fcntl
 import os
+from functools import partial
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import create_engine, event
+from sqlalchemy import Engine, create_engine, event
 
 from labledger.config import DEFAULT_DIRNAME
 from labledger.errors import ConfigError, StoreUnavailable
@@ -18,9 +23,10 @@ from labledger.store.sql import SqlStore
 BUSY_TIMEOUT_SECONDS = 120
 CACHE_KIB = 64 * 1024
 MMAP_BYTES = 1 << 30
+WRITE_CACHE_KIB = 4 * 1024  # a flush appends: it needs the B-trees' right edges
 
 
-def _configure(dbapi_conn: Any, _record: Any) -> None:
+def _configure(dbapi_conn: Any, _record: Any, *, cache_kib: int, mmap_bytes: int) -> None:
     # Let SQLAlchemy's begin event issue BEGIN itself (pysqlite's implicit BEGIN is deferred).
     dbapi_conn.isolation_level = None
     cursor = dbapi_conn.cursor()
@@ -28,8 +34,8 @@ def _configure(dbapi_conn: Any, _record: Any) -> None:
     cursor.execute("PRAGMA synchronous=FULL")
     # Reads of big tables and metric chunks (the UI's runs table, million-point series) come
     # from memory-mapped pages and a larger page cache instead of a read() per 4 KiB page.
-    cursor.execute(f"PRAGMA cache_size=-{CACHE_KIB}")
-    cursor.execute(f"PRAGMA mmap_size={MMAP_BYTES}")
+    cursor.execute(f"PRAGMA cache_size=-{cache_kib}")
+    cursor.execute(f"PRAGMA mmap_size={mmap_bytes}")
     if cursor.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
         cursor.execute("PRAGMA journal_mode=WAL")
     cursor.close()
@@ -64,16 +70,11 @@ class SqliteStore(SqlStore):
             raise ConfigError(f"cannot create store folder {path.parent}: {exc}") from exc
         if created or path.parent.name == DEFAULT_DIRNAME:
             _ignore_in_git(path.parent)
-        engine = create_engine(
-            f"sqlite:///{path}",
-            connect_args={"timeout": BUSY_TIMEOUT_SECONDS, "check_same_thread": False},
-        )
-        event.listen(engine, "connect", _configure)
-        event.listen(engine, "begin", _begin)
+        engine = _engine(path, CACHE_KIB, MMAP_BYTES)
         with open(path.parent / ".migrate.lock", "w") as lock:
             fcntl.flock(lock, fcntl.LOCK_EX)
             upgrade(engine)
-        super().__init__(uri, engine)
+        super().__init__(uri, engine, _engine(path, WRITE_CACHE_KIB, 0))
         self._path = path
         self._identity = _identity(path)
 
@@ -83,6 +84,17 @@ class SqliteStore(SqlStore):
         if _identity(self._path) != self._identity:
             gone = "deleted" if not self._path.exists() else "replaced"
             raise StoreUnavailable(f"the store file {self._path} was {gone}", permanent=True)
+
+
+def _engine(path: Path, cache_kib: int, mmap_bytes: int) -> Engine:
+    engine = create_engine(
+        f"sqlite:///{path}",
+        connect_args={"timeout": BUSY_TIMEOUT_SECONDS, "check_same_thread": False},
+    )
+    configure = partial(_configure, cache_kib=cache_kib, mmap_bytes=mmap_bytes)
+    event.listen(engine, "connect", configure)
+    event.listen(engine, "begin", _begin)
+    return engine
 
 
 def _identity(path: Path) -> tuple[int, int] | None:

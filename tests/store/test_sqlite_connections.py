@@ -1,0 +1,34 @@
+"""SQLite writes go through connections of their own: a small page cache and no memory map,
+so a long run's flushes do not grow the logging process; reads keep the large ones."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import numpy as np
+
+from labledger.entities import RunRecord, new_run_id
+from labledger.store.base import MetricColumns, RunBatch
+from labledger.store.sqlite import CACHE_KIB, MMAP_BYTES, WRITE_CACHE_KIB, SqliteStore
+
+
+def test_writes_use_a_small_cache_and_no_map_reads_the_large_ones(tmp_path: Path) -> None:
+    store = SqliteStore(f"sqlite:///{tmp_path / 'l.db'}")
+    try:
+        run = RunRecord(run_id=new_run_id(), project="p", name="n", created_at=time.time())
+        store.create_run(run)
+        steps = np.arange(100)
+        batch = RunBatch(metrics={"m": MetricColumns(steps, steps * 0.5, steps * 1.0)})
+        store.write_batch(run.run_id, batch)
+        with store._write() as conn:
+            assert conn.exec_driver_sql("PRAGMA cache_size").scalar() == -WRITE_CACHE_KIB
+            assert conn.exec_driver_sql("PRAGMA mmap_size").scalar() == 0
+            assert conn.exec_driver_sql("PRAGMA synchronous").scalar() == 2  # FULL
+        with store._read() as conn:
+            assert conn.exec_driver_sql("PRAGMA cache_size").scalar() == -CACHE_KIB
+            assert conn.exec_driver_sql("PRAGMA mmap_size").scalar() == MMAP_BYTES
+        # what one connection wrote, the other reads
+        assert store.read_metric(run.run_id, "m").values.tolist() == (steps * 0.5).tolist()
+    finally:
+        store.close()
