@@ -4,12 +4,10 @@ from __future__ import annotations
 
 import marshal
 import os
-import random
 import signal
 import subprocess
 import sys
 import textwrap
-import time
 from pathlib import Path
 
 import numpy as np
@@ -18,7 +16,6 @@ import pytest
 import labledger
 from labledger.config import load_settings
 from labledger.entities import RunStatus
-from labledger.sdk.api import Api
 from labledger.sdk.mmap_journal import (
     HEADER_BYTES,
     MARSHAL_VERSION,
@@ -31,26 +28,7 @@ from labledger.sdk.mmap_journal import (
 )
 from labledger.store import open_store
 
-# Read at import: the test fixtures clear LABLEDGER_* variables.
-KILLS = int(os.environ.get("LABLEDGER_CRASH_LOOP", "6") or 6)
-SEED = int(os.environ.get("LABLEDGER_CRASH_SEED", "") or random.randrange(1 << 30))
 SRC = str(Path(labledger.__file__).resolve().parents[1])
-
-# Logs forever; after each log() returns it records the step in a file (the witness): every
-# step written there must be in the store after a SIGKILL at any moment.
-CHILD = textwrap.dedent(
-    """
-    import os, sys, labledger
-    resume = sys.argv[2] if len(sys.argv) > 2 else None
-    run = labledger.init(project="crash", capture=False, resume=resume)
-    witness = os.open(sys.argv[1], os.O_WRONLY | os.O_CREAT | os.O_APPEND)
-    os.write(witness, f"run {run.id}\\n".encode())
-    start = run.step
-    for i in range(start, start + 10_000_000):
-        run.log({"x": float(i), "y": -0.5 * i}, step=i)
-        os.write(witness, f"{i}\\n".encode())
-    """
-)
 
 
 def _env(root: Path) -> dict[str, str]:
@@ -63,16 +41,6 @@ def _env(root: Path) -> dict[str, str]:
     )
     env.pop("LABLEDGER_URI", None)
     return env
-
-
-def _witnessed(path: Path) -> tuple[str | None, list[int]]:
-    run_id, steps = None, []
-    for line in path.read_text().splitlines():
-        if line.startswith("run "):
-            run_id = line.split()[1]
-        elif line.strip():
-            steps.append(int(line))
-    return run_id, steps
 
 
 @pytest.fixture
@@ -188,55 +156,6 @@ def test_segments_roll_at_the_size_limit(tmp_path: Path) -> None:
     seqs = [seq for path in files for seq, _ in read_records(path)]
     assert seqs == list(range(1, 1001))
     assert [p[1] for p in queued] == list(range(1000))
-
-
-def _starts(witness: Path) -> int:
-    return witness.read_text().count("run ") if witness.exists() else 0
-
-
-def _crash_loop(root: Path, kills: int, seed: int) -> None:
-    rng = random.Random(seed)
-    witness = root.parent / "witness.txt"
-    script = root.parent / "child.py"
-    script.write_text(CHILD)
-    env = _env(root)
-    run_id: str | None = None
-    for _ in range(kills):
-        args = [sys.executable, str(script), str(witness)] + ([run_id] if run_id else [])
-        starts = _starts(witness)
-        child = subprocess.Popen(args, env=env)
-        if run_id is None or rng.random() < 0.7:  # kill while logging
-            deadline = time.monotonic() + 60
-            while _starts(witness) == starts and time.monotonic() < deadline:
-                time.sleep(0.01)
-            time.sleep(rng.uniform(0.0, 0.4))
-        else:  # kill at any moment, often during init's recovery of the previous crash
-            time.sleep(rng.uniform(0.0, 1.0))
-        child.send_signal(signal.SIGKILL)
-        child.wait()
-        if run_id is None:
-            run_id, _ = _witnessed(witness)
-    assert run_id is not None
-    settings = load_settings(env={"LABLEDGER_DIR": str(root)})
-    store = Api(settings=settings).store  # Api() recovers the last crash
-    _, steps = _witnessed(witness)
-    series = store.read_metric(run_id, "x")
-    stored = list(series.steps)
-    assert len(stored) == len(set(stored)), f"seed {seed}: duplicated points"
-    missing = set(steps) - set(stored)
-    left = pending_runs(settings.journal_dir)
-    assert not missing, (
-        f"seed {seed}: {len(missing)} witnessed point(s) lost; journals left: {left}"
-    )
-    assert np.array_equal(series.values, series.steps.astype(float))
-    assert store.get_run(run_id).status is RunStatus.CRASHED
-
-
-def test_crash_loop_every_logged_point_is_stored_exactly_once(tmp_path: Path) -> None:
-    """SIGKILL at random moments, resuming the run each time (so kills also land in init's
-    recovery of the previous crash). Long version: LABLEDGER_CRASH_LOOP=200."""
-    print(f"crash loop: {KILLS} kills, LABLEDGER_CRASH_SEED={SEED}")
-    _crash_loop(tmp_path / "store", KILLS, SEED)
 
 
 def test_sync_recovers_a_tight_loop_killed_right_after_its_last_log(local: Path) -> None:

@@ -38,8 +38,12 @@ def open_api() -> Api:
     """The read API for the configured store; a missing SQLite store is an error, not created."""
     settings = load_settings()
     if settings.uri.startswith("sqlite:///"):
+        from labledger.sdk.mmap_journal import pending_runs
+
         path = Path(settings.uri.removeprefix("sqlite:///"))
-        if not path.exists():
+        # A run killed before its first flush left only its journal: Api() creates the store
+        # and recovers it.
+        if not path.exists() and not pending_runs(settings.journal_dir):
             raise LabledgerError(
                 f"no labledger store at {path}: run from your project folder "
                 "or set LABLEDGER_DIR / LABLEDGER_URI"

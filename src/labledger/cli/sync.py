@@ -20,22 +20,39 @@ from labledger.store.journal import Journal, JournalBusy, journal_files, replay
     "--dir",
     "journal_dir",
     type=click.Path(file_okay=False, path_type=Path),
-    help="Journal folder (default: journal/ in the local store folder).",
+    help="Client journal folder (default: journal/ in the local store folder).",
 )
-def sync_command(journal_dir: Path | None) -> None:
+@click.option(
+    "--dry-run",
+    is_flag=True,
+    help="List what would be delivered (point journals, client journals); write nothing.",
+)
+@click.option("--json", "as_json", is_flag=True, help="With --dry-run: one JSON object per line.")
+def sync_command(journal_dir: Path | None, dry_run: bool, as_json: bool) -> None:
     """Deliver runs logged offline and writes journaled by crashed processes to the store.
 
-    Safe to repeat and to interrupt: every write carries an idempotency key, so one that
-    already arrived is not stored again. Journals of processes still running are skipped.
+    Two kinds of journal: the point journal of a run whose process died (SIGKILL, OOM)
+    before the writer stored its last points, and the client journal of writes a team
+    server or an unreachable store has not acknowledged. Safe to repeat and to interrupt:
+    each point and write lands once. Journals of processes still running are skipped.
 
     \b
     Examples:
+      labledger sync --dry-run          # what would be delivered; nothing is written
+      labledger sync --dry-run --json | jq .pending_points
       labledger sync
       LABLEDGER_URI=https://ledger.example.com labledger sync --dir ~/offline-runs/journal
     """
+    if as_json and not dry_run:
+        raise click.UsageError("--json goes with --dry-run")
     settings = load_settings().with_overrides(offline=False)
     directories = [journal_dir] if journal_dir else journal_dirs(settings)
     paths = [path for directory in directories for path in journal_files(directory)]
+    if dry_run:
+        from labledger.cli.sync_preview import preview
+
+        preview(settings, directories, paths, as_json)
+        return
     crashed = pending_runs(settings.journal_dir)
     if not paths and not crashed:
         click.echo(f"nothing to sync in {directories[0]}")

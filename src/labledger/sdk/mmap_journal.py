@@ -236,10 +236,13 @@ class PointJournal:
 
 
 def committed_seq(store: Store, run_id: str) -> int:
-    """The highest journal sequence number the store holds for ``run_id`` (0 when none)."""
+    """The highest journal sequence number the store holds for ``run_id`` (0 when none).
+
+    A store error propagates: taken for 0 it would replay committed points (twice) or
+    number a resumed run's points below what recovery skips (lost)."""
     try:
         section = store.get_captures(run_id).get(SECTION) or {}
-    except Exception:
+    except RunNotFound:
         return 0
     seq = section.get("seq", 0)
     return int(seq) if isinstance(seq, int) else 0
@@ -347,6 +350,40 @@ def pending_runs(journal_dir: Path) -> list[str]:
     return sorted({p.name.split(".", 1)[0] for p in directory.glob(f"*{SUFFIX}")})
 
 
+def pending_points(store: Store | None, journal_dir: Path, run_id: str) -> int:
+    """How many of ``run_id``'s journaled points ``recover`` would replay: those past the
+    sequence number ``store`` committed (every one without a store). Reads, never writes."""
+    done = committed_seq(store, run_id) if store is not None else 0
+    return sum(
+        1
+        for path in segments(points_dir(journal_dir), run_id)
+        for seq, _ in read_records(path)
+        if seq > done
+    )
+
+
+def is_live(journal_dir: Path, run_id: str) -> bool:
+    """Whether the process writing ``run_id``'s journal still runs (it holds the lock).
+
+    Asked with a shared lock taken and released at once; a missing lock file means gone."""
+    try:
+        fd = os.open(points_dir(journal_dir) / f"{run_id}.lock", os.O_RDONLY)
+    except OSError:
+        return False
+    try:
+        fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return True
+    finally:
+        os.close(fd)  # closing releases the probe's lock
+    return False
+
+
+def saved_record(journal_dir: Path, run_id: str) -> RunRecord | None:
+    """The record kept beside ``run_id``'s journal (see ``save_record``), if any."""
+    return _saved_record(points_dir(journal_dir), run_id)
+
+
 def recover(store: Store, journal_dir: Path) -> int:
     """Replay the journals of dead processes past what their store committed, then remove
     them; return how many points were replayed. Journals of live processes (their lock is
@@ -427,8 +464,11 @@ def open_journal(
 __all__ = [
     "PointJournal",
     "committed_seq",
+    "is_live",
     "open_journal",
+    "pending_points",
     "pending_runs",
     "read_records",
     "recover",
+    "saved_record",
 ]

@@ -99,7 +99,7 @@ class Run:
             record=record,
             create=_copy_record(record) if create else None,
         )
-        self._journal = _open_journal(self._writer, settings, start_step)
+        self._journal = _open_journal(self._writer, settings)
         if self._journal is not None:
             self._writer.attach(self._journal)
         self._append = self._sink()
@@ -413,12 +413,23 @@ class Run:
             self.finish(RunStatus.FAILED, error=text)
 
 
-def _open_journal(writer: Writer, settings: Settings, start_step: int) -> PointJournal | None:
+def _open_journal(writer: Writer, settings: Settings) -> PointJournal | None:
     if not settings.point_journal:
         return None
     from labledger.sdk.mmap_journal import committed_seq, open_journal, points_dir
 
-    start = committed_seq(writer.store, writer.run_id) if start_step else 0  # a resumed run
+    start = 0
+    if writer._create is None:  # a resumed run: number its points after what is committed
+        try:
+            start = committed_seq(writer.store, writer.run_id)
+        except Exception as exc:  # numbering from 0 could hide them from recovery
+            log.warning(
+                "labledger: run %s: cannot read its committed journal position (%s); logged "
+                "points stay in memory until the writer stores them (lost on a crash)",
+                writer.run_id,
+                exc,
+            )
+            return None
     journal = open_journal(
         points_dir(settings.journal_dir), writer.run_id, writer.points.append, start
     )

@@ -47,7 +47,9 @@ __all__ = [
     "Journal",
     "JournalBusy",
     "JournalEntry",
+    "JournalSummary",
     "ReplayResult",
+    "inspect",
     "journal_files",
     "replay",
 ]
@@ -276,6 +278,57 @@ class Journal:
             self.path,
             reason,
         )
+
+
+@dataclass(frozen=True)
+class JournalSummary:
+    """What a journal file holds, read without locking or repairing it (``sync --dry-run``)."""
+
+    path: Path
+    size: int  # bytes on disk
+    pending: int  # runs to create and batches never acknowledged
+    runs: tuple[str, ...]  # the runs those writes belong to, in journal order
+    busy: bool  # its process still has it open
+    torn_bytes: int  # an unreadable tail (a crash mid write), cut off when it is replayed
+
+
+def inspect(path: Path) -> JournalSummary:
+    """Summarise ``path`` without changing it: no exclusive lock, no truncation.
+
+    Whether its process is alive is asked with a shared lock taken and released at once.
+    Raises ``LabledgerError`` when the file cannot be read or is not a journal."""
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError as exc:
+        raise LabledgerError(f"cannot open journal {path}: {exc.strerror}") from None
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+            busy = False
+            fcntl.flock(fd, fcntl.LOCK_UN)
+        except BlockingIOError:
+            busy = True
+        with open(fd, "rb", closefd=False) as handle:
+            data = handle.read()
+    finally:
+        os.close(fd)
+    if not data.startswith(MAGIC):
+        raise LabledgerError(f"{path} is not a labledger journal")
+    records, end = _parse(data)
+    pending: dict[str, str] = {}  # key -> run ID
+    for record in records:
+        if record.kind == "ack":
+            pending.pop(record.key, None)
+        elif record.kind in ("run", "batch"):
+            pending[record.key] = record.run_id
+    return JournalSummary(
+        path=path,
+        size=len(data),
+        pending=len(pending),
+        runs=tuple(dict.fromkeys(pending.values())),
+        busy=busy,
+        torn_bytes=len(data) - end,
+    )
 
 
 def _parse(data: bytes) -> tuple[list[_Record], int]:
