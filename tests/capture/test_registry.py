@@ -92,3 +92,57 @@ def test_probes_run_concurrently(monkeypatch: pytest.MonkeyPatch) -> None:
 
     assert time.monotonic() - start < 1.5
     assert result == {name: {"ok": True} for name in SECTIONS}
+
+
+def test_later_jobs_reuse_the_probe_threads() -> None:
+    assert registry.CaptureJob(on_complete=lambda sections: None).delivered(30)
+    before = set(threading.enumerate())
+
+    for _ in range(3):
+        delivered: list[dict[str, Any]] = []
+        job = registry.CaptureJob(on_complete=delivered.append)
+        assert job.delivered(30) and list(delivered[0]) == SECTIONS
+
+    assert set(threading.enumerate()) <= before
+
+
+def test_a_probe_hanging_from_an_earlier_job_does_not_delay_the_next(
+    monkeypatch: pytest.MonkeyPatch, release: threading.Event
+) -> None:
+    capture_all()
+
+    def hang_once(cwd: Path | None) -> dict[str, Any]:
+        monkeypatch.setitem(registry.PROBES, "determinism", lambda cwd: {"second": True})
+        release.wait(60)
+        return {"late": True}
+
+    monkeypatch.setitem(registry.PROBES, "determinism", hang_once)
+    registry.CaptureJob()  # its determinism probe hangs on the kept thread
+
+    start = time.monotonic()
+    result = capture_all(timeout=20)
+
+    assert result["determinism"] == {"second": True}
+    assert time.monotonic() - start < 10
+
+
+def test_sections_are_handed_over_at_the_deadline_when_a_probe_hangs(
+    monkeypatch: pytest.MonkeyPatch, release: threading.Event
+) -> None:
+    capture_all()
+
+    def hang(cwd: Path | None) -> dict[str, Any]:
+        release.wait(60)
+        return {"late": True}
+
+    monkeypatch.setitem(registry.PROBES, "host", hang)
+    delivered: list[dict[str, Any]] = []
+
+    job = registry.CaptureJob(on_complete=delivered.append, timeout=0.5)
+
+    assert job.delivered(10)
+    assert delivered[0]["host"] == {"error": "timed out after 0.5s"}
+    assert [name for name, section in delivered[0].items() if "error" in section] == ["host"]
+    release.set()
+    time.sleep(0.2)
+    assert len(delivered) == 1  # the late answer is not handed over again

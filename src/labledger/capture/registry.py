@@ -2,8 +2,15 @@
 
 from __future__ import annotations
 
+import heapq
+import itertools
+import logging
+import os
+import queue
 import threading
 import time
+import weakref
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +21,8 @@ from labledger.capture.git import cached_capture_git
 from labledger.capture.gpu import capture_gpu
 from labledger.capture.host import capture_host
 from labledger.capture.probe import Probe, one_line
+
+log = logging.getLogger("labledger")
 
 # Section name -> probe, in the order sections are reported.
 PROBES: dict[str, Probe] = {
@@ -52,28 +61,94 @@ def _run_probe(probe: Probe, cwd: Path | None, slot: _Slot) -> None:
         slot.done.set()
 
 
+Task = tuple[Probe, "Path | None", _Slot, "CaptureJob"]
+
+
+class _Worker(threading.Thread):
+    """A probe's thread, kept for the process: a later run's probe of the same name reuses it
+    instead of starting a thread (a process starting many runs would start six per run)."""
+
+    def __init__(self, name: str) -> None:
+        super().__init__(name=f"labledger-capture-{name}", daemon=True)
+        self.tasks: queue.SimpleQueue[Task] = queue.SimpleQueue()
+        self.busy = False  # guarded by _pool_lock
+
+    def run(self) -> None:
+        while True:
+            probe, cwd, slot, job = self.tasks.get()
+            _run_alone(probe, cwd, slot, job)
+            with _pool_lock:
+                self.busy = False
+
+
+_pool_lock = threading.Lock()
+_pool: dict[str, _Worker] = {}
+
+
+def _dispatch(name: str, task: Task) -> None:
+    """Run ``task`` on ``name``'s kept thread when that one is idle, else on a new thread of
+    its own: a probe still hanging from an earlier run never delays this run's."""
+    with _pool_lock:
+        worker = _pool.get(name)
+        if worker is None or not worker.is_alive():
+            worker = _pool[name] = _Worker(name)
+            worker.busy = True
+            worker.start()
+        elif worker.busy:
+            worker = None
+        else:
+            worker.busy = True
+    if worker is not None:
+        worker.tasks.put(task)
+        return
+    thread = threading.Thread(
+        target=_run_alone, args=task, name=f"labledger-capture-{name}", daemon=True
+    )
+    thread.start()
+
+
+def _run_alone(probe: Probe, cwd: Path | None, slot: _Slot, job: CaptureJob) -> None:
+    _run_probe(probe, cwd, slot)
+    try:
+        job._probe_done()  # the last probe to finish hands the sections over
+    except Exception as exc:  # the callback's own failure must not end a kept thread
+        log.warning("labledger: handing over the capture failed: %s", one_line(exc))
+
+
 class CaptureJob:
     """Every probe started at once on daemon threads; ``wait`` for some, ``collect`` all.
 
     Daemon threads rather than a ThreadPoolExecutor: the executor's workers are joined at
     interpreter exit, so a hung probe would keep the user's program from exiting.
+
+    With ``on_complete``, the sections are handed to it (once, from a probe's or the deadline
+    thread) as soon as every probe has finished or passed its deadline (``timeout`` seconds
+    after the start, the git probe ``git_timeout``); ``delivered`` waits for that.
     """
 
-    def __init__(self, cwd: Path | None = None) -> None:
+    def __init__(
+        self,
+        cwd: Path | None = None,
+        on_complete: Callable[[dict[str, dict[str, Any]]], None] | None = None,
+        timeout: float = 10.0,
+        git_timeout: float = GIT_DEADLINE,
+    ) -> None:
         self.started = time.monotonic()
         self.slots = {name: _Slot() for name in PROBES}
+        self._limits = (timeout, git_timeout)
+        self._on_complete = on_complete
+        self._lock = threading.Lock()
+        self._remaining = len(self.slots)
+        self._delivered = threading.Event()
         for name, probe in PROBES.items():
-            thread = threading.Thread(
-                target=_run_probe,
-                args=(probe, cwd, self.slots[name]),
-                name=f"labledger-capture-{name}",
-                daemon=True,
-            )
             try:
-                thread.start()
+                _dispatch(name, (probe, cwd, self.slots[name], self))
             except RuntimeError as exc:  # cannot start a thread (shutting down, limits)
                 self.slots[name].section = {"error": one_line(exc)}
                 self.slots[name].done.set()
+                self._probe_done()
+        if on_complete is not None and not self._delivered.is_set():
+            _schedule(self, self.started + min(timeout, git_timeout))
 
     def wait(self, name: str, timeout: float) -> bool:
         """Whether probe ``name`` finished within ``timeout`` seconds from now."""
@@ -88,11 +163,111 @@ class CaptureJob:
         for name, slot in self.slots.items():
             limit = git_timeout if name == "git" else timeout
             slot.done.wait(max(0.0, self.started + limit - time.monotonic()))
-            section = slot.section
-            if section is None:
-                section = {"error": f"timed out after {limit:g}s"}
-            result[name] = section
+            result[name] = _section(slot, limit)
         return result
+
+    def delivered(self, timeout: float | None = None) -> bool:
+        """Wait until ``on_complete`` has returned; whether it has."""
+        return self._delivered.wait(timeout)
+
+    def _probe_done(self) -> None:
+        with self._lock:
+            self._remaining -= 1
+            last = self._remaining == 0
+        if last:
+            self._deliver()
+
+    def _deadline_passed(self) -> None:
+        """From the deadline thread: deliver if every probe finished or is past its deadline,
+        else come back at the next deadline."""
+        now = time.monotonic()
+        timeout, git_timeout = self._limits
+        pending = [
+            self.started + (git_timeout if name == "git" else timeout)
+            for name, slot in self.slots.items()
+            if not slot.done.is_set()
+        ]
+        later = [deadline for deadline in pending if deadline > now]
+        if later:
+            _schedule(self, min(later))
+        else:
+            self._deliver()
+
+    def _deliver(self) -> None:
+        with self._lock:
+            if self._delivered.is_set() or self._on_complete is None:
+                return
+            callback, self._on_complete = self._on_complete, None
+        timeout, git_timeout = self._limits
+        sections = {
+            name: _section(slot, git_timeout if name == "git" else timeout)
+            for name, slot in self.slots.items()
+        }
+        try:
+            callback(sections)
+        finally:
+            self._delivered.set()
+
+
+def _section(slot: _Slot, limit: float) -> dict[str, Any]:
+    section = slot.section if slot.done.is_set() else None
+    return section if section is not None else {"error": f"timed out after {limit:g}s"}
+
+
+# --- deadlines: one thread for the process, woken at most once a second -------------------
+
+_due_lock = threading.Condition()
+_due: list[tuple[float, int, weakref.ref[CaptureJob]]] = []
+_order = itertools.count()
+_deadline_thread: threading.Thread | None = None
+DEADLINE_RESOLUTION = 1.0  # seconds a deadline may be acted on late (they are 10 s and more)
+
+
+def _schedule(job: CaptureJob, when: float) -> None:
+    global _deadline_thread
+    with _due_lock:
+        earliest = _due[0][0] if _due else None
+        heapq.heappush(_due, (when, next(_order), weakref.ref(job)))
+        thread = _deadline_thread
+        if thread is None or not thread.is_alive():
+            thread = _deadline_thread = threading.Thread(
+                target=_watch_deadlines, name="labledger-capture-deadlines", daemon=True
+            )
+            thread.start()
+        elif earliest is None or when < earliest:
+            _due_lock.notify()
+
+
+def _watch_deadlines() -> None:
+    while True:
+        with _due_lock:
+            while not _due or _due[0][0] > time.monotonic():
+                wait = None if not _due else max(_due[0][0] - time.monotonic(), 0.0)
+                _due_lock.wait(wait)
+            now = time.monotonic() + DEADLINE_RESOLUTION
+            due = []
+            while _due and _due[0][0] <= now:
+                due.append(heapq.heappop(_due)[2])
+        for ref in due:
+            job = ref()
+            if job is not None and not job._delivered.is_set():
+                try:
+                    job._deadline_passed()
+                except Exception as exc:  # a failing delivery must not stop the deadlines
+                    log.warning("labledger: handing over the capture failed: %s", one_line(exc))
+        time.sleep(DEADLINE_RESOLUTION)  # coalesce: one wakeup a second at most
+
+
+def _after_fork_in_child() -> None:
+    global _pool_lock, _due_lock, _deadline_thread
+    _pool.clear()  # the kept threads did not survive the fork
+    _pool_lock = threading.Lock()
+    _due.clear()
+    _due_lock = threading.Condition()
+    _deadline_thread = None
+
+
+os.register_at_fork(after_in_child=_after_fork_in_child)
 
 
 def capture_all(

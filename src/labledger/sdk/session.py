@@ -7,7 +7,6 @@ import logging
 import os
 import socket
 import sys
-import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
@@ -224,30 +223,30 @@ def _start_capture(run: Run, settings: Settings, config_kind: str, capture: bool
         sampler = SystemSampler(run._record_system, interval=settings.system_metrics_interval)
         sampler.start()
         run._helpers.append(sampler)
-    # The probes run on their own threads, started by the capture thread: init waits for
-    # none of them (a process's later runs get git's answer from a cache checked against
-    # the tree, which takes about a millisecond).
-    prober = _CaptureThread(run)
-    prober.start()
-    run._helpers.append(prober)
+    # The probes run on threads kept for the process (a run starts none): init waits for
+    # none of them, and a process's later runs get git's answer from a cache checked
+    # against the tree.
+    run._helpers.append(_Capture(run))
 
 
-class _CaptureThread(threading.Thread):
-    """Collects the capture probes off the training thread; ``finish`` waits for it. A run
-    whose code state could not be recorded is tagged ``capture-incomplete``, loudly."""
+class _Capture:
+    """The capture probes of one run, collected off the training thread; ``finish`` waits
+    for their sections to be queued. A run whose code state could not be recorded is tagged
+    ``capture-incomplete``, loudly."""
 
     def __init__(self, run: Run) -> None:
-        super().__init__(name="labledger-capture", daemon=True)
+        from labledger.capture.registry import CaptureJob
+
         self.run_ref = run
         try:
-            self.cwd: Path | None = Path.cwd()  # the code state where init was called
+            cwd: Path | None = Path.cwd()  # the code state where init was called
         except OSError:
-            self.cwd = None
+            cwd = None
+        self.job = CaptureJob(cwd, on_complete=self._deliver)
 
-    def run(self) -> None:
-        from labledger.capture.registry import INCOMPLETE_TAG, CaptureJob, incomplete_sections
+    def _deliver(self, sections: dict[str, dict[str, Any]]) -> None:
+        from labledger.capture.registry import INCOMPLETE_TAG, incomplete_sections
 
-        sections = CaptureJob(self.cwd).collect()
         self.run_ref._writer.captures.append(sections)
         missing = incomplete_sections(sections)
         if missing:
@@ -269,7 +268,7 @@ class _CaptureThread(threading.Thread):
     def stop(self) -> None:
         from labledger.capture.registry import GIT_DEADLINE
 
-        self.join(timeout=GIT_DEADLINE + 5)
+        self.job.delivered(timeout=GIT_DEADLINE + 5)
 
 
 def _check_tags(tags: Any) -> list[str]:
