@@ -17,6 +17,8 @@ def to_jsonable(value: Any, path: str = "", problems: list[str] | None = None) -
     namespaces become dicts, non-finite floats become the strings ``"nan"``/``"inf"``/``"-inf"``
     and anything else becomes its ``repr``; each such fallback is appended to ``problems``.
     """
+    if problems is None:
+        return _plain(value)
     if value is None or isinstance(value, (bool, str)):
         return value
     if isinstance(value, int):
@@ -44,6 +46,21 @@ def to_jsonable(value: Any, path: str = "", problems: list[str] | None = None) -
     if problems is not None:
         problems.append(f"{path or '<root>'}: {type(value).__name__} stored as its repr")
     return repr(value)
+
+
+def _plain(value: Any) -> JSONValue:
+    """``to_jsonable`` without the bookkeeping of where each value is (no ``problems`` to
+    report to), with exact builtin types first: captures hold thousands of values per run."""
+    kind = value.__class__
+    if kind is str or kind is int or kind is bool or value is None:
+        return value
+    if kind is dict:
+        return {k if k.__class__ is str else str(k): _plain(v) for k, v in value.items()}
+    if kind is list:
+        return [_plain(v) for v in value]
+    if kind is float and math.isfinite(value):
+        return value
+    return to_jsonable(value, "", [])  # everything else, as above (the problems dropped)
 
 
 def _join(prefix: str, key: str) -> str:

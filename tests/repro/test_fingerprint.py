@@ -97,3 +97,39 @@ def test_a_running_run_has_no_fingerprint_yet() -> None:
         assert verify_fingerprint(store().store, run.id).status == "missing"
     finally:
         run.finish()
+
+
+def test_digests_see_values_as_the_store_gives_them_back() -> None:
+    """The seal digests ``to_jsonable``'s result directly; verification digests what the
+    store returns (its JSON round trip): both must print the same canonical JSON."""
+    import dataclasses
+    import enum
+    import json
+
+    import numpy as np
+
+    from labledger.encoding import to_jsonable
+    from labledger.sdk.fingerprint import _as_stored
+
+    class Level(enum.IntEnum):
+        HIGH = 3
+
+    @dataclasses.dataclass
+    class Opt:
+        name: str = "adam"
+        betas: tuple[float, float] = (0.9, 0.999)
+
+    value = {
+        1: "int key",
+        "nested": {2.5: [1, (2, 3)], "set": {3, 1, 2}, "empty": {}},
+        "floats": [0.1, -0.0, 1e300, 5e-324, float("nan"), float("-inf"), np.float64(0.3)],
+        "ints": [2**70, np.int64(7), True, Level.HIGH],
+        "text": 'naïve \u2603 "quoted"',
+        "opt": Opt(),
+        "path": Path("/tmp/x"),
+        "other": object,
+    }
+    round_trip = json.loads(json.dumps(to_jsonable(value)))
+
+    assert canonical_json(_as_stored(value)) == canonical_json(round_trip)
+    assert to_jsonable(value) == to_jsonable(value, problems=[])  # the fast path agrees
