@@ -17,10 +17,22 @@ import labledger
 
 SRC = str(Path(labledger.__file__).resolve().parents[1])
 
-# argv: witness [run ID to resume]. Logs "forever"; CRASH_FLUSH_AT=N flushes once after step N.
+# argv: witness [run ID to resume]. Logs "forever"; CRASH_FLUSH_AT=N flushes once after step N;
+# CRASH_FAIL_RECOVERY=1 makes init's first recovery attempt fail (=always: every attempt).
 LOGGER = textwrap.dedent(
     """
     import os, sys, labledger
+    if os.environ.get("CRASH_FAIL_RECOVERY"):  # recovery fails (a store hiccup)
+        from labledger.sdk import mmap_journal
+        real, failed = mmap_journal._recover_run, []
+
+        def once(*args):
+            if not failed or os.environ["CRASH_FAIL_RECOVERY"] == "always":
+                failed.append(1)
+                raise RuntimeError("store hiccup")
+            return real(*args)
+
+        mmap_journal._recover_run = once
     resume = sys.argv[2] if len(sys.argv) > 2 else None
     run = labledger.init(project="crash", name="crash-loop", capture=False, resume=resume)
     witness = os.open(sys.argv[1], os.O_WRONLY | os.O_CREAT | os.O_APPEND)

@@ -27,7 +27,17 @@ from labledger.sdk.mmap_journal import (
 from labledger.store import open_store
 from labledger.store.base import RunBatch
 from labledger.store.journal import Journal
-from tests.sdk.crashing import child_env, kill_logger_mid_loop, start_recoverer, witnessed
+from tests.sdk.crashing import (
+    child_env,
+    kill,
+    kill_logger_mid_loop,
+    run_recoverer,
+    start_logger,
+    start_recoverer,
+    starts,
+    wait_for_steps,
+    witnessed,
+)
 
 pytestmark = pytest.mark.slow
 CLI = "from labledger.cli.main import main; main()"
@@ -238,3 +248,27 @@ def test_a_store_error_reading_the_committed_position_replays_nothing_twice(
     finally:
         store.close()
     _assert_every_witnessed_step_once(settings.uri, run_id, tmp_path / "witness.txt")
+
+
+def test_a_resumed_run_whose_journal_was_not_recovered_loses_and_repeats_nothing(
+    tmp_path: Path,
+) -> None:
+    """Init's recovery fails: the resumed run must not continue from a stale step and journal
+    after the unrecovered points (one committed sequence number cannot cover both: the old
+    points would be skipped or deleted as committed, the new ones replayed twice). Init tries
+    once more, and refuses to resume when that fails too."""
+    root = tmp_path / "store"
+    env = child_env(root, LABLEDGER_FLUSH_INTERVAL="3600", CRASH_FLUSH_AT="500")
+    run_id = kill_logger_mid_loop(tmp_path, env, steps=2000)
+    witness = tmp_path / "witness.txt"
+    refused = start_logger(tmp_path, child_env(root, CRASH_FAIL_RECOVERY="always"), run_id)
+    assert refused.wait(timeout=120) == 1  # init raised: it cannot resume from a stale step
+    assert pending_runs(load_settings(env={"LABLEDGER_DIR": str(root)}).journal_dir) == [run_id]
+    before = starts(witness)
+    child = start_logger(tmp_path, child_env(root, CRASH_FAIL_RECOVERY="1"), run_id)
+    wait_for_steps(witness, before, 5000, child)  # past the old journal's sequence numbers
+    kill(child)
+    synced = run_recoverer(tmp_path, child_env(root), "sync")
+    assert synced.returncode == 0, synced.stderr
+    settings = load_settings(env={"LABLEDGER_DIR": str(root)})
+    _assert_every_witnessed_step_once(settings.uri, run_id, witness)

@@ -116,7 +116,7 @@ def _init(
     values, config_kind = config_to_dict(config)
     now = time.time()
     if resume is not None:
-        record = store.get_run(resume)
+        record = _recovered_record(store, settings, store.get_run(resume))
         if project is not None and project != record.project:
             raise LabledgerError(
                 f"run {record.run_id} belongs to project {record.project!r}, not {project!r}"
@@ -283,6 +283,26 @@ def _check_tags(tags: Any) -> list[str]:
         if not isinstance(tag, str) or not tag:
             raise TypeError(f"each tag must be a non-empty string, got {tag!r}")
     return values
+
+
+def _recovered_record(store: Store, settings: Settings, record: RunRecord) -> RunRecord:
+    """``record`` once its crashed process's point journal is in the store: resumed before,
+    the run would continue from a stale step and journal after unrecovered points (one
+    committed sequence number cannot cover both). Raises when recovery fails again."""
+    from labledger.sdk.mmap_journal import is_live, pending_runs
+
+    run_id = record.run_id
+    if not settings.point_journal or run_id not in pending_runs(settings.journal_dir):
+        return record
+    if is_live(settings.journal_dir, run_id):
+        return record  # another process still logs it: _warn_if_live says so
+    recover_points(store, settings.journal_dir)  # init's attempt failed: once more
+    if run_id in pending_runs(settings.journal_dir):
+        raise LabledgerError(
+            f"cannot resume run {run_id}: the points of its crashed process are not "
+            "recovered yet (see the warning above); `labledger sync` retries"
+        )
+    return store.get_run(run_id)
 
 
 def _warn_if_live(record: RunRecord, settings: Settings) -> None:
