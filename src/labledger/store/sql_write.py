@@ -160,13 +160,8 @@ def put_captures(
         digest = hashlib.sha256(body.encode()).hexdigest()
         documents_rows.append({"digest": digest, "body": body})
         capture_rows.append({"run_id": run_id, "section": section, "digest": digest})
-    new_documents = upsert(dialect, documents).on_conflict_do_nothing(index_elements=["digest"])
-    stmt = upsert(dialect, captures)
-    replace = stmt.on_conflict_do_update(
-        index_elements=["run_id", "section"], set_={"digest": stmt.excluded.digest}
-    )
-    conn.execute(new_documents, documents_rows)
-    conn.execute(replace, capture_rows)
+    conn.execute(_statement(dialect, "new_documents"), documents_rows)
+    conn.execute(_statement(dialect, "replace_captures"), capture_rows)
 
 
 def write_metrics(
@@ -178,22 +173,9 @@ def write_metrics(
     chunk_rows, rollup_rows, summary_rows = metric_rows(run_id, columns)
     if not chunk_rows:
         return
-    stmt = upsert(dialect, metric_summaries)
-    ms = metric_summaries.c
-    merge = stmt.on_conflict_do_update(
-        index_elements=["run_id", "key"],
-        set_={
-            "last": stmt.excluded["last"],
-            "min": _least(dialect, ms.min, stmt.excluded["min"]),
-            "max": _greatest(dialect, ms.max, stmt.excluded["max"]),
-            "count": ms.count + stmt.excluded["count"],
-            "last_step": stmt.excluded.last_step,
-            "last_time": stmt.excluded.last_time,
-        },
-    )
     conn.execute(insert(metric_chunks), chunk_rows)
     conn.execute(insert(metric_rollups), rollup_rows)
-    conn.execute(merge, summary_rows)
+    conn.execute(_statement(dialect, "merge_summaries"), summary_rows)
 
 
 def set_summary(conn: Connection, dialect: str, run_id: str, values: Mapping[str, Any]) -> None:
@@ -206,10 +188,44 @@ def set_summary(conn: Connection, dialect: str, run_id: str, values: Mapping[str
         if as_float(v) is not None
     ]
     if numeric:
-        stmt = upsert(dialect, metric_summaries)
-        conn.execute(
-            stmt.on_conflict_do_update(
-                index_elements=["run_id", "key"], set_={"last": stmt.excluded["last"]}
-            ),
-            numeric,
+        conn.execute(_statement(dialect, "set_last"), numeric)
+
+
+def _build(dialect: str, name: str) -> Any:
+    if name == "new_documents":
+        return upsert(dialect, documents).on_conflict_do_nothing(index_elements=["digest"])
+    if name == "replace_captures":
+        stmt = upsert(dialect, captures)
+        return stmt.on_conflict_do_update(
+            index_elements=["run_id", "section"], set_={"digest": stmt.excluded.digest}
         )
+    stmt = upsert(dialect, metric_summaries)
+    if name == "set_last":
+        return stmt.on_conflict_do_update(
+            index_elements=["run_id", "key"], set_={"last": stmt.excluded["last"]}
+        )
+    ms = metric_summaries.c
+    return stmt.on_conflict_do_update(  # merge_summaries
+        index_elements=["run_id", "key"],
+        set_={
+            "last": stmt.excluded["last"],
+            "min": _least(dialect, ms.min, stmt.excluded["min"]),
+            "max": _greatest(dialect, ms.max, stmt.excluded["max"]),
+            "count": ms.count + stmt.excluded["count"],
+            "last_step": stmt.excluded.last_step,
+            "last_time": stmt.excluded.last_time,
+        },
+    )
+
+
+_built: dict[tuple[str, str], Any] = {}
+
+
+def _statement(dialect: str, name: str) -> Any:
+    """The ``ON CONFLICT`` statements, built once per dialect: building one (its
+    ``excluded`` columns) cost more than executing it, on every flush."""
+    key = (dialect, name)
+    stmt = _built.get(key)
+    if stmt is None:
+        stmt = _built[key] = _build(dialect, name)
+    return stmt
