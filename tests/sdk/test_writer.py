@@ -9,7 +9,7 @@ from typing import Any
 
 import numpy as np
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from labledger.errors import StoreUnavailable
@@ -92,6 +92,7 @@ key_sets = st.lists(
 )
 
 
+@settings(deadline=None, max_examples=60)  # no per-example time limit on a busy machine
 @given(key_sets, st.data())
 def test_fast_columns_equal_the_key_by_key_path(sets: list[list[str]], data: st.DataObject) -> None:
     """On random flushes (a few alternating key sets in any order, NaN and +-inf values,
@@ -194,3 +195,33 @@ def test_a_failing_store_is_retried_on_the_interval() -> None:
     waits = _run_writer(store, flushes=3)
     assert waits.asked[:3] == [0.01, 0.01, 0.01]
     assert store.steps == list(range(len(store.steps))) and len(store.steps) > 0
+
+
+class _GatedStore(_SlowStore):
+    """A store whose opening waits for the test."""
+
+    def __init__(self) -> None:
+        super().__init__(delay=0.0)
+        self.gate = threading.Event()
+
+    def open(self) -> _GatedStore:
+        self.gate.wait()
+        return self
+
+
+def test_points_logged_while_the_store_opens_wait_as_columns_and_all_land() -> None:
+    """Until the store is open the queue is turned into columns every interval (not kept
+    as one dict per point); once it opens, every point is written once, in order."""
+    store = _GatedStore()
+    writer = Writer(store.open, "r", flush_interval=0.01)
+    writer.start()
+    deadline = time.monotonic() + 60  # a safety net, not a measurement
+    step = 0
+    while len(writer._columns) < 3 and time.monotonic() < deadline:
+        writer.points.append((0.0, step, {"x": float(step)}))
+        step += 1
+        time.sleep(0.001)
+    assert len(writer._columns) >= 3 and store.steps == []  # drained into columns, unwritten
+    store.gate.set()
+    writer.close()
+    assert store.steps == list(range(step))

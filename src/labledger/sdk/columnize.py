@@ -5,7 +5,8 @@ A flush holds thousands of ``(time, step, dict)`` points. When every dict logs t
 pass; when a few key sets alternate (``loss`` every step, ``val/*`` every N steps) each set
 is done that way and the columns merged back in logged order. Anything else (many distinct
 key sets, invalid names, values that are not numbers, None) returns None: the writer's
-key-by-key path handles it and reports what it skips.
+key-by-key path handles it and reports what it skips. ``merge`` joins the columns of several
+drains (the points compacted while the store opened, a failed batch kept for its retry).
 """
 
 from __future__ import annotations
@@ -85,3 +86,24 @@ def uniform(dicts: list[dict[str, Any]], valid: Any) -> tuple[list[str], Any] | 
     if np.isnan(flat).any() and any(None in vs for vs in map(list, map(dict.values, dicts))):
         return None
     return keys, np.ascontiguousarray(flat.reshape(n, k).T)
+
+
+def merge(parts: list[dict[str, MetricColumns]]) -> dict[str, MetricColumns]:
+    """Columns of several drains, in order: one concatenation per key."""
+    parts = [p for p in parts if p]
+    if len(parts) <= 1:
+        return parts[0] if parts else {}
+    pieces: dict[str, list[MetricColumns]] = {}
+    for part in parts:
+        for key, col in part.items():
+            pieces.setdefault(key, []).append(col)
+    return {
+        key: cols[0]
+        if len(cols) == 1
+        else MetricColumns(
+            np.concatenate([c.steps for c in cols]),
+            np.concatenate([c.values for c in cols]),
+            np.concatenate([c.times for c in cols]),
+        )
+        for key, cols in pieces.items()
+    }

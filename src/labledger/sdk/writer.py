@@ -109,6 +109,8 @@ class Writer:
         self._failures = 0
         self._spool: Any = None
         self._pending = RunBatch()
+        self._columns: list[dict[str, MetricColumns]] = []  # drained, not in a batch yet
+        self._seq_drained = False  # journaled points drained since the last batch
         self._flush_lock = threading.Lock()
         self._stop = threading.Event()
         self._warned: set[str] = set()
@@ -158,10 +160,7 @@ class Writer:
     def _loop(self) -> None:
         try:
             if self._store is None:
-                try:
-                    self.store  # noqa: B018 - opens it, off the training thread
-                except Exception as exc:  # the first flush reports it (and spools)
-                    self.error = exc
+                self._open_store()
             wait = self.flush_interval
             while not self._stop.wait(wait):
                 started = time.monotonic()
@@ -187,6 +186,26 @@ class Writer:
             self.error = exc
             if self.on_death is not None:
                 self.on_death(exc)  # the thread ends here; the run's next log() restarts it
+
+    def _open_store(self) -> None:
+        """Open the store (off the training thread) in a thread of its own and, until it is
+        open, turn what is logged into columns every interval: a point queued as a dict costs
+        about nine times its numpy columns, and an open that takes seconds (imports on a busy
+        machine) would otherwise hold them all as dicts."""
+        opened = threading.Event()
+
+        def open_store() -> None:
+            try:
+                self.store  # noqa: B018
+            except Exception as exc:  # the first flush reports it (and spools)
+                self.error = exc
+            finally:
+                opened.set()
+
+        threading.Thread(target=open_store, name="labledger-open", daemon=True).start()
+        while not opened.wait(self.flush_interval) and not self._stop.is_set():
+            with self._flush_lock:
+                self._drain_points()
 
     def close(
         self,
@@ -327,14 +346,15 @@ class Writer:
 
     def _collect(self, changes: dict[str, Any] | None) -> RunBatch:
         batch = self._pending
-        points = _drain(self.points)
-        if points:
-            batch.metrics = _merge(batch.metrics, self._columnize_safely(points))
-            if self.journal is not None:  # journaled points are 3-tuples, the others 4-tuples
-                journaled = 4 * len(points) - sum(map(len, points))
-                if journaled:
-                    self._journal_seq += journaled
-                    batch.captures[JOURNAL_SECTION] = {"seq": self._journal_seq}
+        self._drain_points()
+        if self._columns:
+            from labledger.sdk.columnize import merge
+
+            batch.metrics = merge([batch.metrics, *self._columns])
+            self._columns = []
+        if self._seq_drained:
+            self._seq_drained = False
+            batch.captures[JOURNAL_SECTION] = {"seq": self._journal_seq}
         for queue, target in (
             (self.summaries, batch.summary),
             (self.captures, batch.captures),
@@ -355,18 +375,33 @@ class Writer:
             batch.changes.update(changes)
         return batch
 
+    def _drain_points(self) -> None:
+        """Queued points to columns, kept for the next batch (the caller holds the flush
+        lock)."""
+        points = _drain(self.points)
+        if not points:
+            return
+        self._columns.append(self._columnize_safely(points))
+        if self.journal is not None:  # journaled points are 3-tuples, the others 4-tuples
+            journaled = 4 * len(points) - sum(map(len, points))
+            if journaled:
+                self._journal_seq += journaled
+                self._seq_drained = True
+
     def _columnize_safely(self, points: list[Point]) -> dict[str, MetricColumns]:
         try:
             return self._columnize(points)
         except Exception:  # should not happen; never lose the flush to one bad point
-            columns: dict[str, MetricColumns] = {}
+            parts: list[dict[str, MetricColumns]] = []
             for point in points:
                 try:
-                    columns = _merge(columns, self._columnize([point]))
+                    parts.append(self._columnize([point]))
                 except Exception as exc:
                     for key in point[2]:
                         self._drop(key, 1, f"it could not be converted ({exc!r})")
-            return columns
+            from labledger.sdk.columnize import merge
+
+            return merge(parts)
 
     def _columnize(self, points: list[Point]) -> dict[str, MetricColumns]:
         """One numpy column per key, built with C-level loops rather than point by point."""
@@ -517,23 +552,3 @@ def _drain(queue: collections.deque[Any]) -> list[Any]:
             items.append(popleft())
     except IndexError:
         return items
-
-
-def _merge(
-    old: dict[str, MetricColumns], new: dict[str, MetricColumns]
-) -> dict[str, MetricColumns]:
-    if not old:
-        return new
-    import numpy as np
-
-    merged = dict(old)
-    for key, col in new.items():
-        if key in merged:
-            prev = merged[key]
-            col = MetricColumns(
-                np.concatenate([prev.steps, col.steps]),
-                np.concatenate([prev.values, col.values]),
-                np.concatenate([prev.times, col.times]),
-            )
-        merged[key] = col
-    return merged
