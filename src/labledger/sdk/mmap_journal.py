@@ -30,6 +30,7 @@ the in-memory path; system metrics; power loss or a kernel crash (the mapping is
 from __future__ import annotations
 
 import contextlib
+import errno
 import fcntl
 import logging
 import marshal
@@ -98,9 +99,11 @@ class PointJournal:
         self._closed = False
         self._lock = threading.Lock()
         directory.mkdir(parents=True, exist_ok=True)
-        self._lock_fd = os.open(directory / f"{run_id}.lock", os.O_RDWR | os.O_CREAT, 0o600)
+        lock_fd = _lock(directory / f"{run_id}.lock")
+        if lock_fd is None:
+            raise BlockingIOError(errno.EAGAIN, "the run's journal is held by another process")
+        self._lock_fd = lock_fd
         try:
-            fcntl.flock(self._lock_fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
             self._continue_after(segments(directory, run_id))
             self._roll()
         except BaseException:
@@ -400,16 +403,38 @@ def recover(store: Store, journal_dir: Path) -> int:
     return total
 
 
-def _recover_run(store: Store, directory: Path, run_id: str) -> int:
-    try:
-        fd = os.open(directory / f"{run_id}.lock", os.O_RDWR | os.O_CREAT, 0o600)
-    except OSError:
-        return 0
-    try:
+def _lock(path: Path) -> int | None:
+    """A descriptor holding ``flock`` on ``path`` (created if missing), or None while another
+    process holds it. A file removed or replaced between our open and our lock is opened
+    again: whoever removes a journal removes its lock file last, still holding it, and a lock
+    on the removed file would exclude nobody."""
+    for _ in range(100):
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            held, now = os.fstat(fd), os.stat(path)
+            if (held.st_dev, held.st_ino) == (now.st_dev, now.st_ino):
+                return fd
         except BlockingIOError:
-            return 0  # its process is alive and still logging
+            os.close(fd)
+            return None
+        except FileNotFoundError:
+            pass
+        except BaseException:
+            os.close(fd)
+            raise
+        os.close(fd)
+    raise OSError(errno.EAGAIN, f"{path} keeps being replaced")
+
+
+def _recover_run(store: Store, directory: Path, run_id: str) -> int:
+    try:
+        fd = _lock(directory / f"{run_id}.lock")
+    except OSError:
+        return 0
+    if fd is None:
+        return 0  # its process is alive and still logging
+    try:
         try:
             record = store.get_run(run_id)
         except RunNotFound:
