@@ -111,13 +111,17 @@ def test_a_probe_hanging_from_an_earlier_job_does_not_delay_the_next(
 ) -> None:
     capture_all()
 
+    hanging = threading.Event()
+
     def hang_once(cwd: Path | None) -> dict[str, Any]:
-        monkeypatch.setitem(registry.PROBES, "determinism", lambda cwd: {"second": True})
+        hanging.set()
         release.wait(60)
         return {"late": True}
 
     monkeypatch.setitem(registry.PROBES, "determinism", hang_once)
     registry.CaptureJob()  # its determinism probe hangs on the kept thread
+    assert hanging.wait(10)
+    monkeypatch.setitem(registry.PROBES, "determinism", lambda cwd: {"second": True})
 
     start = time.monotonic()
     result = capture_all(timeout=20)
@@ -146,3 +150,37 @@ def test_sections_are_handed_over_at_the_deadline_when_a_probe_hangs(
     release.set()
     time.sleep(0.2)
     assert len(delivered) == 1  # the late answer is not handed over again
+
+
+def test_quick_probes_share_one_thread_and_a_stall_there_costs_only_its_section(
+    monkeypatch: pytest.MonkeyPatch, release: threading.Event
+) -> None:
+    seen: dict[str, str] = {}
+
+    def quick(name: str) -> Any:
+        def probe(cwd: Path | None) -> dict[str, Any]:
+            seen[name] = threading.current_thread().name
+            return {"ok": name}
+
+        return probe
+
+    probes = {name: quick(name) for name in SECTIONS}
+    monkeypatch.setattr(registry, "PROBES", probes)
+    capture_all()  # learns that they are quick
+    seen.clear()
+    assert capture_all() == {name: {"ok": name} for name in SECTIONS}
+    assert set(seen.values()) == {"labledger-capture"}  # one thread, in turn
+
+    def stall(cwd: Path | None) -> dict[str, Any]:
+        release.wait(60)
+        return {"late": True}
+
+    first = min(SECTIONS, key=lambda n: registry._durations[probes[n]])
+    probes[first] = stall  # the first to run now stalls the shared thread
+    registry._durations[stall] = 0.0
+    delivered: list[dict[str, Any]] = []
+    job = registry.CaptureJob(on_complete=delivered.append, timeout=6.0)
+
+    assert job.delivered(30)
+    assert delivered[0][first] == {"error": "timed out after 6s"}
+    assert [n for n, section in delivered[0].items() if "error" in section] == [first]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import heapq
 import itertools
 import logging
@@ -47,9 +48,18 @@ class _Slot:
     def __init__(self) -> None:
         self.section: dict[str, Any] | None = None
         self.done = threading.Event()
+        self.claimed = False  # a thread has taken the probe (guarded by the job's lock)
+
+
+# How long each probe took last time: the ones that answered quickly (from their caches) run
+# one after another on one kept thread, so a run wakes one thread instead of six.
+_durations: weakref.WeakKeyDictionary[Probe, float] = weakref.WeakKeyDictionary()
+FAST_SECONDS = 0.05
+STALL_SECONDS = 1.0  # a probe taking longer on that thread has the rest moved off it
 
 
 def _run_probe(probe: Probe, cwd: Path | None, slot: _Slot) -> None:
+    started = time.monotonic()
     try:
         section = probe(cwd)
         if not isinstance(section, dict):
@@ -58,6 +68,8 @@ def _run_probe(probe: Probe, cwd: Path | None, slot: _Slot) -> None:
     except BaseException as exc:
         slot.section = {"error": one_line(exc)}
     finally:
+        with contextlib.suppress(TypeError):  # a probe that cannot be weakly referenced
+            _durations[probe] = time.monotonic() - started
         slot.done.set()
 
 
@@ -81,8 +93,47 @@ class _Worker(threading.Thread):
                 self.busy = False
 
 
+class _Runner(threading.Thread):
+    """The kept thread that runs a job's quick probes one after another, quickest first."""
+
+    def __init__(self) -> None:
+        super().__init__(name="labledger-capture", daemon=True)
+        self.tasks: queue.SimpleQueue[tuple[CaptureJob, list[str]]] = queue.SimpleQueue()
+        self.busy = False  # guarded by _pool_lock
+
+    def run(self) -> None:
+        while True:
+            job, names = self.tasks.get()
+            for name in names:
+                if job._claim(name):
+                    _run_alone(job._probes[name], job._cwd, job.slots[name], job)
+            with _pool_lock:
+                self.busy = False
+
+
 _pool_lock = threading.Lock()
 _pool: dict[str, _Worker] = {}
+_runner: _Runner | None = None
+
+
+def _run_in_turn(job: CaptureJob) -> list[str]:
+    """Queue ``job``'s quick probes on the kept runner thread, if it is idle; their names."""
+    global _runner
+    durations = {name: _durations.get(probe) for name, probe in job._probes.items()}
+    quick = [n for n, d in durations.items() if d is not None and d < FAST_SECONDS]
+    if len(quick) < 2:
+        return []  # nothing to save
+    quick.sort(key=lambda n: durations[n] or 0.0)
+    with _pool_lock:
+        runner = _runner
+        if runner is None or not runner.is_alive():
+            runner = _runner = _Runner()
+            runner.start()
+        elif runner.busy:
+            return []
+        runner.busy = True
+    runner.tasks.put((job, quick))
+    return quick
 
 
 def _dispatch(name: str, task: Task) -> None:
@@ -117,6 +168,8 @@ def _run_alone(probe: Probe, cwd: Path | None, slot: _Slot, job: CaptureJob) -> 
 
 class CaptureJob:
     """Every probe started at once on daemon threads; ``wait`` for some, ``collect`` all.
+    Probes that answered quickly last time share one kept thread, in turn; one stalling
+    there for ``STALL_SECONDS`` has the rest moved onto threads of their own.
 
     Daemon threads rather than a ThreadPoolExecutor: the executor's workers are joined at
     interpreter exit, so a hung probe would keep the user's program from exiting.
@@ -140,15 +193,34 @@ class CaptureJob:
         self._lock = threading.Lock()
         self._remaining = len(self.slots)
         self._delivered = threading.Event()
-        for name, probe in PROBES.items():
-            try:
-                _dispatch(name, (probe, cwd, self.slots[name], self))
-            except RuntimeError as exc:  # cannot start a thread (shutting down, limits)
-                self.slots[name].section = {"error": one_line(exc)}
-                self.slots[name].done.set()
-                self._probe_done()
-        if on_complete is not None and not self._delivered.is_set():
+        self._cwd = cwd
+        self._probes = dict(PROBES)
+        in_turn = _run_in_turn(self)
+        for name in self._probes:
+            if name not in in_turn:
+                self._start(name)
+        if in_turn:
+            _schedule(self, self.started + STALL_SECONDS)  # to move the rest off a stall
+        elif on_complete is not None and not self._delivered.is_set():
             _schedule(self, self.started + min(timeout, git_timeout))
+
+    def _claim(self, name: str) -> bool:
+        with self._lock:
+            slot = self.slots[name]
+            claimed, slot.claimed = slot.claimed, True
+            return not claimed
+
+    def _start(self, name: str) -> None:
+        """Probe ``name`` on a thread of its own (unless a thread has taken it already)."""
+        if not self._claim(name):
+            return
+        slot = self.slots[name]
+        try:
+            _dispatch(name, (self._probes[name], self._cwd, slot, self))
+        except RuntimeError as exc:  # cannot start a thread (shutting down, limits)
+            slot.section = {"error": one_line(exc)}
+            slot.done.set()
+            self._probe_done()
 
     def wait(self, name: str, timeout: float) -> bool:
         """Whether probe ``name`` finished within ``timeout`` seconds from now."""
@@ -178,9 +250,12 @@ class CaptureJob:
             self._deliver()
 
     def _deadline_passed(self) -> None:
-        """From the deadline thread: deliver if every probe finished or is past its deadline,
-        else come back at the next deadline."""
+        """From the deadline thread: move probes still waiting behind a stalled one onto
+        their own threads; deliver if every probe finished or is past its deadline, else
+        come back at the next deadline."""
         now = time.monotonic()
+        for name in self._probes:
+            self._start(name)  # only those no thread has taken
         timeout, git_timeout = self._limits
         pending = [
             self.started + (git_timeout if name == "git" else timeout)
@@ -250,7 +325,7 @@ def _watch_deadlines() -> None:
                 due.append(heapq.heappop(_due)[2])
         for ref in due:
             job = ref()
-            if job is not None and not job._delivered.is_set():
+            if job is not None and not job._delivered.is_set() and job._remaining:
                 try:
                     job._deadline_passed()
                 except Exception as exc:  # a failing delivery must not stop the deadlines
@@ -259,8 +334,9 @@ def _watch_deadlines() -> None:
 
 
 def _after_fork_in_child() -> None:
-    global _pool_lock, _due_lock, _deadline_thread
+    global _pool_lock, _due_lock, _deadline_thread, _runner
     _pool.clear()  # the kept threads did not survive the fork
+    _runner = None
     _pool_lock = threading.Lock()
     _due.clear()
     _due_lock = threading.Condition()
