@@ -51,7 +51,8 @@ def test_piped_output_has_no_colour_codes() -> None:
 
 def test_runs_ls_loads_only_what_it_uses() -> None:
     """Subcommands are imported when used: listing runs loads neither numpy, pandas nor
-    Alembic, nor the modules of other commands (analysis, reproduction, the server)."""
+    Alembic, nor the modules of other commands (analysis, reproduction, the server); Rich
+    only when a table is drawn."""
     run_id = make_run(config={"lr": 0.1}, metrics=[{"acc": 0.5}])
     heavy = [
         "numpy",
@@ -62,6 +63,7 @@ def test_runs_ls_loads_only_what_it_uses() -> None:
         "labledger.server",
         "labledger.sdk.artifacts",
         "labledger.store.sql_auth",
+        "rich",
     ]
     code = (
         "import json, sys\n"
@@ -71,7 +73,7 @@ def test_runs_ls_loads_only_what_it_uses() -> None:
         "except SystemExit:\n"
         f"    print(json.dumps([m for m in {heavy!r} if m in sys.modules]), file=sys.stderr)\n"
     )
-    for args in (["runs", "ls"], ["runs", "ls", "--json"]):
+    for args, loaded in ((["runs", "ls"], ["rich"]), (["runs", "ls", "--json"], [])):
         done = subprocess.run(
             [sys.executable, "-c", code, *args],
             capture_output=True,
@@ -81,5 +83,5 @@ def test_runs_ls_loads_only_what_it_uses() -> None:
             check=False,
         )
         assert done.returncode == 0, done.stderr
-        assert json.loads(done.stderr.strip().splitlines()[-1]) == [], args
+        assert json.loads(done.stderr.strip().splitlines()[-1]) == loaded, args
         assert run_id in done.stdout

@@ -1,7 +1,8 @@
 """Shared terminal rendering for the CLI: the console, value formatting, tables, sparklines.
 
 Everything user-supplied goes into ``Text`` objects, never into markup strings, so a config value
-like ``"[red]x"`` prints as written.
+like ``"[red]x"`` prints as written. Rich is imported by the first console, table or text made:
+JSON output never loads it.
 """
 
 from __future__ import annotations
@@ -11,14 +12,14 @@ import json
 import math
 import time
 from collections.abc import Iterable
-from typing import Any
-
-from rich import box
-from rich.console import Console
-from rich.table import Table
-from rich.text import Text
+from typing import TYPE_CHECKING, Any
 
 from labledger.encoding import to_jsonable
+
+if TYPE_CHECKING:
+    from rich.console import Console
+    from rich.table import Table
+    from rich.text import Text
 
 STATUS_STYLES = {
     "running": "cyan",
@@ -38,6 +39,8 @@ def make_console(*, stderr: bool = False) -> Console:
 
     No emoji codes: a run named ``:fire:`` prints as it is named (and Rich's emoji table is
     not loaded for a note that holds a colon)."""
+    from rich.console import Console
+
     console = Console(stderr=stderr, highlight=False, soft_wrap=False, emoji=False)
     if not console.is_terminal:
         width = max(console.width, PIPED_WIDTH)
@@ -45,9 +48,16 @@ def make_console(*, stderr: bool = False) -> Console:
     return console
 
 
+def text(value: str, style: str = "") -> Text:
+    """A Rich ``Text`` of ``value`` (never parsed as markup)."""
+    from rich.text import Text
+
+    return Text(value, style=style)
+
+
 def status_text(status: object) -> Text:
     name = str(status)
-    return Text(name, style=STATUS_STYLES.get(name, ""))
+    return text(name, STATUS_STYLES.get(name, ""))
 
 
 def format_number(value: float | int, digits: int = 4) -> str:
@@ -181,6 +191,9 @@ def key_value_table(
     rows: Iterable[tuple[str, Any]], title: str | None = None, digits: int = 6
 ) -> Table:
     """A borderless two-column table of ``key  value`` rows (values formatted by key)."""
+    from rich.table import Table
+    from rich.text import Text
+
     table = Table(
         box=None,
         show_header=False,
@@ -199,6 +212,9 @@ def key_value_table(
 
 def data_table(title: str | None = None) -> Table:
     """The standard table style for lists of runs and metrics."""
+    from rich import box
+    from rich.table import Table
+
     return Table(
         box=box.SIMPLE_HEAD,
         title=title,

@@ -10,12 +10,9 @@ import re
 import weakref
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
-from rich.console import JustifyMethod
-from rich.table import Table
-from rich.text import Text
 
 from labledger.cli import render
 from labledger.cli.common import (
@@ -31,6 +28,11 @@ from labledger.cli.common import (
 from labledger.cli.lazy import LazyGroup
 from labledger.sdk.api import RunList, RunView
 from labledger.store.filtering import parse_filter
+
+if TYPE_CHECKING:  # Rich is loaded by the first table drawn (not for --json)
+    from rich.console import JustifyMethod
+    from rich.table import Table
+    from rich.text import Text
 
 
 @click.group(
@@ -68,7 +70,7 @@ class Column:
 
 
 def _plain_cell(value: Any) -> Text:
-    return Text(render.format_value(value, max_length=MAX_CELL))
+    return render.text(render.format_value(value, max_length=MAX_CELL))
 
 
 # Marks after the status: a reproduction, a run that broke the project's policy, a run whose
@@ -96,7 +98,7 @@ def _status_cell(value: Any) -> Text:
 ATTRIBUTE_COLUMNS: dict[str, Column] = {
     c.name: c
     for c in (
-        Column("id", "id", lambda r: r.id, lambda v: Text(v, style="bold")),
+        Column("id", "id", lambda r: r.id, lambda v: render.text(v, "bold")),
         Column("project", "project", lambda r: r.project, _plain_cell),
         Column("name", "name", lambda r: r.name, _plain_cell),
         Column("status", "status", lambda r: _status_marks(r), _status_cell),
@@ -104,16 +106,19 @@ ATTRIBUTE_COLUMNS: dict[str, Column] = {
             "created",
             "created",
             lambda r: r.record.created_at,
-            lambda v: Text(render.format_relative(v)),
+            lambda v: render.text(render.format_relative(v)),
         ),
         Column(
-            "ended", "ended", lambda r: r.record.ended_at, lambda v: Text(render.format_relative(v))
+            "ended",
+            "ended",
+            lambda r: r.record.ended_at,
+            lambda v: render.text(render.format_relative(v)),
         ),
         Column(
             "runtime",
             "runtime",
             lambda r: r.record.runtime,
-            lambda v: Text(render.format_duration(v)),
+            lambda v: render.text(render.format_duration(v)),
             "right",
         ),
         Column("group", "group", lambda r: r.record.group, _plain_cell),
@@ -401,5 +406,6 @@ def projects_command(as_json: bool) -> None:
     table.add_column("latest run")
     for row in rows:
         when = render.format_relative(row["latest_created_at"])
-        table.add_row(Text(row["project"]), str(row["runs"]), Text(f"{row['latest_run']} ({when})"))
+        last_run = render.text(f"{row['latest_run']} ({when})")
+        table.add_row(render.text(row["project"]), str(row["runs"]), last_run)
     console.print(table)

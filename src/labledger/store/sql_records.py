@@ -75,7 +75,8 @@ def find_run(conn: Connection, ref: str) -> RunRecord:
 
 
 def records(conn: Connection, rows: Sequence[Any]) -> list[RunRecord]:
-    """One record per row of a ``select_runs()`` query, with its metric summaries."""
+    """One record per row of a ``select_runs()`` query, with its metric summaries (the JSON
+    columns are decoded per row: the record owns them, no copy)."""
     ids = [r[0] for r in rows]
     stats: dict[str, dict[str, MetricSummary]] = {i: {} for i in ids}
     for start in range(0, len(ids), _IN_BATCH):
@@ -92,10 +93,10 @@ def records(conn: Connection, rows: Sequence[Any]) -> list[RunRecord]:
             ended_at=ended_at,
             heartbeat_at=heartbeat_at,
             group=group,
-            tags=list(tags or []),
+            tags=tags or [],
             notes=notes,
-            config=dict(config or {}),
-            summary=dict(summary or {}),
+            config=config or {},
+            summary=summary or {},
             metrics=stats[run_id],
             host=host,
             pid=pid,
