@@ -147,11 +147,11 @@ def test_dead_writer_thread_is_restarted_loudly(
     real = writer._collect
     calls = {"n": 0}
 
-    def dies_once(changes: object) -> object:
+    def dies_once(*args: object) -> object:
         calls["n"] += 1
         if calls["n"] == 1:
             raise SystemExit("simulated thread death")  # not an Exception: escapes the loop
-        return real(changes)  # type: ignore[arg-type]
+        return real(*args)  # type: ignore[arg-type]
 
     monkeypatch.setattr(writer, "_collect", dies_once)
     run.log({"loss": 1.0})

@@ -159,7 +159,8 @@ class _Waits(threading.Event):
         self.asked: list[float] = []
 
     def wait(self, timeout: float | None = None) -> bool:
-        self.asked.append(-1.0 if timeout is None else timeout)
+        if threading.current_thread().name == "labledger-writer":  # not the column thread
+            self.asked.append(-1.0 if timeout is None else timeout)
         return super().wait(timeout)
 
 
@@ -225,3 +226,37 @@ def test_points_logged_while_the_store_opens_wait_as_columns_and_all_land() -> N
     store.gate.set()
     writer.close()
     assert store.steps == list(range(step))
+
+
+class _Journal:
+    start_seq = 0
+
+    def __init__(self) -> None:
+        self.released: list[int] = []
+
+    def release(self, seq: int) -> None:
+        self.released.append(seq)
+
+
+def test_a_background_flush_takes_whole_drains_up_to_its_limit_with_their_sequence() -> None:
+    """A limited flush writes the oldest drains (at least one) and the journal sequence number
+    of its last point, so a crash between two such flushes replays exactly the rest."""
+    writer = Writer(None, "r")  # type: ignore[arg-type]
+    writer.attach(_Journal())  # type: ignore[arg-type]
+    for drain in range(3):
+        writer.points.extend((0.0, step, {"x": 1.0}) for step in range(drain * 10, drain * 10 + 10))
+        writer._drain_points()
+    writer.points.append((0.0, 99, {"x": 1.0}, None))  # not journaled: queued in memory only
+
+    first = writer._collect(None, limit=15)
+    assert first.metrics["x"].steps.tolist() == list(range(10))
+    assert first.captures["journal"] == {"seq": 10}
+    writer._pending = RunBatch()
+    second = writer._collect(None, limit=5)  # one drain over the limit is taken whole
+    assert second.metrics["x"].steps.tolist() == list(range(10, 20))
+    assert second.captures["journal"] == {"seq": 20}
+    writer._pending = RunBatch()
+    rest = writer._collect(None)
+    assert rest.metrics["x"].steps.tolist() == [*range(20, 30), 99]
+    assert rest.captures["journal"] == {"seq": 30}
+    assert writer._columns == [] and not writer.points

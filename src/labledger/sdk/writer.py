@@ -16,6 +16,7 @@ section), and every other point lands. The thread never dies of an exception; if
 from __future__ import annotations
 
 import collections
+import contextlib
 import logging
 import math
 import threading
@@ -40,6 +41,7 @@ _ABSENT = object()  # marks a key missing from one logged dict
 OutputLine = tuple[str, float, str]
 MAX_KEY_LENGTH = 250  # the store's metric key column
 RETRIES_BEFORE_SPOOL = 20  # consecutive failed background flushes (about a second at 50 ms)
+FLUSH_VALUES = 1 << 20  # a background flush takes whole drains up to this many values
 
 
 def key_problem(key: Any) -> str | None:
@@ -109,8 +111,10 @@ class Writer:
         self._failures = 0
         self._spool: Any = None
         self._pending = RunBatch()
-        self._columns: list[dict[str, MetricColumns]] = []  # drained, not in a batch yet
-        self._seq_drained = False  # journaled points drained since the last batch
+        # Drained, not in a batch yet: columns, the journal's sequence number after them (None
+        # when they hold no journaled point) and their number of values.
+        self._columns: list[tuple[dict[str, MetricColumns], int | None, int]] = []
+        self._drain_lock = threading.RLock()  # the queue's order is the columns' order
         self._flush_lock = threading.Lock()
         self._stop = threading.Event()
         self._warned: set[str] = set()
@@ -146,6 +150,10 @@ class Writer:
     def start(self) -> None:
         self._next_heartbeat = time.time() + self.heartbeat_interval
         self._thread.start()
+        compactor = threading.Thread(
+            target=self._compact_loop, name="labledger-columns", daemon=True
+        )
+        compactor.start()
 
     @property
     def alive(self) -> bool:
@@ -160,7 +168,10 @@ class Writer:
     def _loop(self) -> None:
         try:
             if self._store is None:
-                self._open_store()
+                try:
+                    self.store  # noqa: B018 - opens it, off the training thread
+                except Exception as exc:  # the first flush reports it (and spools)
+                    self.error = exc
             wait = self.flush_interval
             while not self._stop.wait(wait):
                 started = time.monotonic()
@@ -170,7 +181,7 @@ class Writer:
                     changes = {"heartbeat_at": now}
                     self._next_heartbeat = now + self.heartbeat_interval
                 try:
-                    self.flush(raise_errors=False, changes=changes)
+                    self.flush(raise_errors=False, changes=changes, limit=FLUSH_VALUES)
                 except Exception as exc:  # a bug here must not stop the thread
                     self.error = exc
                     self._warn_once("loop", f"labledger: background flush failed: {exc!r}")
@@ -181,31 +192,21 @@ class Writer:
                 elapsed = time.monotonic() - started
                 wait = self.flush_interval
                 if not self._failures:
-                    wait = max(wait - elapsed, 0.0)
+                    wait = 0.0 if self._columns else max(wait - elapsed, 0.0)
         except BaseException as exc:
             self.error = exc
             if self.on_death is not None:
                 self.on_death(exc)  # the thread ends here; the run's next log() restarts it
 
-    def _open_store(self) -> None:
-        """Open the store (off the training thread) in a thread of its own and, until it is
-        open, turn what is logged into columns every interval: a point queued as a dict costs
-        about nine times its numpy columns, and an open that takes seconds (imports on a busy
-        machine) would otherwise hold them all as dicts."""
-        opened = threading.Event()
-
-        def open_store() -> None:
-            try:
-                self.store  # noqa: B018
-            except Exception as exc:  # the first flush reports it (and spools)
-                self.error = exc
-            finally:
-                opened.set()
-
-        threading.Thread(target=open_store, name="labledger-open", daemon=True).start()
-        while not opened.wait(self.flush_interval) and not self._stop.is_set():
-            with self._flush_lock:
-                self._drain_points()
+    def _compact_loop(self) -> None:
+        """Every interval, turn what is queued into columns (kept for the next batch): a point
+        waiting as a dict costs about nine times its numpy columns, and a flush or an open
+        of the store can take seconds (imports, fsync on a busy disk) while logging goes on.
+        Never raises: anything left queued is drained by the next flush."""
+        with contextlib.suppress(Exception):
+            while not self._stop.wait(self.flush_interval):
+                if self.points:
+                    self._drain_points()
 
     def close(
         self,
@@ -244,12 +245,14 @@ class Writer:
         raise_errors: bool = True,
         changes: dict[str, Any] | None = None,
         seal: Callable[[Store, RunBatch, RunRecord | None], None] | None = None,
+        limit: int | None = None,
     ) -> None:
         """Write everything queued so far in one transaction (with the run's creation, if it
-        is still to be written). Safe to call from any thread; on the main thread a signal
-        waits until the batch is written and accounted for."""
+        is still to be written); with ``limit``, the points of whole drains up to about that
+        many values, the rest staying for the next flush. Safe to call from any thread; on
+        the main thread a signal waits until the batch is written and accounted for."""
         with lifecycle.critical(), self._flush_lock:
-            batch = self._collect(changes)
+            batch = self._collect(changes, limit)
             if not batch and self._create is None:
                 return
             if self._spool is not None:  # the store failed for good: keep order, keep spooling
@@ -344,17 +347,24 @@ class Writer:
         self._failures = 0
         return True
 
-    def _collect(self, changes: dict[str, Any] | None) -> RunBatch:
+    def _collect(self, changes: dict[str, Any] | None, limit: int | None = None) -> RunBatch:
         batch = self._pending
-        self._drain_points()
-        if self._columns:
+        with self._drain_lock:
+            self._drain_points()
+            take, total = len(self._columns), 0
+            for i, (_, _, values) in enumerate(self._columns):
+                total += values
+                if limit is not None and total > limit and i:
+                    take = i
+                    break
+            drained, self._columns = self._columns[:take], self._columns[take:]
+        seqs = [seq for _, seq, _ in drained if seq is not None]
+        if seqs:  # the journal's points up to here are in this batch
+            batch.captures[JOURNAL_SECTION] = {"seq": seqs[-1]}
+        if drained:
             from labledger.sdk.columnize import merge
 
-            batch.metrics = merge([batch.metrics, *self._columns])
-            self._columns = []
-        if self._seq_drained:
-            self._seq_drained = False
-            batch.captures[JOURNAL_SECTION] = {"seq": self._journal_seq}
+            batch.metrics = merge([batch.metrics, *(columns for columns, _, _ in drained)])
         for queue, target in (
             (self.summaries, batch.summary),
             (self.captures, batch.captures),
@@ -376,17 +386,21 @@ class Writer:
         return batch
 
     def _drain_points(self) -> None:
-        """Queued points to columns, kept for the next batch (the caller holds the flush
-        lock)."""
-        points = _drain(self.points)
-        if not points:
-            return
-        self._columns.append(self._columnize_safely(points))
-        if self.journal is not None:  # journaled points are 3-tuples, the others 4-tuples
-            journaled = 4 * len(points) - sum(map(len, points))
-            if journaled:
-                self._journal_seq += journaled
-                self._seq_drained = True
+        """Queued points to columns, kept for the next batch (the caller may hold the drain
+        lock: it is re-entrant)."""
+        with self._drain_lock:
+            points = _drain(self.points)
+            if not points:
+                return
+            columns = self._columnize_safely(points)
+            seq = None
+            if self.journal is not None:  # journaled points are 3-tuples, the others 4-tuples
+                journaled = 4 * len(points) - sum(map(len, points))
+                if journaled:
+                    self._journal_seq += journaled
+                    seq = self._journal_seq
+            values = sum(len(c.values) for c in columns.values())
+            self._columns.append((columns, seq, values))
 
     def _columnize_safely(self, points: list[Point]) -> dict[str, MetricColumns]:
         try:
