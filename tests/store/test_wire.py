@@ -138,3 +138,25 @@ def test_artifact_version_and_series_round_trip() -> None:
     series = MetricSeries("x", np.arange(3), np.array([np.nan, np.inf, -np.inf]), None)
     back = decode_series(encode_series(series))
     assert back.times is None and back.values.tobytes() == series.values.tobytes()
+
+
+def test_records_and_batches_without_points_do_not_load_numpy() -> None:
+    """The team client's runs queries and summary-only flushes travel without numpy."""
+    import json
+    import subprocess
+    import sys
+
+    code = (
+        "import json, sys\n"
+        "from labledger.entities import RunRecord\n"
+        "from labledger.store.base import RunBatch\n"
+        "from labledger.store.http import HttpStore\n"
+        "from labledger.store.wire import decode, decode_batch, encode_batch, encode_run\n"
+        "run = RunRecord(run_id='r1', project='p', name='n', config={'lr': 0.1})\n"
+        "assert decode(encode_run(run), RunRecord) == run\n"
+        "batch = RunBatch(summary={'acc': 0.5}, outputs=[('stdout', 1.0, 'x')])\n"
+        "assert decode_batch(encode_batch(batch)).summary == {'acc': 0.5}\n"
+        "print(json.dumps('numpy' in sys.modules))\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert json.loads(done.stdout) is False

@@ -22,7 +22,7 @@ import threading
 import weakref
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import httpx
 
@@ -31,11 +31,13 @@ from labledger.entities import UPDATABLE_RUN_FIELDS, MetricSeries, RunRecord
 from labledger.errors import LabledgerError
 from labledger.store import wire
 from labledger.store.base import ArtifactVersion, MetricColumns, RunBatch, merge_batches
-from labledger.store.columns import RunColumns
 from labledger.store.http_artifacts import HttpArtifactRegistry
 from labledger.store.journal import DEFAULT_MAX_BYTES, Journal, JournalEntry
-from labledger.store.rollups import SeriesEnvelope
 from labledger.store.sender import Retry, Sender
+
+if TYPE_CHECKING:
+    from labledger.store.columns import RunColumns
+    from labledger.store.rollups import SeriesEnvelope
 
 log = logging.getLogger("labledger")
 

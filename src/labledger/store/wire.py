@@ -17,15 +17,17 @@ Layout (msgpack)::
 
 from __future__ import annotations
 
-from typing import Any, TypeVar
+import sys
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import msgspec
-import numpy as np
 
 from labledger.encoding import to_jsonable
 from labledger.entities import MetricSeries, RunRecord
 from labledger.store.base import ArtifactVersion, MetricColumns, RunBatch
-from labledger.store.rollups import SeriesEnvelope
+
+if TYPE_CHECKING:
+    from labledger.store.rollups import SeriesEnvelope
 
 __all__ = [
     "WIRE_CONTENT_TYPE",
@@ -79,7 +81,8 @@ class _Envelope(msgspec.Struct, array_like=True):
 
 def _enc_hook(value: Any) -> Any:
     """Numpy scalars, paths and other user values: their JSON-safe form."""
-    if isinstance(value, np.ndarray):
+    numpy = sys.modules.get("numpy")  # no array exists before numpy is loaded: not loaded here
+    if numpy is not None and isinstance(value, numpy.ndarray):
         return value.tolist()
     if isinstance(value, float):  # np.float64 and other float subclasses
         return float(value)
@@ -95,11 +98,16 @@ _envelopes_decoder = msgspec.msgpack.Decoder(list[_Envelope])
 _decoders: dict[Any, msgspec.msgpack.Decoder[Any]] = {}
 
 
+# Points need numpy; records, runs queries and batches without points do not load it.
 def _buffer(array: Any, dtype: str) -> bytes:
+    import numpy as np
+
     return np.ascontiguousarray(array, dtype=dtype).tobytes()
 
 
 def _array(buffer: bytes, dtype: str) -> Any:
+    import numpy as np
+
     return np.frombuffer(buffer, dtype=dtype)
 
 
@@ -189,6 +197,8 @@ def encode_envelopes(envelopes: list[SeriesEnvelope]) -> bytes:
 
 
 def decode_envelopes(data: bytes) -> list[SeriesEnvelope]:
+    from labledger.store.rollups import SeriesEnvelope
+
     return [
         SeriesEnvelope(
             w.key,
