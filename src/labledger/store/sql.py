@@ -121,13 +121,15 @@ class SqlStore:
             "fingerprint": run.fingerprint,
         }
         try:
+            rest, summary = sql_write.fold_into_row(row, batch or RunBatch())
             with self._write() as conn:
-                if conn.execute(select(runs.c.run_id).where(runs.c.run_id == run.run_id)).first():
-                    raise RunExists(f"a run with ID {run.run_id!r} already exists")
+                # An existing ID fails the insert (IntegrityError, below).
                 conn.execute(insert(runs), [row])
-                sql_write.replace_params(conn, run.run_id, row["config"])
-                if batch is not None and batch:
-                    sql_write.apply_batch(conn, self._dialect, run.run_id, batch)
+                sql_write.replace_params(conn, run.run_id, row["config"], new=True)
+                if rest:
+                    sql_write.apply_batch(conn, self._dialect, run.run_id, rest)
+                if summary:
+                    sql_write.set_metric_last(conn, self._dialect, run.run_id, summary)
         except IntegrityError:
             # Lost a race with a concurrent create of the same ID.
             if self._run_exists(run.run_id):

@@ -110,7 +110,8 @@ def current(conn: Connection, column: Any, run_id: str) -> Any:
     return value
 
 
-def update_run(conn: Connection, run_id: str, changes: Mapping[str, Any]) -> None:
+def _run_values(changes: Mapping[str, Any]) -> dict[str, Any]:
+    """``changes`` to run fields as column values (refused: fields that cannot change)."""
     unknown = set(changes) - UPDATABLE_RUN_FIELDS
     if unknown:
         raise LabledgerError(f"cannot update run fields: {', '.join(sorted(unknown))}")
@@ -119,6 +120,11 @@ def update_run(conn: Connection, run_id: str, changes: Mapping[str, Any]) -> Non
         values["status"] = str(RunStatus(values["status"]))
     if "summary" in values:
         values["summary"] = to_jsonable(values["summary"])
+    return values
+
+
+def update_run(conn: Connection, run_id: str, changes: Mapping[str, Any]) -> None:
+    values = _run_values(changes)
     result = conn.execute(update(runs).where(runs.c.run_id == run_id).values(values))
     if result.rowcount == 0:
         raise RunNotFound(f"no run with ID {run_id!r}")
@@ -132,19 +138,38 @@ def merge_config(conn: Connection, run_id: str, config: Mapping[str, Any]) -> No
 
 def _param_row(run_id: str, key: str, value: Any) -> dict[str, Any]:
     number = float(value) if isinstance(value, (int, float)) else None
-    text = value if isinstance(value, str) else dumps(value)
+    as_json = dumps(value)
     return {
         "run_id": run_id,
         "key": key,
         "value_num": number,
-        "value_text": text,
-        "value_json": dumps(value),
+        "value_text": value if isinstance(value, str) else as_json,
+        "value_json": as_json,
     }
 
 
-def replace_params(conn: Connection, run_id: str, config: Mapping[str, Any]) -> None:
-    """The run's flattened config as ``params`` rows (what filters on ``config.*`` read)."""
-    conn.execute(delete(params).where(params.c.run_id == run_id))
+def fold_into_row(row: dict[str, Any], batch: RunBatch) -> tuple[RunBatch, dict[str, Any]]:
+    """A new run's first batch with what only sets fields of its row (config, summary,
+    changes) merged into ``row`` before the row is inserted, as ``apply_batch`` would set
+    them after it (four statements fewer). Returns the rest of the batch, and the summary
+    values whose metrics' last values are still to be set, after the batch's metrics."""
+    if batch.config:
+        row["config"] = {**row["config"], **to_jsonable(batch.config)}
+    if batch.summary:
+        row["summary"] = {**row["summary"], **to_jsonable(dict(batch.summary))}
+    if batch.changes:
+        row.update(_run_values(batch.changes))
+    rest = RunBatch(metrics=batch.metrics, captures=batch.captures, outputs=batch.outputs)
+    return rest, batch.summary
+
+
+def replace_params(
+    conn: Connection, run_id: str, config: Mapping[str, Any], *, new: bool = False
+) -> None:
+    """The run's flattened config as ``params`` rows (what filters on ``config.*`` read);
+    ``new``: the run was just inserted, so it has none to delete."""
+    if not new:
+        conn.execute(delete(params).where(params.c.run_id == run_id))
     rows = [_param_row(run_id, k, v) for k, v in flatten(config).items()]
     if rows:
         conn.execute(insert(params), rows)
@@ -182,6 +207,11 @@ def set_summary(conn: Connection, dialect: str, run_id: str, values: Mapping[str
     """Merge ``values`` into the run's summary; numeric ones also set their metric's last."""
     merged = {**current(conn, runs.c.summary, run_id), **to_jsonable(dict(values))}
     conn.execute(update(runs).where(runs.c.run_id == run_id).values(summary=merged))
+    set_metric_last(conn, dialect, run_id, values)
+
+
+def set_metric_last(conn: Connection, dialect: str, run_id: str, values: Mapping[str, Any]) -> None:
+    """The numeric summary values as their metrics' last values (a summary value wins)."""
     numeric = [
         {"run_id": run_id, "key": k, "last": as_float(v), "count": 0}
         for k, v in values.items()
