@@ -330,6 +330,9 @@ def _untracked(root: Path) -> tuple[dict[str, str], dict[str, str], int]:
     return contents, skipped, unlisted
 
 
+_found: dict[Path, _Layout] = {}  # the layout of the latest capture in each folder
+
+
 def capture_git(cwd: Path | None = None, retries: int = RETRIES) -> dict[str, Any]:
     """``_capture_git`` retried ``retries`` times when git fails or is too slow; the result
     says how many attempts it took when more than one."""
@@ -362,6 +365,7 @@ def _capture_git(cwd: Path | None = None) -> dict[str, Any]:
     here = Path.cwd() if cwd is None else Path(cwd)
     try:
         layout = _layout(here)
+        _found[here] = layout  # for the cache: the layout this result describes
     except GitNotFound as exc:
         return {"present": False, "reason": str(exc)}
     except GitError as exc:
@@ -578,7 +582,7 @@ def cached_capture_git(cwd: Path | None = None, retries: int = RETRIES) -> dict[
     if not result.get("present") or "attempts" in result:
         return result
     try:
-        layout = _layout(here)
+        layout = _found.pop(here, None) or _layout(here)
         watched = _watched_paths(layout, result)
     except (GitError, OSError, ValueError):
         return result
