@@ -44,6 +44,7 @@ def child(store: Path, keys: int, rate: float, seconds: float, steps: int) -> di
     after_init = proc.memory_info().rss
     log, clock, sleep = run.log, time.perf_counter, time.sleep
     samples: list[tuple[float, int]] = []
+    cpu0, main0 = proc.cpu_times(), time.thread_time()
     t0 = clock()
     next_sample = t0
     step = 0
@@ -70,6 +71,7 @@ def child(store: Path, keys: int, rate: float, seconds: float, steps: int) -> di
     samples.append((logged, proc.memory_info().rss))
     run.finish()
     durable = clock() - t0
+    cpu1, main1 = proc.cpu_times(), time.thread_time()
     return {
         "baseline": baseline,
         "after_init": after_init,
@@ -79,6 +81,8 @@ def child(store: Path, keys: int, rate: float, seconds: float, steps: int) -> di
         "logged_s": logged,
         "durable_s": durable,
         "after_finish": proc.memory_info().rss,
+        "cpu_s": cpu1.user + cpu1.system - cpu0.user - cpu0.system,
+        "main_cpu_s": main1 - main0,
     }
 
 
@@ -135,6 +139,8 @@ def report(name: str, r: dict[str, Any]) -> dict[str, Any]:
         "points": points,
         "logged_s": r["logged_s"],
         "points_per_s_durable": points / r["durable_s"],
+        "background_cpu_pct": 100 * (r["cpu_s"] - r["main_cpu_s"]) / r["durable_s"],
+        "own_mb_every_10s": [round((x - base) / MB, 1) for t, x in r["samples"][::10]],
     }
     print(f"{name}: {r['steps']:,} steps x {r['keys']} keys in {r['logged_s']:.1f} s")
     print(f"  RSS before import labledger {row['baseline_mb']:7.1f} MB")
@@ -144,6 +150,8 @@ def report(name: str, r: dict[str, Any]) -> dict[str, Any]:
     print(f"  own after finish            {row['own_after_finish_mb']:7.1f} MB")
     print(f"  last minute's slope         {row['slope_last_min_mb_per_min']:+7.2f} MB/min")
     print(f"  points/s to durable         {row['points_per_s_durable']:10,.0f}")
+    print(f"  CPU of other threads        {row['background_cpu_pct']:7.1f} % of a core")
+    print(f"  own MB every 10 s           {row['own_mb_every_10s']}")
     return row
 
 

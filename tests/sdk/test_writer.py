@@ -260,3 +260,22 @@ def test_a_background_flush_takes_whole_drains_up_to_its_limit_with_their_sequen
     assert rest.metrics["x"].steps.tolist() == [*range(20, 30), 99]
     assert rest.captures["journal"] == {"seq": 30}
     assert writer._columns == [] and not writer.points
+
+
+def test_merged_drains_keep_keys_logged_together_on_shared_steps() -> None:
+    from labledger.sdk.columnize import merge
+
+    writer = Writer(None, "r")  # type: ignore[arg-type]
+    for drain in range(3):
+        steps = range(drain * 5, drain * 5 + 5)
+        writer.points.extend((float(s), s, {"a": 1.0 * s, "b": -1.0 * s}) for s in steps)
+        writer._drain_points()
+    writer.points.append((15.0, 15, {"a": 15.0}))  # "a" alone: steps of its own
+    writer._drain_points()
+    merged = merge([columns for columns, _, _ in writer._columns])
+    assert merged["a"].steps.tolist() == list(range(16))
+    assert merged["b"].steps.tolist() == list(range(15))
+    assert merged["b"].values.tolist() == [-1.0 * s for s in range(15)]
+    first_three = merge([columns for columns, _, _ in writer._columns[:3]])
+    assert first_three["a"].steps is first_three["b"].steps
+    assert first_three["a"].times is first_three["b"].times

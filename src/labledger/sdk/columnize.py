@@ -89,7 +89,9 @@ def uniform(dicts: list[dict[str, Any]], valid: Any) -> tuple[list[str], Any] | 
 
 
 def merge(parts: list[dict[str, MetricColumns]]) -> dict[str, MetricColumns]:
-    """Columns of several drains, in order: one concatenation per key."""
+    """Columns of several drains, in order: one concatenation per key, and keys that shared
+    their steps and times in every drain share the joined ones (as the store's rollups of
+    keys logged together expect)."""
     parts = [p for p in parts if p]
     if len(parts) <= 1:
         return parts[0] if parts else {}
@@ -97,13 +99,21 @@ def merge(parts: list[dict[str, MetricColumns]]) -> dict[str, MetricColumns]:
     for part in parts:
         for key, col in part.items():
             pieces.setdefault(key, []).append(col)
+    joined: dict[tuple[int, ...], Any] = {}
+
+    def join(arrays: list[Any]) -> Any:
+        ident = tuple(map(id, arrays))  # the parts keep every array alive meanwhile
+        if ident not in joined:
+            joined[ident] = np.concatenate(arrays)
+        return joined[ident]
+
     return {
         key: cols[0]
         if len(cols) == 1
         else MetricColumns(
-            np.concatenate([c.steps for c in cols]),
+            join([c.steps for c in cols]),
             np.concatenate([c.values for c in cols]),
-            np.concatenate([c.times for c in cols]),
+            join([c.times for c in cols]),
         )
         for key, cols in pieces.items()
     }

@@ -41,7 +41,7 @@ _ABSENT = object()  # marks a key missing from one logged dict
 OutputLine = tuple[str, float, str]
 MAX_KEY_LENGTH = 250  # the store's metric key column
 RETRIES_BEFORE_SPOOL = 20  # consecutive failed background flushes (about a second at 50 ms)
-FLUSH_VALUES = 1 << 20  # a background flush takes whole drains up to this many values
+FLUSH_VALUES = 1 << 18  # a background flush takes whole drains up to this many values
 
 
 def key_problem(key: Any) -> str | None:
