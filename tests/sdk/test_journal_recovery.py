@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import subprocess
 import sys
 from pathlib import Path
@@ -273,34 +272,3 @@ def test_a_resumed_run_whose_journal_was_not_recovered_loses_and_repeats_nothing
     assert synced.returncode == 0, synced.stderr
     settings = load_settings(env={"LABLEDGER_DIR": str(root)})
     _assert_every_witnessed_step_once(settings.uri, run_id, witness)
-
-
-def test_a_lock_file_removed_between_open_and_lock_is_opened_again(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """A recovery removes the journal and then its lock file, still holding it; a process
-    that opened the file before and locks it after would hold a lock that excludes nobody (a
-    second recovery could then replay, and delete, a new live journal of the run)."""
-    import fcntl
-
-    from labledger.sdk import mmap_journal
-
-    path = tmp_path / "r1.lock"
-    holder = os.open(path, os.O_RDWR | os.O_CREAT)
-    fcntl.flock(holder, fcntl.LOCK_EX)
-    assert mmap_journal._lock(path) is None  # held: a live process
-    real, finished = fcntl.flock, []
-
-    def flock(fd: int, operation: int) -> None:
-        if not finished:  # the holder finishes between our open and our lock
-            finished.append(1)
-            path.unlink()
-            os.close(holder)
-            path.touch()  # and the next one creates the file again
-        real(fd, operation)
-
-    monkeypatch.setattr(mmap_journal.fcntl, "flock", flock)
-    fd = mmap_journal._lock(path)
-    assert fd is not None and finished
-    assert os.fstat(fd).st_ino == os.stat(path).st_ino  # the file now at the path
-    os.close(fd)

@@ -12,9 +12,10 @@ Files: ``<journal_dir>/points/<run_id>.lock`` (held with ``flock`` by the live p
 free lock means the process is gone) and segments ``<run_id>.<n>.mmj``, each
 256 KiB for the first and doubling up to ``SEGMENT_BYTES`` (a short run pays for a small
 file), allocated up front (``posix_fallocate``: a full disk fails here, never
-with a SIGBUS later). A segment is a 64-byte header (magic, version, segment number, run ID,
-sequence number of its first record) followed by records ``<u32 length><u32 crc32> payload``;
-the payload is ``marshal.dumps((time, step, dict), 2)`` (version 2 writes no reference table:
+with a SIGBUS later). Segments are in the journal file format (``store/journal_file.py``,
+shared with the client journal: a 64-byte header holding the sequence number of the first
+record, records ``<u32 length><u32 crc32> payload``, the torn-tail and flock rules); the
+payload is ``marshal.dumps((time, step, dict), 2)`` (version 2 writes no reference table:
 about a third cheaper than the default for these small tuples) and the CRC covers it seeded
 with the low 32 bits of the record's sequence number, which is implicit: the segment's first
 plus the record's index. A record cut short by a crash (the mapping is zero-filled) has a zero
@@ -31,7 +32,6 @@ from __future__ import annotations
 
 import contextlib
 import errno
-import fcntl
 import logging
 import marshal
 import mmap
@@ -45,22 +45,22 @@ from typing import Any
 
 from labledger.entities import RunRecord, RunStatus
 from labledger.errors import RunExists, RunNotFound
+from labledger.store import journal_file
 from labledger.store.base import Store
 
 log = logging.getLogger("labledger")
 
 MAGIC = b"LLMMJ1\n\x00"
 VERSION = 2  # 1: records carried a u64 sequence number and a version-4 marshal payload
-HEADER_BYTES = 64
+HEADER_BYTES = journal_file.HEADER_BYTES
 SEGMENT_BYTES = 8 << 20
 FIRST_SEGMENT_BYTES = 256 << 10
 SUFFIX = ".mmj"
 SECTION = "journal"  # the capture section holding the highest committed sequence number
-_FILE_HEADER = struct.Struct("<8sII32sQ")
-_RECORD = struct.Struct("<II")
+_RECORD = journal_file.RECORD
 _RECORD_V1 = struct.Struct("<IIQ")
 MARSHAL_VERSION = 2
-_MASK = 0xFFFFFFFF
+_MASK = journal_file.MASK
 
 Point = tuple[float, int, dict[str, Any]]
 
@@ -99,9 +99,9 @@ class PointJournal:
         self._closed = False
         self._lock = threading.Lock()
         directory.mkdir(parents=True, exist_ok=True)
-        lock_fd = _lock(directory / f"{run_id}.lock")
+        lock_fd = journal_file.hold(directory / f"{run_id}.lock")
         if lock_fd is None:
-            raise BlockingIOError(errno.EAGAIN, "the run's journal is held by another process")
+            raise BlockingIOError(errno.EAGAIN, "the journal is open in another process")
         self._lock_fd = lock_fd
         try:
             self._continue_after(segments(directory, run_id))
@@ -204,8 +204,7 @@ class PointJournal:
         finally:
             os.close(fd)
         first = self._state[1] + 1
-        header = _FILE_HEADER.pack(MAGIC, VERSION, number, self.run_id.encode()[:32], first)
-        mm[: len(header)] = header
+        mm[:HEADER_BYTES] = journal_file.Header(MAGIC, VERSION, number, self.run_id, first).pack()
         old = self._state[2]
         if self._path is not None:
             self._done.append((self._path, first - 1))
@@ -300,32 +299,17 @@ def _saved_record(directory: Path, run_id: str) -> RunRecord | None:
 def read_records(path: Path) -> Iterator[tuple[int, Point]]:
     """``(seq, point)`` of every intact record of a segment, up to the first torn one."""
     data = path.read_bytes()
-    if len(data) < HEADER_BYTES or not data.startswith(MAGIC):
+    header = journal_file.read_header(data, MAGIC)
+    if header is None:
         return
-    version = struct.unpack_from("<I", data, len(MAGIC))[0]
-    if version == 1:
+    if header.version == 1:
         yield from _read_v1(data)
         return
-    if version != VERSION:
+    if header.version != VERSION:
         return
-    seq = _FILE_HEADER.unpack_from(data)[4]
-    off = HEADER_BYTES
-    size = len(data)
-    while off + _RECORD.size <= size:
-        n, crc = _RECORD.unpack_from(data, off)
-        start = off + _RECORD.size
-        if n == 0 or start + n > size:
-            return
-        payload = data[start : start + n]
-        if zlib.crc32(payload, seq & _MASK) != crc:
-            return
-        try:
-            point = marshal.loads(payload)
-        except (ValueError, EOFError, TypeError):
-            return
-        yield seq, point
-        seq += 1
-        off = start + n
+    yield from journal_file.records(
+        data, HEADER_BYTES, header.first_seq, marshal.loads, (ValueError, EOFError, TypeError)
+    )
 
 
 def _read_v1(data: bytes) -> Iterator[tuple[int, Point]]:
@@ -369,17 +353,7 @@ def is_live(journal_dir: Path, run_id: str) -> bool:
     """Whether the process writing ``run_id``'s journal still runs (it holds the lock).
 
     Asked with a shared lock taken and released at once; a missing lock file means gone."""
-    try:
-        fd = os.open(points_dir(journal_dir) / f"{run_id}.lock", os.O_RDONLY)
-    except OSError:
-        return False
-    try:
-        fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
-    except BlockingIOError:
-        return True
-    finally:
-        os.close(fd)  # closing releases the probe's lock
-    return False
+    return journal_file.is_held(points_dir(journal_dir) / f"{run_id}.lock")
 
 
 def saved_record(journal_dir: Path, run_id: str) -> RunRecord | None:
@@ -403,33 +377,9 @@ def recover(store: Store, journal_dir: Path) -> int:
     return total
 
 
-def _lock(path: Path) -> int | None:
-    """A descriptor holding ``flock`` on ``path`` (created if missing), or None while another
-    process holds it. A file removed or replaced between our open and our lock is opened
-    again: whoever removes a journal removes its lock file last, still holding it, and a lock
-    on the removed file would exclude nobody."""
-    for _ in range(100):
-        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            held, now = os.fstat(fd), os.stat(path)
-            if (held.st_dev, held.st_ino) == (now.st_dev, now.st_ino):
-                return fd
-        except BlockingIOError:
-            os.close(fd)
-            return None
-        except FileNotFoundError:
-            pass
-        except BaseException:
-            os.close(fd)
-            raise
-        os.close(fd)
-    raise OSError(errno.EAGAIN, f"{path} keeps being replaced")
-
-
 def _recover_run(store: Store, directory: Path, run_id: str) -> int:
     try:
-        fd = _lock(directory / f"{run_id}.lock")
+        fd = journal_file.hold(directory / f"{run_id}.lock")
     except OSError:
         return 0
     if fd is None:

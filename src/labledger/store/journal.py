@@ -1,8 +1,9 @@
 """An append-only journal of writes not yet acknowledged by a store.
 
 One file per writing process (``<dir>/<pid>-<id>.journal``), locked by that process while it
-is open. Each record is ``<u32 length><u32 crc32> payload`` (little-endian) after an 8-byte
-magic; the payload is a msgpack ``[kind, run_id, key, body]``:
+is open. The file is one segment in the journal file format (``labledger.store.journal_file``:
+a 64-byte header, records ``<u32 length><u32 crc32> payload``, the torn-tail and flock rules,
+shared with the run's point journal); the payload is a msgpack ``[kind, run_id, key, body]``:
 
 - ``run``: a run to create (``body`` = wire ``RunRecord``), key ``<run_id>:create``;
 - ``batch``: a writer flush (``body`` = wire ``RunBatch``), key ``<run_id>:<journal>.<n>``,
@@ -11,9 +12,11 @@ magic; the payload is a msgpack ``[kind, run_id, key, body]``:
 
 ``run`` and ``batch`` records are fsynced before ``append_*`` returns; acks are not (a lost ack
 only means a redelivery, which the key makes harmless). A torn or corrupt tail (a crash mid
-write) ends the readable part; it is cut off when the journal is reopened. The file is bounded
-by ``max_bytes``: when it is full and nothing is pending it starts over, otherwise new batches
-are refused (``append_batch`` returns None) with one warning.
+write) ends the readable part; it is cut off when the journal is reopened. Files of the
+earlier format (an 8-byte magic, unseeded CRCs) are still read, and appended to in it until
+they start over. The file is bounded by ``max_bytes``: when it is full and nothing is pending
+it starts over (a new header, numbering on), otherwise new batches are refused
+(``append_batch`` returns None) with one warning.
 
 ``replay(journal, store)`` delivers what is pending into any ``Store`` exactly once.
 """
@@ -21,13 +24,10 @@ are refused (``append_batch`` returns None) with one warning.
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import logging
 import os
 import secrets
-import struct
 import threading
-import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -37,6 +37,7 @@ import msgspec
 
 from labledger.entities import RunRecord
 from labledger.errors import LabledgerError, RunExists
+from labledger.store import journal_file
 from labledger.store.base import RunBatch
 
 if TYPE_CHECKING:
@@ -56,11 +57,11 @@ __all__ = [
 
 log = logging.getLogger("labledger")
 
-MAGIC = b"LLJRNL1\n"
+MAGIC = b"LLJRNL2\n"
+VERSION = 2
+LEGACY_MAGIC = b"LLJRNL1\n"  # version 1: the magic alone, then records with unseeded CRCs
 SUFFIX = ".journal"
 DEFAULT_MAX_BYTES = 1 << 30
-_HEADER = struct.Struct("<II")
-_MAX_RECORD = 1 << 31
 
 Kind = Literal["run", "batch", "ack"]
 
@@ -110,7 +111,9 @@ def journal_files(directory: Path) -> list[Path]:
 class Journal:
     """An open, locked journal file. Thread-safe; create with ``create`` or ``open``."""
 
-    def __init__(self, path: Path, fd: int, *, max_bytes: int, journal_id: str) -> None:
+    def __init__(
+        self, path: Path, fd: int, *, max_bytes: int, journal_id: str, next_seq: int | None
+    ) -> None:
         self.path = path
         self.journal_id = journal_id
         self.max_bytes = max_bytes
@@ -119,6 +122,7 @@ class Journal:
         self._pending: dict[str, JournalEntry] = {}
         self._size = os.fstat(fd).st_size
         self._seq = 0
+        self._next_seq = next_seq  # of the next record; None: a legacy file (unseeded CRCs)
         self._warned_full = False
         self._closed = False
         self.torn_bytes = 0  # unreadable bytes cut off the tail when opened
@@ -131,11 +135,11 @@ class Journal:
         journal_id = secrets.token_hex(6)
         path = directory / f"{os.getpid()}-{journal_id}{SUFFIX}"
         fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_EXCL | os.O_APPEND, 0o600)
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        os.write(fd, MAGIC)
+        journal_file.try_lock(fd)  # a new file: no one else has it
+        os.write(fd, _header(journal_id, 1))
         os.fsync(fd)
         _fsync_dir(directory)
-        return cls(path, fd, max_bytes=max_bytes, journal_id=journal_id)
+        return cls(path, fd, max_bytes=max_bytes, journal_id=journal_id, next_seq=1)
 
     @classmethod
     def open(cls, path: Path, *, max_bytes: int = DEFAULT_MAX_BYTES) -> Journal:
@@ -147,22 +151,26 @@ class Journal:
             fd = os.open(path, os.O_RDWR | os.O_APPEND)
         except OSError as exc:
             raise LabledgerError(f"cannot open journal {path}: {exc.strerror}") from None
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
+        if not journal_file.try_lock(fd):
             os.close(fd)
-            raise JournalBusy(f"journal {path.name} is in use by a running process") from None
+            raise JournalBusy(f"journal {path.name} is in use by a running process")
         with open(fd, "rb", closefd=False) as handle:
             data = handle.read()
-        if not data.startswith(MAGIC):
+        try:
+            records, end, next_seq = _parse(data, path)
+        except LabledgerError:
             os.close(fd)
-            raise LabledgerError(f"{path} is not a labledger journal")
-        records, end = _parse(data)
+            raise
         # New batches get keys under a fresh ID: the old history may have been dropped.
-        journal = cls(path, fd, max_bytes=max_bytes, journal_id=secrets.token_hex(6))
-        if end < len(data):
+        journal = cls(
+            path, fd, max_bytes=max_bytes, journal_id=secrets.token_hex(6), next_seq=next_seq
+        )
+        if end < len(data) or end == 0:  # a torn tail, or not even the header
             journal.torn_bytes = len(data) - end
             os.ftruncate(fd, end)
+            if end == 0:
+                _write_all(fd, _header(journal.journal_id, 1))
+                end = journal_file.HEADER_BYTES
             os.fsync(fd)
             journal._size = end
         for record in records:
@@ -233,15 +241,16 @@ class Journal:
 
     def _append(self, entry: JournalEntry, *, sync: bool, bounded: bool) -> bool:
         payload = _encoder.encode(_Record(entry.kind, entry.run_id, entry.key, entry.body))
-        frame = _HEADER.pack(len(payload), zlib.crc32(payload)) + payload
         with self._lock:
             if self._closed:
                 raise LabledgerError(f"journal {self.path.name} is closed")
-            if bounded and self._size + len(frame) > self.max_bytes:
+            if bounded and self._size + journal_file.RECORD.size + len(payload) > self.max_bytes:
                 if self._pending:
                     self._warn_full()
                     return False
                 self._restart()
+            seq = self._next_seq
+            frame = journal_file.frame(payload, 0 if seq is None else seq)
             start = self._size
             try:
                 _write_all(self._fd, frame)
@@ -254,14 +263,21 @@ class Journal:
                 self._warn_full(exc)
                 return False
             self._size = start + len(frame)
+            if seq is not None:
+                self._next_seq = seq + 1
             if entry.kind != "ack":
                 self._pending[entry.key] = entry
             return True
 
     def _restart(self) -> None:
-        """Everything was acknowledged: drop the acknowledged history, keep the file."""
-        os.ftruncate(self._fd, len(MAGIC))
-        self._size = len(MAGIC)
+        """Everything was acknowledged: drop the acknowledged history, keep the file (a
+        legacy one continues in the current format). Record numbers go on from where they
+        were: the new header says so."""
+        first = self._next_seq or 1
+        os.ftruncate(self._fd, 0)
+        _write_all(self._fd, _header(self.journal_id, first))  # O_APPEND: at offset 0 now
+        self._size = journal_file.HEADER_BYTES
+        self._next_seq = first
 
     def _undo(self, size: int) -> None:
         with contextlib.suppress(OSError):  # never leave half a record to hide later ones
@@ -297,24 +313,12 @@ def inspect(path: Path) -> JournalSummary:
 
     Whether its process is alive is asked with a shared lock taken and released at once.
     Raises ``LabledgerError`` when the file cannot be read or is not a journal."""
+    busy = journal_file.is_held(path)
     try:
-        fd = os.open(path, os.O_RDONLY)
+        data = path.read_bytes()
     except OSError as exc:
         raise LabledgerError(f"cannot open journal {path}: {exc.strerror}") from None
-    try:
-        try:
-            fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
-            busy = False
-            fcntl.flock(fd, fcntl.LOCK_UN)
-        except BlockingIOError:
-            busy = True
-        with open(fd, "rb", closefd=False) as handle:
-            data = handle.read()
-    finally:
-        os.close(fd)
-    if not data.startswith(MAGIC):
-        raise LabledgerError(f"{path} is not a labledger journal")
-    records, end = _parse(data)
+    records, end, _ = _parse(data, path)
     pending: dict[str, str] = {}  # key -> run ID
     for record in records:
         if record.kind == "ack":
@@ -331,22 +335,34 @@ def inspect(path: Path) -> JournalSummary:
     )
 
 
-def _parse(data: bytes) -> tuple[list[_Record], int]:
-    """Records up to the first torn or corrupt one, and the offset where the valid part ends."""
-    records: list[_Record] = []
-    offset = len(MAGIC)
-    while offset + _HEADER.size <= len(data):
-        length, crc = _HEADER.unpack_from(data, offset)
-        start = offset + _HEADER.size
-        payload = data[start : start + length]
-        if length > _MAX_RECORD or len(payload) < length or zlib.crc32(payload) != crc:
-            break
-        try:
-            records.append(_decoder.decode(payload))
-        except msgspec.DecodeError:
-            break
-        offset = start + length
-    return records, offset
+def _header(journal_id: str, first_seq: int) -> bytes:
+    return journal_file.Header(MAGIC, VERSION, 0, journal_id, first_seq).pack()
+
+
+def _parse(data: bytes, path: Path) -> tuple[list[_Record], int, int | None]:
+    """Records up to the first torn or corrupt one, the offset where the valid part ends and
+    the sequence number of the next record (None: a legacy file)."""
+    ends = [0]
+    header = journal_file.read_header(data, MAGIC)
+    if header is not None and header.version == VERSION:
+        found = journal_file.records(
+            data,
+            journal_file.HEADER_BYTES,
+            header.first_seq,
+            _decoder.decode,
+            (msgspec.DecodeError,),
+            ends,
+        )
+        records = [record for _, record in found]
+        return records, ends[0], header.first_seq + len(records)
+    if len(data) < journal_file.HEADER_BYTES and MAGIC.startswith(data[: len(MAGIC)]):
+        return [], 0, 1  # a crash while the header was written (created or restarted): empty
+    if data.startswith(LEGACY_MAGIC):
+        found = journal_file.records(
+            data, len(LEGACY_MAGIC), None, _decoder.decode, (msgspec.DecodeError,), ends
+        )
+        return [record for _, record in found], ends[0], None
+    raise LabledgerError(f"{path} is not a labledger journal")
 
 
 def _write_all(fd: int, data: bytes) -> None:
