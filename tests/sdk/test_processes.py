@@ -122,8 +122,8 @@ def test_sigkill_keeps_flushed_points_and_shows_crashed(tmp_path: Path) -> None:
 def test_crash_detected_by_stale_heartbeat(monkeypatch: pytest.MonkeyPatch) -> None:
     run = ll.init(project="p", capture=False)
     # Simulate a process on another machine that stopped sending heartbeats.
+    run._writer.close()  # first: on a loaded machine its heartbeat could land after ours
     run.store.update_run(run.id, {"host": "elsewhere", "heartbeat_at": time.time() - 3600})
-    run._writer.close()
     run._finished = True
     ll.sdk.lifecycle.unregister(run)
     assert ll.Api().run(run.id).status is ll.RunStatus.CRASHED

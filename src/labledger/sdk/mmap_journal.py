@@ -30,6 +30,7 @@ the in-memory path; system metrics; power loss or a kernel crash (the mapping is
 
 from __future__ import annotations
 
+import collections
 import contextlib
 import errno
 import logging
@@ -63,6 +64,7 @@ MARSHAL_VERSION = 2
 _MASK = journal_file.MASK
 
 Point = tuple[float, int, dict[str, Any]]
+KINDS = ("summary", "config", "capture", "output")  # what else the journal holds
 
 
 def points_dir(journal_dir: Path) -> Path:
@@ -72,9 +74,10 @@ def points_dir(journal_dir: Path) -> Path:
 class PointJournal:
     """The open journal of one live run; ``append`` is what ``run.log`` calls.
 
-    ``append`` hands each journaled point to ``sink`` as it is (a 3-tuple) and a point it
-    could not journal as ``(*point, None)``, in journal order also when several threads log:
-    the writer counts the 3-tuples it drains to know the sequence number it committed."""
+    ``append`` journals a point, then hands it to ``sink`` (the writer's queue); ``record``
+    does the same for a summary, config, capture or console item and its own queue. Both hold
+    one lock while they write and queue, so ``snapshot`` can tell the writer exactly which
+    queued items the journal's sequence number covers, also when several threads log."""
 
     def __init__(
         self,
@@ -134,7 +137,8 @@ class PointJournal:
             try:
                 payload = dumps(point, version)
             except ValueError:  # a value marshal cannot encode: the in-memory path, as before
-                sink((*point, None))
+                with self._lock:
+                    sink(point)
                 return
             n = len(payload)
             acquire()  # the journal's order is the queue's order: the writer counts on it
@@ -143,7 +147,7 @@ class PointJournal:
                 end = off + 8 + n
                 if end > state[3]:
                     if not grow(8 + n):
-                        sink((*point, None))
+                        sink(point)
                         return
                     off = state[0]
                     end = off + 8 + n
@@ -156,6 +160,35 @@ class PointJournal:
                 release()
 
         return append
+
+    def record(self, kind: str, item: Any, queue: Callable[[Any], None]) -> None:
+        """Journal ``item`` (``kind``: one of ``KINDS``), then ``queue`` it. Not on the hot
+        path: summaries, config updates, captures and console lines are rare next to points."""
+        try:
+            payload = marshal.dumps((kind, item), MARSHAL_VERSION)
+        except ValueError:  # e.g. a numpy value in a summary: kept in memory, as before
+            payload = None
+        n = 0 if payload is None else len(payload)
+        with self._lock:
+            state = self._state
+            off = state[0]
+            end = off + 8 + n
+            if payload is None or (end > state[3] and not self._grow(8 + n)):
+                queue(item)
+                return
+            off = state[0]
+            end = off + 8 + n
+            seq = state[1] + 1
+            state[2][off:end] = _RECORD.pack(n, zlib.crc32(payload, seq & _MASK)) + payload
+            state[0] = end
+            state[1] = seq
+            queue(item)
+
+    def snapshot(self, *queues: collections.deque[Any]) -> tuple[int, list[int]]:
+        """The last sequence number and how many items each queue holds, at one instant: the
+        writer takes exactly those items and records that number as committed with them."""
+        with self._lock:
+            return self._state[1], [len(q) for q in queues]
 
     def _grow(self, need: int) -> bool:
         """The mapping is full: continue in a new segment. False: keep this point in memory."""
@@ -396,23 +429,28 @@ def _recover_run(store: Store, directory: Path, run_id: str) -> int:
                 store.create_run(saved)
             record = store.get_run(run_id)
         done = committed_seq(store, run_id)
-        points = [
-            (*point, seq)
+        records = [
+            (seq, item)
             for path in segments(directory, run_id)
-            for seq, point in read_records(path)
+            for seq, item in read_records(path)
             if seq > done
         ]
-        if points:
+        points = [(*item, seq) for seq, item in records if len(item) == 3]
+        if records:
             from labledger.sdk.writer import Writer
 
             writer = Writer(store, run_id)
             writer.points.extend(points)  # type: ignore[arg-type]  # (time, step, dict, seq)
+            queues = dict(zip(KINDS, writer.queues(), strict=True))
+            for _, item in records:
+                if len(item) == 2 and item[0] in queues:
+                    queues[item[0]].append(item[1])
             batch = writer._collect(None)
-            batch.captures[SECTION] = {"seq": points[-1][3]}
+            batch.captures[SECTION] = {"seq": records[-1][0]}
             if record.status is RunStatus.RUNNING:  # the lock is free: its process is gone
                 ended = record.heartbeat_at or record.created_at
                 batch.changes.update({"status": RunStatus.CRASHED, "ended_at": ended})
-            store.write_batch(run_id, batch)  # points and their sequence number, atomically
+            store.write_batch(run_id, batch)  # everything and its sequence number, atomically
         remove_files(directory, run_id)
         return len(points)
     finally:

@@ -49,7 +49,7 @@ class Summary(MutableMapping[str, Any]):
 
     def __setitem__(self, key: str, value: Any) -> None:
         self._data[key] = value
-        self._writer.summaries.append({key: value})
+        self._writer.queue("summary", {key: value})
 
     def __delitem__(self, key: str) -> None:
         raise TypeError("summary values cannot be deleted; set a new value instead")
@@ -63,7 +63,7 @@ class Summary(MutableMapping[str, Any]):
     def update(self, *args: Any, **kwargs: Any) -> None:
         values = dict(*args, **kwargs)
         self._data.update(values)
-        self._writer.summaries.append(values)
+        self._writer.queue("summary", values)
 
     def __repr__(self) -> str:
         return f"Summary({self._data!r})"
@@ -230,13 +230,13 @@ class Run:
         """Add keys to the run's config (dict, argparse, dataclass or OmegaConf)."""
         values, _ = config_to_dict(config)
         self.record.config.update(values)
-        self._writer.configs.append(values)
+        self._writer.queue("config", values)
 
     def record_seeds(self, seeds: Mapping[str, Any]) -> None:
-        self._writer.captures.append({"seeds": dict(seeds)})
+        self._writer.queue("capture", {"seeds": dict(seeds)})
 
     def _record_output(self, stream: str, when: float, text: str) -> None:
-        self._writer.outputs.append((stream, when, text))
+        self._writer.queue("output", (stream, when, text))
 
     def _record_system(self, when: float, sample: Mapping[str, float]) -> None:
         self._writer.points.append((when, self._system_step, dict(sample)))

@@ -210,7 +210,7 @@ def _has_files(folder: Path) -> bool:
 def _start_capture(run: Run, settings: Settings, config_kind: str, capture: bool) -> None:
     user = _safe(getpass.getuser)
     section = {"config_source": config_kind, "user": user}
-    run._writer.captures.append({"run": section})
+    run._writer.queue("capture", {"run": section})
     if not capture:
         return
     from labledger.capture import ConsoleCapture, SystemSampler
@@ -247,7 +247,7 @@ class _Capture:
     def _deliver(self, sections: dict[str, dict[str, Any]]) -> None:
         from labledger.capture.registry import INCOMPLETE_TAG, incomplete_sections
 
-        self.run_ref._writer.captures.append(sections)
+        self.run_ref._writer.queue("capture", sections)
         missing = incomplete_sections(sections)
         if missing:
             run = self.run_ref

@@ -30,11 +30,14 @@ from labledger.config import Settings
 from labledger.entities import RunRecord
 from labledger.errors import StoreUnavailable
 from labledger.sdk import lifecycle
+from labledger.sdk.mmap_journal import KINDS, PointJournal
 from labledger.sdk.mmap_journal import SECTION as JOURNAL_SECTION
-from labledger.sdk.mmap_journal import PointJournal
 from labledger.store.base import MetricColumns, RunBatch, Store
 
 log = logging.getLogger("labledger")
+
+# One drain: columns, the other kinds' items (KINDS order), journal sequence number, values.
+Drained = tuple[dict[str, MetricColumns], tuple[list[Any], ...], "int | None", int]
 
 Point = tuple[float, int, dict[str, Any]]
 _ABSENT = object()  # marks a key missing from one logged dict
@@ -102,7 +105,7 @@ class Writer:
         self.settings = settings  # where to journal what the store cannot take
         self.record = record
         self.journal: PointJournal | None = None  # what run.log journals points into
-        self._journal_seq = 0  # the sequence number of the last journaled point drained
+        self._journal_seq = 0  # the journal's sequence number the drained items reach
         self.dropped: dict[str, int] = {}  # metric key (repr for non-strings) -> points skipped
         self.drop_reasons: dict[str, str] = {}
         self.spooled_to: str | None = None  # where unwritten batches went, once spooling
@@ -111,9 +114,10 @@ class Writer:
         self._failures = 0
         self._spool: Any = None
         self._pending = RunBatch()
-        # Drained, not in a batch yet: columns, the journal's sequence number after them (None
-        # when they hold no journaled point) and their number of values.
-        self._columns: list[tuple[dict[str, MetricColumns], int | None, int]] = []
+        # Drained, not in a batch yet, one entry per drain: the points' columns, the other
+        # kinds' items (KINDS order), the journal's sequence number after them (None when it
+        # did not move) and the number of values.
+        self._columns: list[Drained] = []
         self._drain_lock = threading.RLock()  # the queue's order is the columns' order
         self._flush_lock = threading.Lock()
         self._stop = threading.Event()
@@ -134,10 +138,23 @@ class Writer:
             return self._store
 
     def attach(self, journal: PointJournal) -> None:
-        """Count the points ``journal`` hands over: each flush records the sequence number it
-        commits, and the journal's segments are deleted once committed."""
+        """Journal what is queued from now on: each flush records the journal's sequence
+        number it commits, and the journal's segments are deleted once committed."""
         self.journal = journal
         self._journal_seq = journal.start_seq
+
+    def queues(self) -> tuple[collections.deque[Any], ...]:
+        """The queues of ``mmap_journal.KINDS``, in that order."""
+        return (self.summaries, self.configs, self.captures, self.outputs)
+
+    def queue(self, kind: str, item: Any) -> None:
+        """Queue a summary, config, capture or console item (``kind`` in
+        ``mmap_journal.KINDS``), journaling it first when the run has a journal."""
+        target = self.queues()[KINDS.index(kind)]
+        if self.journal is None:
+            target.append(item)
+        else:
+            self.journal.record(kind, item, target.append)
 
     @property
     def created(self) -> bool:
@@ -352,27 +369,30 @@ class Writer:
         with self._drain_lock:
             self._drain_points()
             take, total = len(self._columns), 0
-            for i, (_, _, values) in enumerate(self._columns):
+            for i, (_, _, _, values) in enumerate(self._columns):
                 total += values
                 if limit is not None and total > limit and i:
                     take = i
                     break
             drained, self._columns = self._columns[:take], self._columns[take:]
-        seqs = [seq for _, seq, _ in drained if seq is not None]
-        if seqs:  # the journal's points up to here are in this batch
+        seqs = [seq for _, _, seq, _ in drained if seq is not None]
+        if seqs:  # everything journaled up to here is in this batch
             batch.captures[JOURNAL_SECTION] = {"seq": seqs[-1]}
-        if drained:
+        columns = [columns for columns, _, _, _ in drained if columns]
+        if columns:
             from labledger.sdk.columnize import merge
 
-            batch.metrics = merge([batch.metrics, *(columns for columns, _, _ in drained)])
-        for queue, target in (
-            (self.summaries, batch.summary),
-            (self.captures, batch.captures),
-            (self.configs, batch.config),
-        ):
-            for item in _drain(queue):
-                target.update(item)
-        lines = _drain(self.outputs)
+            batch.metrics = merge([batch.metrics, *columns])
+        lines: list[OutputLine] = []
+        for _, (summaries, configs, captures, outputs), _, _ in drained:
+            for items, target in (
+                (summaries, batch.summary),
+                (captures, batch.captures),
+                (configs, batch.config),
+            ):
+                for item in items:
+                    target.update(item)
+            lines.extend(outputs)
         if lines:
             batch.outputs.extend(_clean_output(lines))
         if self._dropped_changed:
@@ -386,21 +406,26 @@ class Writer:
         return batch
 
     def _drain_points(self) -> None:
-        """Queued points to columns, kept for the next batch (the caller may hold the drain
-        lock: it is re-entrant)."""
+        """Queued items up to one instant into an entry for the next batch: points as
+        columns, the other kinds as they are and, with a journal, the sequence number that
+        exactly these items reach (one locked snapshot, also while other threads log). The
+        caller may hold the drain lock: it is re-entrant."""
         with self._drain_lock:
-            points = _drain(self.points)
-            if not points:
-                return
-            columns = self._columnize_safely(points)
+            queues = (self.points, *self.queues())
             seq = None
-            if self.journal is not None:  # journaled points are 3-tuples, the others 4-tuples
-                journaled = 4 * len(points) - sum(map(len, points))
-                if journaled:
-                    self._journal_seq += journaled
-                    seq = self._journal_seq
+            if self.journal is None:
+                taken = [_drain(queue) for queue in queues]
+            else:
+                now, counts = self.journal.snapshot(*queues)
+                taken = [_take(queue, n) for queue, n in zip(queues, counts, strict=True)]
+                if now > self._journal_seq:
+                    self._journal_seq = seq = now
+            points, summaries, configs, captures, outputs = taken
+            if not points and seq is None and not (summaries or configs or captures or outputs):
+                return
+            columns = self._columnize_safely(points) if points else {}
             values = sum(len(c.values) for c in columns.values())
-            self._columns.append((columns, seq, values))
+            self._columns.append((columns, (summaries, configs, captures, outputs), seq, values))
 
     def _columnize_safely(self, points: list[Point]) -> dict[str, MetricColumns]:
         try:
@@ -556,6 +581,12 @@ def _clean_output(lines: list[OutputLine]) -> list[OutputLine]:
             text = redact_text(text)
         cleaned.append((stream, when, text))
     return cleaned
+
+
+def _take(queue: collections.deque[Any], count: int) -> list[Any]:
+    """The first ``count`` items of ``queue`` (the writer's thread is its only consumer)."""
+    popleft = queue.popleft
+    return [popleft() for _ in range(count)]
 
 
 def _drain(queue: collections.deque[Any]) -> list[Any]:
