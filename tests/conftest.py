@@ -9,9 +9,15 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from hypothesis import settings as hypothesis_settings
 
 from labledger.config import Settings, load_settings
 from labledger.sdk.backend import close_stores
+
+# Property tests check results, never time: Hypothesis's 200 ms deadline per example only
+# measures how loaded the machine is (parallel workers on 2 cores).
+hypothesis_settings.register_profile("labledger", deadline=None)
+hypothesis_settings.load_profile("labledger")
 
 POSTGRES_URL = os.environ.get(
     "LABLEDGER_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/test"
