@@ -377,8 +377,8 @@ def pending_points(store: Store | None, journal_dir: Path, run_id: str) -> int:
     return sum(
         1
         for path in segments(points_dir(journal_dir), run_id)
-        for seq, _ in read_records(path)
-        if seq > done
+        for seq, item in read_records(path)
+        if seq > done and len(item) == 3  # (time, step, dict); other kinds are (kind, item)
     )
 
 
