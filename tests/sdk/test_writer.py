@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import threading
 import time
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -228,25 +229,21 @@ def test_points_logged_while_the_store_opens_wait_as_columns_and_all_land() -> N
     assert store.steps == list(range(step))
 
 
-class _Journal:
-    start_seq = 0
-
-    def __init__(self) -> None:
-        self.released: list[int] = []
-
-    def release(self, seq: int) -> None:
-        self.released.append(seq)
-
-
-def test_a_background_flush_takes_whole_drains_up_to_its_limit_with_their_sequence() -> None:
+def test_a_background_flush_takes_whole_drains_up_to_its_limit_with_their_sequence(
+    tmp_path: Path,
+) -> None:
     """A limited flush writes the oldest drains (at least one) and the journal sequence number
     of its last point, so a crash between two such flushes replays exactly the rest."""
+    from labledger.sdk.mmap_journal import PointJournal
+
     writer = Writer(None, "r")  # type: ignore[arg-type]
-    writer.attach(_Journal())  # type: ignore[arg-type]
+    journal = PointJournal(tmp_path, "r", writer.points.append)
+    writer.attach(journal)
     for drain in range(3):
-        writer.points.extend((0.0, step, {"x": 1.0}) for step in range(drain * 10, drain * 10 + 10))
+        for step in range(drain * 10, drain * 10 + 10):
+            journal.append((0.0, step, {"x": 1.0}))
         writer._drain_points()
-    writer.points.append((0.0, 99, {"x": 1.0}, None))  # not journaled: queued in memory only
+    writer.points.append((0.0, 99, {"x": 1.0}))  # not journaled: queued in memory only
 
     first = writer._collect(None, limit=15)
     assert first.metrics["x"].steps.tolist() == list(range(10))
@@ -260,6 +257,7 @@ def test_a_background_flush_takes_whole_drains_up_to_its_limit_with_their_sequen
     assert rest.metrics["x"].steps.tolist() == [*range(20, 30), 99]
     assert rest.captures["journal"] == {"seq": 30}
     assert writer._columns == [] and not writer.points
+    journal.close(remove=True)
 
 
 def test_merged_drains_keep_keys_logged_together_on_shared_steps() -> None:
@@ -272,10 +270,10 @@ def test_merged_drains_keep_keys_logged_together_on_shared_steps() -> None:
         writer._drain_points()
     writer.points.append((15.0, 15, {"a": 15.0}))  # "a" alone: steps of its own
     writer._drain_points()
-    merged = merge([columns for columns, _, _ in writer._columns])
+    merged = merge([columns for columns, _, _, _ in writer._columns])
     assert merged["a"].steps.tolist() == list(range(16))
     assert merged["b"].steps.tolist() == list(range(15))
     assert merged["b"].values.tolist() == [-1.0 * s for s in range(15)]
-    first_three = merge([columns for columns, _, _ in writer._columns[:3]])
+    first_three = merge([columns for columns, _, _, _ in writer._columns[:3]])
     assert first_three["a"].steps is first_three["b"].steps
     assert first_three["a"].times is first_three["b"].times
