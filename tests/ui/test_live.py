@@ -18,6 +18,7 @@ import time
 import labledger as ll
 
 run = ll.init(project="live", name="live-run", config={"lr": 0.1})
+run.flush()  # init returns before the store is open; the page is opened once the run is stored
 print(run.id, flush=True)
 for step in range(100_000):
     run.log({"train/loss": 1.0 / (1 + step)}, step=step)

@@ -99,11 +99,15 @@ def _is_null(value: Any) -> bool:
     return value is None or (isinstance(value, float) and value != value)
 
 
-def _parquet_bytes(frame: Any) -> bytes:
+def _require_pyarrow() -> None:
     try:
         import pyarrow  # noqa: F401
     except ImportError:
         raise MissingExtra("pyarrow", "pandas") from None
+
+
+def _parquet_bytes(frame: Any) -> bytes:
+    _require_pyarrow()
     buffer = io.BytesIO()
     try:
         parquet_safe(frame).to_parquet(buffer, index=False)
@@ -207,6 +211,8 @@ def export_command(
       labledger export -p digits --bundle export-digits   # the whole project, lossless
     """
     fmt = _format_for(output, fmt)
+    if fmt == "parquet" and bundle is None:
+        _require_pyarrow()  # before any work: the query and the frame may take a while
     api = open_api()
     runs = query_runs(api, project, filter_, sort, limit)
     if bundle is not None:
