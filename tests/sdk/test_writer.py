@@ -219,11 +219,11 @@ def test_points_logged_while_the_store_opens_wait_as_columns_and_all_land() -> N
     writer.start()
     deadline = time.monotonic() + 60  # a safety net, not a measurement
     step = 0
-    while len(writer._columns) < 3 and time.monotonic() < deadline:
+    while len(writer._drained) < 3 and time.monotonic() < deadline:
         writer.points.append((0.0, step, {"x": float(step)}))
         step += 1
         time.sleep(0.001)
-    assert len(writer._columns) >= 3 and store.steps == []  # drained into columns, unwritten
+    assert len(writer._drained) >= 3 and store.steps == []  # drained into columns, unwritten
     store.gate.set()
     writer.close()
     assert store.steps == list(range(step))
@@ -242,7 +242,7 @@ def test_a_background_flush_takes_whole_drains_up_to_its_limit_with_their_sequen
     for drain in range(3):
         for step in range(drain * 10, drain * 10 + 10):
             journal.append((0.0, step, {"x": 1.0}))
-        writer._drain_points()
+        writer._drain_queues()
     writer.points.append((0.0, 99, {"x": 1.0}))  # not journaled: queued in memory only
 
     first = writer._collect(None, limit=15)
@@ -256,7 +256,7 @@ def test_a_background_flush_takes_whole_drains_up_to_its_limit_with_their_sequen
     rest = writer._collect(None)
     assert rest.metrics["x"].steps.tolist() == [*range(20, 30), 99]
     assert rest.captures["journal"] == {"seq": 30}
-    assert writer._columns == [] and not writer.points
+    assert writer._drained == [] and not writer.points
     journal.close(remove=True)
 
 
@@ -267,13 +267,13 @@ def test_merged_drains_keep_keys_logged_together_on_shared_steps() -> None:
     for drain in range(3):
         steps = range(drain * 5, drain * 5 + 5)
         writer.points.extend((float(s), s, {"a": 1.0 * s, "b": -1.0 * s}) for s in steps)
-        writer._drain_points()
+        writer._drain_queues()
     writer.points.append((15.0, 15, {"a": 15.0}))  # "a" alone: steps of its own
-    writer._drain_points()
-    merged = merge([columns for columns, _, _, _ in writer._columns])
+    writer._drain_queues()
+    merged = merge([columns for columns, _, _, _ in writer._drained])
     assert merged["a"].steps.tolist() == list(range(16))
     assert merged["b"].steps.tolist() == list(range(15))
     assert merged["b"].values.tolist() == [-1.0 * s for s in range(15)]
-    first_three = merge([columns for columns, _, _, _ in writer._columns[:3]])
+    first_three = merge([columns for columns, _, _, _ in writer._drained[:3]])
     assert first_three["a"].steps is first_three["b"].steps
     assert first_three["a"].times is first_three["b"].times

@@ -162,8 +162,9 @@ class PointJournal:
         return append
 
     def record(self, kind: str, item: Any, queue: Callable[[Any], None]) -> None:
-        """Journal ``item`` (``kind``: one of ``KINDS``), then ``queue`` it. Not on the hot
-        path: summaries, config updates, captures and console lines are rare next to points."""
+        """Journal ``item`` (``kind``: one of ``KINDS``), then ``queue`` it: the write of
+        ``append``, which inlines it for speed. Not on the hot path: summaries, config
+        updates, captures and console lines are rare next to points."""
         try:
             payload = marshal.dumps((kind, item), MARSHAL_VERSION)
         except ValueError:  # e.g. a numpy value in a summary: kept in memory, as before

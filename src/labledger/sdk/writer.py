@@ -37,7 +37,7 @@ from labledger.store.base import MetricColumns, RunBatch, Store
 log = logging.getLogger("labledger")
 
 # One drain: columns, the other kinds' items (KINDS order), journal sequence number, values.
-Drained = tuple[dict[str, MetricColumns], tuple[list[Any], ...], "int | None", int]
+Drained = tuple[dict[str, MetricColumns], tuple[list[Any], ...], int | None, int]
 
 Point = tuple[float, int, dict[str, Any]]
 _ABSENT = object()  # marks a key missing from one logged dict
@@ -117,7 +117,7 @@ class Writer:
         # Drained, not in a batch yet, one entry per drain: the points' columns, the other
         # kinds' items (KINDS order), the journal's sequence number after them (None when it
         # did not move) and the number of values.
-        self._columns: list[Drained] = []
+        self._drained: list[Drained] = []
         self._drain_lock = threading.RLock()  # the queue's order is the columns' order
         self._flush_lock = threading.Lock()
         self._stop = threading.Event()
@@ -209,7 +209,7 @@ class Writer:
                 elapsed = time.monotonic() - started
                 wait = self.flush_interval
                 if not self._failures:
-                    wait = 0.0 if self._columns else max(wait - elapsed, 0.0)
+                    wait = 0.0 if self._drained else max(wait - elapsed, 0.0)
         except BaseException as exc:
             self.error = exc
             if self.on_death is not None:
@@ -223,7 +223,7 @@ class Writer:
         with contextlib.suppress(Exception):
             while not self._stop.wait(self.flush_interval):
                 if self.points:
-                    self._drain_points()
+                    self._drain_queues()
 
     def close(
         self,
@@ -367,14 +367,14 @@ class Writer:
     def _collect(self, changes: dict[str, Any] | None, limit: int | None = None) -> RunBatch:
         batch = self._pending
         with self._drain_lock:
-            self._drain_points()
-            take, total = len(self._columns), 0
-            for i, (_, _, _, values) in enumerate(self._columns):
+            self._drain_queues()
+            take, total = len(self._drained), 0
+            for i, (_, _, _, values) in enumerate(self._drained):
                 total += values
                 if limit is not None and total > limit and i:
                     take = i
                     break
-            drained, self._columns = self._columns[:take], self._columns[take:]
+            drained, self._drained = self._drained[:take], self._drained[take:]
         seqs = [seq for _, _, seq, _ in drained if seq is not None]
         if seqs:  # everything journaled up to here is in this batch
             batch.captures[JOURNAL_SECTION] = {"seq": seqs[-1]}
@@ -405,7 +405,7 @@ class Writer:
             batch.changes.update(changes)
         return batch
 
-    def _drain_points(self) -> None:
+    def _drain_queues(self) -> None:
         """Queued items up to one instant into an entry for the next batch: points as
         columns, the other kinds as they are and, with a journal, the sequence number that
         exactly these items reach (one locked snapshot, also while other threads log). The
@@ -425,7 +425,7 @@ class Writer:
                 return
             columns = self._columnize_safely(points) if points else {}
             values = sum(len(c.values) for c in columns.values())
-            self._columns.append((columns, (summaries, configs, captures, outputs), seq, values))
+            self._drained.append((columns, (summaries, configs, captures, outputs), seq, values))
 
     def _columnize_safely(self, points: list[Point]) -> dict[str, MetricColumns]:
         try:
