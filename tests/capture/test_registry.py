@@ -188,3 +188,29 @@ def test_quick_probes_share_one_thread_and_a_stall_there_costs_only_its_section(
     assert job.delivered(30)
     assert delivered[0][first] == {"error": "timed out after 6s"}
     assert [n for n, section in delivered[0].items() if "error" in section] == [first]
+
+
+def test_a_blocking_handover_does_not_hold_up_another_jobs_deadline(
+    monkeypatch: pytest.MonkeyPatch, release: threading.Event
+) -> None:
+    capture_all()
+
+    def hang(cwd: Path | None) -> dict[str, Any]:
+        release.wait(60)
+        return {"late": True}
+
+    monkeypatch.setitem(registry.PROBES, "host", hang)
+    handing_over = threading.Event()
+
+    def block(sections: dict[str, dict[str, Any]]) -> None:
+        handing_over.set()
+        release.wait(60)  # e.g. a flush to a store that does not answer
+
+    registry.CaptureJob(on_complete=block, timeout=0.5)
+    assert handing_over.wait(10)
+    delivered: list[dict[str, Any]] = []
+
+    job = registry.CaptureJob(on_complete=delivered.append, timeout=0.5)
+
+    assert job.delivered(10)
+    assert delivered[0]["host"] == {"error": "timed out after 0.5s"}

@@ -174,8 +174,8 @@ class CaptureJob:
     Daemon threads rather than a ThreadPoolExecutor: the executor's workers are joined at
     interpreter exit, so a hung probe would keep the user's program from exiting.
 
-    With ``on_complete``, the sections are handed to it (once, from a probe's or the deadline
-    thread) as soon as every probe has finished or passed its deadline (``timeout`` seconds
+    With ``on_complete``, the sections are handed to it (once, from a probe's thread or one started
+    at the deadline) as soon as every probe has finished or passed its deadline (``timeout`` seconds
     after the start, the git probe ``git_timeout``); ``delivered`` waits for that.
     """
 
@@ -265,8 +265,16 @@ class CaptureJob:
         later = [deadline for deadline in pending if deadline > now]
         if later:
             _schedule(self, min(later))
-        else:
+        else:  # on a thread of its own: a callback that blocks must not hold up other jobs
+            threading.Thread(
+                target=self._deliver_logging_errors, name="labledger-capture-deliver", daemon=True
+            ).start()
+
+    def _deliver_logging_errors(self) -> None:
+        try:
             self._deliver()
+        except Exception as exc:
+            log.warning("labledger: handing over the capture failed: %s", one_line(exc))
 
     def _deliver(self) -> None:
         with self._lock:
@@ -328,7 +336,7 @@ def _watch_deadlines() -> None:
             if job is not None and not job._delivered.is_set() and job._remaining:
                 try:
                     job._deadline_passed()
-                except Exception as exc:  # a failing delivery must not stop the deadlines
+                except Exception as exc:  # must not stop the deadlines of other jobs
                     log.warning("labledger: handing over the capture failed: %s", one_line(exc))
         time.sleep(DEADLINE_RESOLUTION)  # coalesce: one wakeup a second at most
 
