@@ -229,6 +229,31 @@ def test_points_logged_while_the_store_opens_wait_as_columns_and_all_land() -> N
     assert store.steps == list(range(step))
 
 
+def test_the_runs_of_a_process_share_one_column_thread_which_ends_with_the_last() -> None:
+    """Two runs whose stores are still opening: both queues become columns, on one thread
+    (a thread per run cost a start per run), which ends once both runs are closed."""
+    stores = [_GatedStore(), _GatedStore()]
+    writers = [Writer(store.open, f"r{i}", flush_interval=0.01) for i, store in enumerate(stores)]
+    for writer in writers:
+        writer.start()
+    deadline = time.monotonic() + 60  # a safety net, not a measurement
+    step = 0
+    while any(len(w._drained) < 2 for w in writers) and time.monotonic() < deadline:
+        for writer in writers:
+            writer.points.append((0.0, step, {"x": float(step)}))
+        step += 1
+        time.sleep(0.001)
+    assert all(len(w._drained) >= 2 for w in writers)
+    assert [t.name for t in threading.enumerate()].count("labledger-columns") == 1
+    for store, writer in zip(stores, writers, strict=True):
+        store.gate.set()
+        writer.close()
+        assert store.steps == list(range(step))
+    while "labledger-columns" in [t.name for t in threading.enumerate()]:
+        assert time.monotonic() < deadline
+        time.sleep(0.01)
+
+
 def test_a_background_flush_takes_whole_drains_up_to_its_limit_with_their_sequence(
     tmp_path: Path,
 ) -> None:

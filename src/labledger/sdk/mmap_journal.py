@@ -285,7 +285,14 @@ def committed_seq(store: Store, run_id: str) -> int:
 
 
 def segments(directory: Path, run_id: str) -> list[Path]:
-    return sorted(directory.glob(f"{run_id}.*{SUFFIX}"))
+    """The run's segment files, oldest first (a listing: a glob compiles a pattern per run)."""
+    prefix = f"{run_id}."
+    try:
+        with os.scandir(directory) as entries:
+            names = [e.name for e in entries if e.name.startswith(prefix)]
+    except (FileNotFoundError, NotADirectoryError):
+        return []
+    return [directory / name for name in sorted(names) if name.endswith(SUFFIX)]
 
 
 def remove_files(directory: Path, run_id: str) -> None:
@@ -307,7 +314,8 @@ def save_record(directory: Path, record: RunRecord) -> None:
 
     from labledger.encoding import to_jsonable
 
-    data = dataclasses.asdict(record)
+    # the fields themselves, not asdict's deep copy: json.dumps below copies them anyway
+    data = {f.name: getattr(record, f.name) for f in dataclasses.fields(record)}
     data.pop("metrics", None)
     data["status"] = str(record.status)
     data["config"] = to_jsonable(record.config)

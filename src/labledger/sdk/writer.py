@@ -16,7 +16,6 @@ section), and every other point lands. The thread never dies of an exception; if
 from __future__ import annotations
 
 import collections
-import contextlib
 import logging
 import math
 import threading
@@ -29,7 +28,7 @@ from typing import Any
 from labledger.config import Settings
 from labledger.entities import RunRecord
 from labledger.errors import StoreUnavailable
-from labledger.sdk import lifecycle
+from labledger.sdk import compactor, lifecycle
 from labledger.sdk.mmap_journal import KINDS, PointJournal
 from labledger.sdk.mmap_journal import SECTION as JOURNAL_SECTION
 from labledger.store.base import MetricColumns, RunBatch, Store
@@ -167,10 +166,11 @@ class Writer:
     def start(self) -> None:
         self._next_heartbeat = time.time() + self.heartbeat_interval
         self._thread.start()
-        compactor = threading.Thread(
-            target=self._compact_loop, name="labledger-columns", daemon=True
-        )
-        compactor.start()
+        compactor.watch(self)
+
+    def stopped(self) -> bool:
+        """Whether ``close`` has begun (the process's column thread lets go of the writer)."""
+        return self._stop.is_set()
 
     @property
     def alive(self) -> bool:
@@ -214,16 +214,6 @@ class Writer:
             self.error = exc
             if self.on_death is not None:
                 self.on_death(exc)  # the thread ends here; the run's next log() restarts it
-
-    def _compact_loop(self) -> None:
-        """Every interval, turn what is queued into columns (kept for the next batch): a point
-        waiting as a dict costs about nine times its numpy columns, and a flush or an open
-        of the store can take seconds (imports, fsync on a busy disk) while logging goes on.
-        Never raises: anything left queued is drained by the next flush."""
-        with contextlib.suppress(Exception):
-            while not self._stop.wait(self.flush_interval):
-                if self.points:
-                    self._drain_queues()
 
     def close(
         self,
