@@ -229,29 +229,41 @@ def test_points_logged_while_the_store_opens_wait_as_columns_and_all_land() -> N
     assert store.steps == list(range(step))
 
 
-def test_the_runs_of_a_process_share_one_column_thread_which_ends_with_the_last() -> None:
+def test_the_runs_of_a_process_share_one_column_thread() -> None:
     """Two runs whose stores are still opening: both queues become columns, on one thread
-    (a thread per run cost a start per run), which ends once both runs are closed."""
-    stores = [_GatedStore(), _GatedStore()]
+    (a thread per run cost a start per run), which a later run uses again."""
+
+    def columns_threads() -> list[threading.Thread]:
+        return [t for t in threading.enumerate() if t.name == "labledger-columns"]
+
+    def log_until_drained(writers: list[Writer]) -> int:
+        deadline = time.monotonic() + 60  # a safety net, not a measurement
+        step = 0
+        while any(len(w._drained) < 2 for w in writers) and time.monotonic() < deadline:
+            for writer in writers:
+                writer.points.append((0.0, step, {"x": float(step)}))
+            step += 1
+            time.sleep(0.001)
+        assert all(len(w._drained) >= 2 for w in writers)
+        return step
+
+    stores = [_GatedStore(), _GatedStore(), _GatedStore()]
     writers = [Writer(store.open, f"r{i}", flush_interval=0.01) for i, store in enumerate(stores)]
-    for writer in writers:
+    for writer in writers[:2]:
         writer.start()
-    deadline = time.monotonic() + 60  # a safety net, not a measurement
-    step = 0
-    while any(len(w._drained) < 2 for w in writers) and time.monotonic() < deadline:
-        for writer in writers:
-            writer.points.append((0.0, step, {"x": float(step)}))
-        step += 1
-        time.sleep(0.001)
-    assert all(len(w._drained) >= 2 for w in writers)
-    assert [t.name for t in threading.enumerate()].count("labledger-columns") == 1
-    for store, writer in zip(stores, writers, strict=True):
+    steps = log_until_drained(writers[:2])
+    (thread,) = columns_threads()
+    for store, writer in zip(stores[:2], writers[:2], strict=True):
         store.gate.set()
         writer.close()
-        assert store.steps == list(range(step))
-    while "labledger-columns" in [t.name for t in threading.enumerate()]:
-        assert time.monotonic() < deadline
-        time.sleep(0.01)
+        assert store.steps == list(range(steps))
+
+    writers[2].start()
+    steps = log_until_drained(writers[2:])
+    assert columns_threads() == [thread]
+    stores[2].gate.set()
+    writers[2].close()
+    assert stores[2].steps == list(range(steps))
 
 
 def test_a_background_flush_takes_whole_drains_up_to_its_limit_with_their_sequence(

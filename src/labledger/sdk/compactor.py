@@ -3,8 +3,8 @@
 A point waiting as a dict costs about nine times its numpy columns, and a flush or an open
 of the store can take seconds (imports, fsync on a busy disk) while logging goes on: every
 writer's interval, what is queued becomes columns, kept for its next batch. One thread
-serves every run of the process (a thread per run cost a start per run) and ends when no
-run is left.
+serves every run of the process (a thread per run cost a start per run); while no run is
+left it sleeps until the next one starts, without waking.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from labledger.sdk.writer import Writer
 
-_lock = threading.Lock()
+_lock = threading.Condition()
 _writers: weakref.WeakSet[Writer] = weakref.WeakSet()
 _thread: threading.Thread | None = None
 
@@ -29,20 +29,20 @@ def watch(writer: Writer) -> None:
     global _thread
     with _lock:
         _writers.add(writer)
+        _lock.notify()
         if _thread is None:
             _thread = threading.Thread(target=_loop, name="labledger-columns", daemon=True)
             _thread.start()
 
 
 def _loop() -> None:
-    global _thread
     while True:
         with _lock:
             writers = [w for w in _writers if not w.stopped()]
-            if not writers:
+            while not writers:
                 _writers.clear()
-                _thread = None
-                return
+                _lock.wait()
+                writers = [w for w in _writers if not w.stopped()]
             interval = min(w.flush_interval for w in writers)
         del writers  # a run abandoned meanwhile is collected, not kept by this thread
         time.sleep(interval)
@@ -58,7 +58,7 @@ def _loop() -> None:
 
 def _after_fork_in_child() -> None:
     global _lock, _thread
-    _lock = threading.Lock()
+    _lock = threading.Condition()
     _thread = None  # it did not survive the fork
     _writers.clear()
 
