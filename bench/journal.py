@@ -6,8 +6,12 @@
 W1: 100,000 × ``log({"loss": v}, step=i)``; µs per call as wall time and as the main thread's
 CPU time (``time.thread_time``: on a loaded machine the wall time mostly measures the
 scheduler), journal on (``LABLEDGER_POINT_JOURNAL=1``) and off (the previous path),
-interleaved. W6: a child logs 10,000 steps in a tight loop and SIGKILLs itself right after the
-last ``log`` returns; a fresh process (``Api()``, which recovers) counts the stored points.
+interleaved. Beside them, the least any journaled call can add in CPython, without labledger:
+a Python function appending ``(time, step, dict copy)`` to a deque, and the same plus the
+fewest operations a checked record in a shared mapping needs (one encode, one CRC, one header
+pack, one copy into the mapping, one lock for the order). W6: a child logs 10,000 steps in a
+tight loop and SIGKILLs itself right after the last ``log`` returns; a fresh process
+(``Api()``, which recovers) counts the stored points.
 """
 
 from __future__ import annotations
@@ -38,6 +42,45 @@ W1 = textwrap.dedent(
     t2 = time.perf_counter()
     print(json.dumps({"wall_us": (t1 - t0) / n * 1e6, "cpu_us": (c1 - c0) / n * 1e6,
                       "durable_s": t2 - t0}))
+    """
+)
+
+# The least a journaled call adds: the same loop shape as W1, no labledger code.
+FLOOR = textwrap.dedent(
+    """
+    import collections, json, marshal, mmap, struct, sys, threading, time, zlib
+    n = int(sys.argv[1])
+    queue = collections.deque()
+    append, now = queue.append, time.time
+
+    def plain(data, step):
+        append((now(), step, data.copy()))
+
+    mapping = mmap.mmap(-1, 64 << 20)
+    header = struct.Struct("<II").pack
+    lock = threading.Lock()
+    dumps, crc = marshal.dumps, zlib.crc32
+    end = [0]
+
+    def journaled(data, step):
+        point = (now(), step, data.copy())
+        payload = dumps(point, 2)
+        with lock:
+            off = end[0]
+            stop = off + 8 + len(payload)
+            mapping[off:stop] = header(len(payload), crc(payload)) + payload
+            end[0] = stop
+            append(point)
+
+    out = {}
+    for name, log in (("floor_plain_us", plain), ("floor_journal_us", journaled)):
+        queue.clear()
+        end[0] = 0
+        c0 = time.thread_time()
+        for i in range(n):
+            log({"loss": 1.0 / (i + 1)}, i)
+        out[name] = (time.thread_time() - c0) / n * 1e6
+    print(json.dumps(out))
     """
 )
 
@@ -94,15 +137,25 @@ def main() -> None:
     work = BENCH / ".work" / "journal"
     shutil.rmtree(work, ignore_errors=True)
     rows: dict[bool, list[dict[str, float]]] = {True: [], False: []}
+    floors: list[dict[str, float]] = []
     for i in range(args.repeats):
         for journal in (True, False):
             root = work / f"w1-{journal}-{i}"
             rows[journal].append(json.loads(_py(W1, _env(root, journal), str(args.steps))))
+        floors.append(json.loads(_py(FLOOR, _env(work, False), str(args.steps))))
     print(f"W1: {args.steps:,} log calls, {args.repeats} interleaved repeats (median)")
     for key in ("cpu_us", "wall_us", "durable_s"):
         on = statistics.median(r[key] for r in rows[True])
         off = statistics.median(r[key] for r in rows[False])
         print(f"  {key:<10} journal {on:8.3f}   without {off:8.3f}   ratio {on / off:5.2f}")
+    plain = statistics.median(f["floor_plain_us"] for f in floors)
+    least = statistics.median(f["floor_journal_us"] for f in floors)
+    without = statistics.median(r["cpu_us"] for r in rows[False])
+    print(
+        f"  floor (no labledger, CPU): deque append {plain:.3f} us, + the least journal write "
+        f"{least:.3f} us: adds {least - plain:.3f} us, {(least - plain) / without:.2f}x of the "
+        f"path without the journal (1.3x allows {0.3 * without:.3f} us)"
+    )
     print("W6: 10,000 steps, SIGKILL right after the last log returns")
     for journal in (True, False):
         results = []
