@@ -1,6 +1,7 @@
 """Persistence behind one interface. ``open_store(uri)`` picks the backend by URI scheme.
 
-Backends import SQLAlchemy, so they are loaded only when a store is opened.
+Backends are loaded only when a store is opened; a current SQLite store reads without
+SQLAlchemy until a write or another query needs it.
 """
 
 from __future__ import annotations
@@ -70,7 +71,8 @@ def masked_uri(uri: str) -> str:
 def _open_sql(uri: str, scheme: str) -> Store:
     """A SQL store; a database that cannot be reached, is missing or refuses us is one line
     naming the URI (password masked) and the cause, never a driver traceback."""
-    from sqlalchemy.exc import DBAPIError, SQLAlchemyError
+    import sqlite3
+    import sys
 
     try:
         if scheme == "sqlite":
@@ -80,9 +82,18 @@ def _open_sql(uri: str, scheme: str) -> Store:
         from labledger.store.postgres import PostgresStore
 
         return PostgresStore(uri)
-    except DBAPIError as exc:
-        cause = str(exc.orig).strip().splitlines()[0] if exc.orig else str(exc)
+    except sqlite3.Error as exc:  # the plain sqlite3 schema check (no SQLAlchemy loaded)
+        cause = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise StoreUnavailable(f"cannot open the store {masked_uri(uri)}: {cause}") from None
-    except SQLAlchemyError as exc:
-        line = str(exc).strip().splitlines()[0]
-        raise StoreUnavailable(f"cannot open the store {masked_uri(uri)}: {line}") from None
+    except Exception as exc:
+        if "sqlalchemy" not in sys.modules:
+            raise
+        from sqlalchemy.exc import DBAPIError, SQLAlchemyError
+
+        if isinstance(exc, DBAPIError):
+            cause = str(exc.orig).strip().splitlines()[0] if exc.orig else str(exc)
+            raise StoreUnavailable(f"cannot open the store {masked_uri(uri)}: {cause}") from None
+        if isinstance(exc, SQLAlchemyError):
+            line = str(exc).strip().splitlines()[0]
+            raise StoreUnavailable(f"cannot open the store {masked_uri(uri)}: {line}") from None
+        raise

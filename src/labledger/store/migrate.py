@@ -7,16 +7,20 @@ labledger) is refused with a clear error instead of being touched.
 from __future__ import annotations
 
 from pathlib import Path
-
-from sqlalchemy import Engine, inspect, text
+from typing import TYPE_CHECKING
 
 from labledger.errors import ConfigError
+
+if TYPE_CHECKING:
+    from sqlalchemy import Engine
 
 HEAD_REVISION = "0006"
 MIGRATIONS = Path(__file__).with_name("migrations")
 
 
 def current_revision(engine: Engine) -> str | None:
+    from sqlalchemy import inspect, text
+
     with engine.connect() as conn:
         if not inspect(conn).has_table("alembic_version"):
             return None

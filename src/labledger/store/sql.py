@@ -1,56 +1,75 @@
 """``SqlStore``: the Store implementation shared by SQLite and PostgreSQL (SQLAlchemy Core).
 
 The class holds the connections and transactions; what a batch writes is in ``sql_write``,
-records are built in ``sql_records``, and metric points (the only numpy user) in
-``sql_series``, imported when a series is written or read.
+records are read in ``sql_records`` (SQL text, run by ``_reading``), and metric points (the
+only numpy user) in ``sql_series``, imported when a series is written or read. SQLAlchemy is
+imported by the first method that needs it: a subclass may answer ``_reading`` without it
+(``SqliteStore``), and create its engines on first use (``_create_engines``).
 """
 
 from __future__ import annotations
 
 import json
+import threading
 import time
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Connection, Engine, func, insert, select
-from sqlalchemy.exc import IntegrityError, OperationalError
-
 from labledger.encoding import to_jsonable
 from labledger.entities import MetricSeries, RunRecord
 from labledger.errors import PartiallyApplied, RunExists, StoreUnavailable
-from labledger.store import sql_records, sql_write
+from labledger.store import sql_records
 from labledger.store.base import ArtifactVersion, MetricColumns, RunBatch
 from labledger.store.filtering import check_range, parse_filter, parse_order
-from labledger.store.schema import (
-    applied_batches,
-    captures,
-    documents,
-    metric_summaries,
-    outputs,
-    runs,
-)
-from labledger.store.sql_query import compile_filter, compile_order
+from labledger.store.sql_text import Binder, compile_order, compile_where
 
 if TYPE_CHECKING:
+    from sqlalchemy import Connection, Engine
+
     from labledger.store.columns import RunColumns
     from labledger.store.rollups import SeriesEnvelope
     from labledger.store.sql_artifacts import SqlArtifactRegistry
     from labledger.store.sql_auth import SqlAuthStore
     from labledger.store.sql_experiments import SqlExperimentStore
+    from labledger.store.sql_records import Execute
     from labledger.store.table import RunActivity, RunTable, TableQuery
 
 
 class SqlStore:
     """Runs, params, metric chunks, captures and outputs in one SQL database."""
 
-    def __init__(self, uri: str, engine: Engine, writes: Engine | None = None) -> None:
-        """``writes``: an engine for write transactions (SQLite's are tuned apart)."""
+    def __init__(
+        self, uri: str, engine: Engine | None, writes: Engine | None = None, dialect: str = ""
+    ) -> None:
+        """``writes``: an engine for write transactions (SQLite's are tuned apart); without
+        ``engine`` (and a ``dialect``), ``_create_engines`` makes both on first use."""
         self.uri = uri
-        self._engine = engine
-        self._writes = writes or engine
-        self._dialect = engine.dialect.name
+        self._engines = None if engine is None else (engine, writes or engine)
+        self._engines_lock = threading.Lock()
+        self._dialect = dialect or (engine.dialect.name if engine is not None else "")
+
+    def _create_engines(self) -> tuple[Engine, Engine]:
+        """The (read, write) engines of a store opened without them."""
+        raise NotImplementedError
+
+    def _ensure_engines(self) -> tuple[Engine, Engine]:
+        engines = self._engines
+        if engines is None:
+            with self._engines_lock:
+                if self._engines is None:
+                    self._engines = self._create_engines()
+                engines = self._engines
+        return engines
+
+    @property
+    def _engine(self) -> Engine:
+        return self._ensure_engines()[0]
+
+    @property
+    def _writes(self) -> Engine:
+        return self._ensure_engines()[1]
 
     # The registries beside the runs, each loaded on first use (a runs query needs none).
     @cached_property
@@ -85,9 +104,18 @@ class SqlStore:
         with self._engine.connect() as conn:
             yield conn
 
+    @contextmanager
+    def _reading(self) -> Iterator[Execute]:
+        """Run ``sql_records``' statements in one read transaction."""
+        from sqlalchemy import text
+
+        with self._read() as conn:
+            yield lambda sql, params: conn.execute(text(sql), params).all()
+
     def close(self) -> None:
-        self._engine.dispose()
-        self._writes.dispose()
+        if self._engines is not None:
+            for engine in self._engines:
+                engine.dispose()
 
     # --- write side -------------------------------------------------------------------
     def create_run(self, run: RunRecord) -> None:
@@ -100,6 +128,12 @@ class SqlStore:
             self._create_run(run, batch)
 
     def _create_run(self, run: RunRecord, batch: RunBatch | None) -> None:
+        from sqlalchemy import insert
+        from sqlalchemy.exc import IntegrityError
+
+        from labledger.store import sql_write
+        from labledger.store.schema import runs
+
         row = {
             "run_id": run.run_id,
             "project": run.project,
@@ -137,6 +171,10 @@ class SqlStore:
             raise
 
     def _run_exists(self, run_id: str) -> bool:
+        from sqlalchemy import select
+
+        from labledger.store.schema import runs
+
         with self._read() as conn:
             query = select(runs.c.run_id).where(runs.c.run_id == run_id)
             return conn.execute(query).first() is not None
@@ -145,6 +183,10 @@ class SqlStore:
     def _batch_write(self) -> Iterator[None]:
         """A writer flush: refused when the store cannot take writes, and database or disk
         errors raised as ``StoreUnavailable`` (the writer spools on it)."""
+        from sqlalchemy.exc import OperationalError
+
+        from labledger.store import sql_write
+
         self._check_writable()
         try:
             yield
@@ -164,10 +206,15 @@ class SqlStore:
             self._write_batch(run_id, batch)
 
     def _write_batch(self, run_id: str, batch: RunBatch) -> None:
+        from labledger.store import sql_write
+
         with self._write() as conn:
             sql_write.apply_batch(conn, self._dialect, run_id, batch)
 
     def write_batch_once(self, run_id: str, key: str | Sequence[str], batch: RunBatch) -> bool:
+        from labledger.store import sql_write
+        from labledger.store.schema import applied_batches, runs
+
         keys = [key] if isinstance(key, str) else list(key)
         with self._write() as conn:
             # The key rows and the batch commit together; a concurrent duplicate waits on the
@@ -219,14 +266,18 @@ class SqlStore:
 
     # --- read side --------------------------------------------------------------------
     def get_run(self, ref: str) -> RunRecord:
-        with self._read() as conn:
-            return sql_records.find_run(conn, ref)
+        with self._reading() as execute:
+            return sql_records.find_run(execute, ref)
 
-    def _where(self, project: str | None, filter: str | None) -> Any:
-        condition = compile_filter(parse_filter(filter))
-        if project is not None:
-            condition = (runs.c.project == project) & condition
-        return condition
+    def _where(self, project: str | None, filter: str | None, b: Binder | None = None) -> Any:
+        """The compiled filter as a SQLAlchemy clause (``b``: parameters shared with an
+        ORDER BY of the same statement)."""
+        from sqlalchemy import text
+
+        b = b or Binder()
+        first = len(b.params)
+        sql = compile_where(b, project, parse_filter(filter))
+        return text(sql).bindparams(**dict(list(b.params.items())[first:]))
 
     def search_runs(
         self,
@@ -236,16 +287,8 @@ class SqlStore:
         limit: int | None = None,
         offset: int = 0,
     ) -> list[RunRecord]:
-        check_range("limit", limit)
-        check_range("offset", offset)
-        query = sql_records.select_runs().where(self._where(project, filter))
-        query = query.order_by(*compile_order(parse_order(list(order_by))))
-        if limit is not None:
-            query = query.limit(limit)
-        if offset:
-            query = query.offset(offset)
-        with self._read() as conn:
-            return sql_records.records(conn, conn.execute(query).all())
+        with self._reading() as execute:
+            return sql_records.search(execute, project, filter, order_by, limit, offset)
 
     def run_columns(
         self,
@@ -256,12 +299,17 @@ class SqlStore:
         offset: int = 0,
     ) -> RunColumns:
         """``search_runs`` as columns: one query per table, no record per run."""
+        from sqlalchemy import text
+
         from labledger.store import sql_columns
 
         check_range("limit", limit)
         check_range("offset", offset)
-        where = self._where(project, filter)
-        order = compile_order(parse_order(list(order_by)))
+        b = Binder()
+        where = self._where(project, filter, b)
+        first = len(b.params)
+        order_sql = compile_order(b, parse_order(list(order_by)))
+        order = [text(order_sql).bindparams(**dict(list(b.params.items())[first:]))]
         with self._read() as conn:
             return sql_columns.run_columns(conn, where, order, limit, offset)
 
@@ -294,16 +342,18 @@ class SqlStore:
             return sql_table.run_activity(conn)
 
     def count_runs(self, project: str | None = None, filter: str | None = None) -> int:
-        query = select(func.count()).select_from(runs).where(self._where(project, filter))
-        with self._read() as conn:
-            return int(conn.execute(query).scalar() or 0)
+        with self._reading() as execute:
+            return sql_records.count(execute, project, filter)
 
     def list_projects(self) -> list[str]:
-        with self._read() as conn:
-            query = select(runs.c.project).distinct().order_by(runs.c.project)
-            return [row[0] for row in conn.execute(query)]
+        with self._reading() as execute:
+            return sql_records.projects(execute)
 
     def get_captures(self, run_id: str) -> dict[str, dict[str, Any]]:
+        from sqlalchemy import select
+
+        from labledger.store.schema import captures, documents
+
         query = (
             select(captures.c.section, documents.c.body)
             .join(documents, documents.c.digest == captures.c.digest)
@@ -313,6 +363,10 @@ class SqlStore:
             return {section: json.loads(body) for section, body in conn.execute(query)}
 
     def metric_keys(self, run_id: str) -> list[str]:
+        from sqlalchemy import select
+
+        from labledger.store.schema import metric_summaries
+
         query = (
             select(metric_summaries.c.key)
             .where(metric_summaries.c.run_id == run_id, metric_summaries.c.count > 0)
@@ -365,6 +419,10 @@ class SqlStore:
     def read_output(
         self, run_id: str, *, since: float | None = None
     ) -> list[tuple[str, float, str]]:
+        from sqlalchemy import select
+
+        from labledger.store.schema import outputs
+
         query = (
             select(outputs.c.stream, outputs.c.time, outputs.c.text)
             .where(outputs.c.run_id == run_id)

@@ -1,88 +1,109 @@
-"""Runs read back from the SQL store as ``RunRecord``s: by reference, or for a query's rows."""
+"""Runs read back from the SQL store as ``RunRecord``s: by reference, a query's page, a count.
+
+Plain SQL text (``sql_text``) run by an ``Execute`` callable: the plain ``sqlite3`` read path
+and SQLAlchemy (``SqlStore._reading``) run the same statements. No SQLAlchemy import here.
+"""
 
 from __future__ import annotations
 
+import json
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
-
-from sqlalchemy import Connection, Select, select
 
 from labledger.entities import MetricSummary, RunRecord, RunStatus
 from labledger.errors import AmbiguousRunId, RunNotFound
-from labledger.store.schema import metric_summaries, runs
+from labledger.store.filtering import check_range, parse_filter, parse_order
+from labledger.store.sql_text import Binder, compile_order, compile_where
+
+# (sql, parameters) -> the rows, as tuples
+Execute = Callable[[str, Mapping[str, Any]], Sequence[Any]]
 
 _RUN_REF = re.compile(r"^[A-Za-z0-9_.:@/+-]{1,200}$")
 _IN_BATCH = 500
-# What ``records`` unpacks, in this order (plain tuples: a row mapping per field is slower).
-_RUN_COLUMNS = tuple(
-    runs.c[name]
-    for name in (
-        "run_id",
-        "project",
-        "name",
-        "status",
-        "created_at",
-        "ended_at",
-        "heartbeat_at",
-        "group_name",
-        "tags",
-        "notes",
-        "config",
-        "summary",
-        "host",
-        "pid",
-        "exit_code",
-        "error",
-        "reproduces",
-        "fingerprint",
-    )
+_MAX_LIMIT = 2**63 - 1
+# What ``records`` unpacks, in this order; JSON columns as text, decoded per row (both
+# drivers, both databases, alike).
+SELECT_RUNS = (
+    "SELECT runs.run_id, runs.project, runs.name, runs.status, runs.created_at, runs.ended_at, "
+    "runs.heartbeat_at, runs.group_name, CAST(runs.tags AS TEXT), runs.notes, "
+    "CAST(runs.config AS TEXT), CAST(runs.summary AS TEXT), runs.host, runs.pid, "
+    "runs.exit_code, runs.error, runs.reproduces, runs.fingerprint FROM runs"
 )
-_m = metric_summaries.c
-_SUMMARY_COLUMNS = (
-    _m.run_id,
-    _m.key,
-    _m.last,
-    _m.min,
-    _m.max,
-    _m.count,
-    _m.last_step,
-    _m.last_time,
+_SELECT_SUMMARIES = (
+    "SELECT metric_summaries.run_id, metric_summaries.key, metric_summaries.last, "
+    "metric_summaries.min, metric_summaries.max, metric_summaries.count, "
+    "metric_summaries.last_step, metric_summaries.last_time FROM metric_summaries "
+    "WHERE metric_summaries.run_id IN "
 )
 
 
-def select_runs() -> Select[Any]:
-    """The query whose rows ``records`` takes: add a where clause, order, limit."""
-    return select(*_RUN_COLUMNS)
+def search(
+    execute: Execute,
+    project: str | None,
+    filter: str | None,
+    order_by: Sequence[str],
+    limit: int | None,
+    offset: int,
+) -> list[RunRecord]:
+    """``Store.search_runs``."""
+    check_range("limit", limit)
+    check_range("offset", offset)
+    b = Binder()
+    where = compile_where(b, project, parse_filter(filter))
+    order = compile_order(b, parse_order(list(order_by)))
+    sql = f"{SELECT_RUNS} WHERE {where} ORDER BY {order}"
+    if limit is not None or offset:
+        sql += f" LIMIT {b(_MAX_LIMIT if limit is None else limit)} OFFSET {b(offset)}"
+    return records(execute, execute(sql, b.params))
 
 
-def find_run(conn: Connection, ref: str) -> RunRecord:
+def count(execute: Execute, project: str | None, filter: str | None) -> int:
+    """``Store.count_runs``."""
+    b = Binder()
+    where = compile_where(b, project, parse_filter(filter))
+    rows = execute(f"SELECT count(*) FROM runs WHERE {where}", b.params)
+    return int(rows[0][0] or 0)
+
+
+def projects(execute: Execute) -> list[str]:
+    """``Store.list_projects``."""
+    rows = execute("SELECT DISTINCT runs.project FROM runs ORDER BY runs.project", {})
+    return [row[0] for row in rows]
+
+
+def find_run(execute: Execute, ref: str) -> RunRecord:
     """The one run whose ID is ``ref``, else whose ID starts with it, else named ``ref``."""
     if not _RUN_REF.match(ref):
         raise RunNotFound(f"{ref!r} is not a run ID")
-    rows = conn.execute(select_runs().where(runs.c.run_id == ref)).all()
+    rows = execute(f"{SELECT_RUNS} WHERE runs.run_id = :ref", {"ref": ref})
     if not rows and ref.isalnum():
-        prefix = runs.c.run_id.like(f"{ref.lower()}%")
-        rows = conn.execute(select_runs().where(prefix).limit(5)).all()
+        rows = execute(
+            f"{SELECT_RUNS} WHERE runs.run_id LIKE :ref LIMIT 5", {"ref": f"{ref.lower()}%"}
+        )
     if not rows:
-        rows = conn.execute(select_runs().where(runs.c.name == ref).limit(5)).all()
+        rows = execute(f"{SELECT_RUNS} WHERE runs.name = :ref LIMIT 5", {"ref": ref})
     if not rows:
         raise RunNotFound(f"no run matches {ref!r}")
     if len(rows) > 1:
         ids = ", ".join(r[0] for r in rows)
         raise AmbiguousRunId(f"{ref!r} matches several runs ({ids}): give more characters")
-    return records(conn, rows)[0]
+    return records(execute, rows)[0]
 
 
-def records(conn: Connection, rows: Sequence[Any]) -> list[RunRecord]:
-    """One record per row of a ``select_runs()`` query, with its metric summaries (the JSON
-    columns are decoded per row: the record owns them, no copy)."""
+def _json(text: str | None) -> Any:
+    return None if text is None else json.loads(text)
+
+
+def records(execute: Execute, rows: Sequence[Any]) -> list[RunRecord]:
+    """One record per row of a ``SELECT_RUNS`` query, with its metric summaries."""
     ids = [r[0] for r in rows]
     stats: dict[str, dict[str, MetricSummary]] = {i: {} for i in ids}
     for start in range(0, len(ids), _IN_BATCH):
-        query = select(*_SUMMARY_COLUMNS).where(_m.run_id.in_(ids[start : start + _IN_BATCH]))
-        for run_id, key, last, low, high, count, last_step, last_time in conn.execute(query).all():
-            stats[run_id][key] = MetricSummary(key, last, low, high, count, last_step, last_time)
+        b = Binder()
+        sql = f"{_SELECT_SUMMARIES}({b.many(ids[start : start + _IN_BATCH])})"
+        for run_id, key, last, low, high, n, last_step, last_time in execute(sql, b.params):
+            stats[run_id][key] = MetricSummary(key, last, low, high, n, last_step, last_time)
     return [
         RunRecord(
             run_id=run_id,
@@ -93,10 +114,10 @@ def records(conn: Connection, rows: Sequence[Any]) -> list[RunRecord]:
             ended_at=ended_at,
             heartbeat_at=heartbeat_at,
             group=group,
-            tags=tags or [],
+            tags=_json(tags) or [],
             notes=notes,
-            config=config or {},
-            summary=summary or {},
+            config=_json(config) or {},
+            summary=_json(summary) or {},
             metrics=stats[run_id],
             host=host,
             pid=pid,

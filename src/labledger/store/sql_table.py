@@ -11,13 +11,12 @@ import json
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import Connection, Select, and_, cast, func, select
+from sqlalchemy import Connection, Select, and_, cast, func, literal_column, select
 from sqlalchemy.sql.elements import ColumnElement
 
 from labledger.entities import RunRecord, RunStatus
-from labledger.store.filtering import Field
 from labledger.store.schema import captures, documents, metric_summaries, params, runs
-from labledger.store.sql_query import field_expression
+from labledger.store.sql_text import ATTRIBUTE_SQL
 from labledger.store.table import Column, RunActivity, RunTable, TableQuery, TableRow
 
 _IN_BATCH = 500
@@ -75,7 +74,7 @@ def _joined(
         return query, [end - runs.c.created_at]
     if column.key == "user":
         return query, [_user_expression(dialect)]
-    return query, [field_expression(Field("attr", column.key))]
+    return query, [literal_column(ATTRIBUTE_SQL[column.key])]
 
 
 def _order(query: Select[Any], table: TableQuery, dialect: str) -> Select[Any]:

@@ -2,23 +2,33 @@
 
 Writes go through connections of their own with a small page cache and no memory map: a long
 run's flushes touch ever more B-tree pages, which a 64 MiB cache and a 1 GiB map would keep
-resident in the training process. Reads (the UI, ``Api``) keep the large ones."""
+resident in the training process. Reads (the UI, ``Api``) keep the large ones.
+
+Opening a current store and the runs queries (``sql_records``) go through plain ``sqlite3``
+connections (``sqlite_reads``); SQLAlchemy and its engines are created by the first write,
+migration or other query."""
 
 from __future__ import annotations
 
 import contextlib
 import fcntl
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from functools import partial
 from pathlib import Path
-from typing import Any
-
-from sqlalchemy import Engine, create_engine, event
+from typing import TYPE_CHECKING, Any
 
 from labledger.config import DEFAULT_DIRNAME
 from labledger.errors import ConfigError, StoreUnavailable
-from labledger.store.migrate import upgrade
+from labledger.store.migrate import HEAD_REVISION
 from labledger.store.sql import SqlStore
+from labledger.store.sqlite_reads import ReadConnections
+
+if TYPE_CHECKING:
+    from sqlalchemy import Engine
+
+    from labledger.store.sql_records import Execute
 
 BUSY_TIMEOUT_SECONDS = 120
 CACHE_KIB = 64 * 1024
@@ -70,13 +80,36 @@ class SqliteStore(SqlStore):
             raise ConfigError(f"cannot create store folder {path.parent}: {exc}") from exc
         if created or path.parent.name == DEFAULT_DIRNAME:
             _ignore_in_git(path.parent)
-        engine = _engine(path, CACHE_KIB, MMAP_BYTES)
-        with open(path.parent / ".migrate.lock", "w") as lock:
-            fcntl.flock(lock, fcntl.LOCK_EX)
-            upgrade(engine)
-        super().__init__(uri, engine, _engine(path, WRITE_CACHE_KIB, 0))
+        super().__init__(uri, None, dialect="sqlite")
         self._path = path
+
+        def configure(conn: Any) -> None:
+            _configure(conn, None, cache_kib=CACHE_KIB, mmap_bytes=MMAP_BYTES)
+
+        self._reads = ReadConnections(path, BUSY_TIMEOUT_SECONDS, configure)
+        try:
+            if self._reads.revision() != HEAD_REVISION:
+                from labledger.store.migrate import upgrade
+
+                with open(path.parent / ".migrate.lock", "w") as lock:
+                    fcntl.flock(lock, fcntl.LOCK_EX)
+                    upgrade(self._engine)
+        except BaseException:
+            self.close()
+            raise
         self._identity = _identity(path)
+
+    def _create_engines(self) -> tuple[Engine, Engine]:
+        return _engine(self._path, CACHE_KIB, MMAP_BYTES), _engine(self._path, WRITE_CACHE_KIB, 0)
+
+    @contextmanager
+    def _reading(self) -> Iterator[Execute]:
+        with self._reads.reading() as execute:
+            yield execute
+
+    def close(self) -> None:
+        self._reads.close()
+        super().close()
 
     def _check_writable(self) -> None:
         # A deleted or replaced file still takes writes through open connections, into an
@@ -87,6 +120,8 @@ class SqliteStore(SqlStore):
 
 
 def _engine(path: Path, cache_kib: int, mmap_bytes: int) -> Engine:
+    from sqlalchemy import create_engine, event
+
     engine = create_engine(
         f"sqlite:///{path}",
         connect_args={"timeout": BUSY_TIMEOUT_SECONDS, "check_same_thread": False},
