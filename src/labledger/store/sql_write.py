@@ -97,7 +97,7 @@ def apply_batch(conn: Connection, dialect: str, run_id: str, batch: RunBatch) ->
         put_captures(conn, dialect, run_id, batch.captures)
     if batch.outputs:
         rows = [{"run_id": run_id, "stream": s, "time": t, "text": x} for s, t, x in batch.outputs]
-        conn.execute(insert(outputs), rows)
+        execute_many(conn, dialect, "outputs", rows)
     if batch.changes:
         update_run(conn, run_id, batch.changes)
 
@@ -172,7 +172,7 @@ def replace_params(
         conn.execute(delete(params).where(params.c.run_id == run_id))
     rows = [_param_row(run_id, k, v) for k, v in flatten(config).items()]
     if rows:
-        conn.execute(insert(params), rows)
+        execute_many(conn, conn.dialect.name, "params", rows)
 
 
 def put_captures(
@@ -185,8 +185,8 @@ def put_captures(
         digest = hashlib.sha256(body.encode()).hexdigest()
         documents_rows.append({"digest": digest, "body": body})
         capture_rows.append({"run_id": run_id, "section": section, "digest": digest})
-    conn.execute(_statement(dialect, "new_documents"), documents_rows)
-    conn.execute(_statement(dialect, "replace_captures"), capture_rows)
+    execute_many(conn, dialect, "new_documents", documents_rows)
+    execute_many(conn, dialect, "replace_captures", capture_rows)
 
 
 def write_metrics(
@@ -198,9 +198,9 @@ def write_metrics(
     chunk_rows, rollup_rows, summary_rows = metric_rows(run_id, columns)
     if not chunk_rows:
         return
-    conn.execute(insert(metric_chunks), chunk_rows)
-    conn.execute(insert(metric_rollups), rollup_rows)
-    conn.execute(_statement(dialect, "merge_summaries"), summary_rows)
+    execute_many(conn, dialect, "chunks", chunk_rows)
+    execute_many(conn, dialect, "rollups", rollup_rows)
+    execute_many(conn, dialect, "merge_summaries", summary_rows)
 
 
 def set_summary(conn: Connection, dialect: str, run_id: str, values: Mapping[str, Any]) -> None:
@@ -218,10 +218,20 @@ def set_metric_last(conn: Connection, dialect: str, run_id: str, values: Mapping
         if as_float(v) is not None
     ]
     if numeric:
-        conn.execute(_statement(dialect, "set_last"), numeric)
+        execute_many(conn, dialect, "set_last", numeric)
+
+
+_PLAIN_INSERTS = {
+    "chunks": metric_chunks,
+    "rollups": metric_rollups,
+    "params": params,
+    "outputs": outputs,
+}
 
 
 def _build(dialect: str, name: str) -> Any:
+    if name in _PLAIN_INSERTS:
+        return insert(_PLAIN_INSERTS[name])
     if name == "new_documents":
         return upsert(dialect, documents).on_conflict_do_nothing(index_elements=["digest"])
     if name == "replace_captures":
@@ -249,6 +259,7 @@ def _build(dialect: str, name: str) -> Any:
 
 
 _built: dict[tuple[str, str], Any] = {}
+_compiled: dict[tuple[str, str, tuple[str, ...]], tuple[str, tuple[str, ...] | None]] = {}
 
 
 def _statement(dialect: str, name: str) -> Any:
@@ -259,3 +270,24 @@ def _statement(dialect: str, name: str) -> Any:
     if stmt is None:
         stmt = _built[key] = _build(dialect, name)
     return stmt
+
+
+def execute_many(conn: Connection, dialect: str, name: str, rows: list[dict[str, Any]]) -> None:
+    """``conn.execute(<statement name>, rows)``, the rows handed to the driver as they are: the
+    statement is compiled once per dialect and set of columns, and SQLAlchemy's per-row
+    parameter processing (which cost more than SQLite's insert) is skipped. Only for these
+    statements: their tables have no column whose type converts values (no JSON, no dates)."""
+    columns = tuple(rows[0])
+    key = (dialect, name, columns)
+    compiled = _compiled.get(key)
+    if compiled is None:
+        statement = _statement(dialect, name).compile(
+            dialect=conn.dialect, column_keys=list(columns)
+        )
+        order = tuple(statement.positiontup) if statement.positional else None
+        compiled = _compiled[key] = (statement.string, order)
+    sql, order = compiled
+    if order is None:
+        conn.exec_driver_sql(sql, rows)
+    else:
+        conn.exec_driver_sql(sql, [tuple(row[k] for k in order) for row in rows])
