@@ -22,6 +22,17 @@ def release() -> Iterator[threading.Event]:
     event.set()  # let a hung probe's thread finish
 
 
+@pytest.fixture
+def hang(release: threading.Event) -> Any:
+    """A probe that hangs until the test ends."""
+
+    def probe(cwd: Path | None) -> dict[str, Any]:
+        release.wait(60)
+        return {"late": True}
+
+    return probe
+
+
 def test_every_section_json_ready_and_silent(capfd: pytest.CaptureFixture[str]) -> None:
     result = capture_all(cwd=REPO)
 
@@ -62,12 +73,8 @@ def test_misbehaving_probe(probe: Any, monkeypatch: pytest.MonkeyPatch) -> None:
     assert list(section) == ["error"]
 
 
-def test_hanging_probe_times_out(monkeypatch: pytest.MonkeyPatch, release: threading.Event) -> None:
+def test_hanging_probe_times_out(monkeypatch: pytest.MonkeyPatch, hang: Any) -> None:
     capture_all()  # warm caches and imports so only the hung probe is slow
-
-    def hang(cwd: Path | None) -> dict[str, Any]:
-        release.wait(60)
-        return {"late": True}
 
     monkeypatch.setitem(registry.PROBES, "determinism", hang)
 
@@ -135,13 +142,9 @@ def test_a_probe_hanging_from_an_earlier_job_does_not_delay_the_next(
 
 
 def test_sections_are_handed_over_at_the_deadline_when_a_probe_hangs(
-    monkeypatch: pytest.MonkeyPatch, release: threading.Event
+    monkeypatch: pytest.MonkeyPatch, release: threading.Event, hang: Any
 ) -> None:
     capture_all()
-
-    def hang(cwd: Path | None) -> dict[str, Any]:
-        release.wait(60)
-        return {"late": True}
 
     monkeypatch.setitem(registry.PROBES, "host", hang)
     delivered: list[dict[str, Any]] = []
@@ -157,7 +160,7 @@ def test_sections_are_handed_over_at_the_deadline_when_a_probe_hangs(
 
 
 def test_quick_probes_share_one_thread_and_a_stall_there_costs_only_its_section(
-    monkeypatch: pytest.MonkeyPatch, release: threading.Event
+    monkeypatch: pytest.MonkeyPatch, hang: Any
 ) -> None:
     seen: dict[str, str] = {}
 
@@ -175,13 +178,9 @@ def test_quick_probes_share_one_thread_and_a_stall_there_costs_only_its_section(
     assert capture_all() == {name: {"ok": name} for name in SECTIONS}
     assert set(seen.values()) == {"labledger-capture"}  # one thread, in turn
 
-    def stall(cwd: Path | None) -> dict[str, Any]:
-        release.wait(60)
-        return {"late": True}
-
     first = min(SECTIONS, key=lambda n: registry._durations[probes[n]])
-    probes[first] = stall  # the first to run now stalls the shared thread
-    registry._durations[stall] = 0.0
+    probes[first] = hang  # the first to run now stalls the shared thread
+    registry._durations[hang] = 0.0
     delivered: list[dict[str, Any]] = []
     job = registry.CaptureJob(on_complete=delivered.append, timeout=6.0)
 
@@ -191,13 +190,9 @@ def test_quick_probes_share_one_thread_and_a_stall_there_costs_only_its_section(
 
 
 def test_a_blocking_handover_does_not_hold_up_another_jobs_deadline(
-    monkeypatch: pytest.MonkeyPatch, release: threading.Event
+    monkeypatch: pytest.MonkeyPatch, release: threading.Event, hang: Any
 ) -> None:
     capture_all()
-
-    def hang(cwd: Path | None) -> dict[str, Any]:
-        release.wait(60)
-        return {"late": True}
 
     monkeypatch.setitem(registry.PROBES, "host", hang)
     handing_over = threading.Event()
