@@ -71,9 +71,6 @@ def masked_uri(uri: str) -> str:
 def _open_sql(uri: str, scheme: str) -> Store:
     """A SQL store; a database that cannot be reached, is missing or refuses us is one line
     naming the URI (password masked) and the cause, never a driver traceback."""
-    import sqlite3
-    import sys
-
     try:
         if scheme == "sqlite":
             from labledger.store.sqlite import SqliteStore
@@ -82,18 +79,27 @@ def _open_sql(uri: str, scheme: str) -> Store:
         from labledger.store.postgres import PostgresStore
 
         return PostgresStore(uri)
-    except sqlite3.Error as exc:  # the plain sqlite3 schema check (no SQLAlchemy loaded)
-        cause = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise StoreUnavailable(f"cannot open the store {masked_uri(uri)}: {cause}") from None
     except Exception as exc:
-        if "sqlalchemy" not in sys.modules:
+        cause = _open_failure(exc)
+        if cause is None:
             raise
-        from sqlalchemy.exc import DBAPIError, SQLAlchemyError
+        raise StoreUnavailable(f"cannot open the store {masked_uri(uri)}: {cause}") from None
 
-        if isinstance(exc, DBAPIError):
-            cause = str(exc.orig).strip().splitlines()[0] if exc.orig else str(exc)
-            raise StoreUnavailable(f"cannot open the store {masked_uri(uri)}: {cause}") from None
-        if isinstance(exc, SQLAlchemyError):
-            line = str(exc).strip().splitlines()[0]
-            raise StoreUnavailable(f"cannot open the store {masked_uri(uri)}: {line}") from None
-        raise
+
+def _open_failure(exc: Exception) -> str | None:
+    """The first line of a database error met while opening (the plain sqlite3 schema check,
+    or SQLAlchemy's once loaded); None for anything else."""
+    import sqlite3
+    import sys
+
+    if isinstance(exc, sqlite3.Error):
+        return str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    if "sqlalchemy" not in sys.modules:
+        return None
+    from sqlalchemy.exc import DBAPIError, SQLAlchemyError
+
+    if isinstance(exc, DBAPIError):
+        return str(exc.orig).strip().splitlines()[0] if exc.orig else str(exc)
+    if isinstance(exc, SQLAlchemyError):
+        return str(exc).strip().splitlines()[0]
+    return None
