@@ -272,12 +272,9 @@ class SqlStore:
     def _where(self, project: str | None, filter: str | None, b: Binder | None = None) -> Any:
         """The compiled filter as a SQLAlchemy clause (``b``: parameters shared with an
         ORDER BY of the same statement)."""
-        from sqlalchemy import text
-
         b = b or Binder()
         first = len(b.params)
-        sql = compile_where(b, project, parse_filter(filter))
-        return text(sql).bindparams(**dict(list(b.params.items())[first:]))
+        return _clause(b, first, compile_where(b, project, parse_filter(filter)))
 
     def search_runs(
         self,
@@ -299,8 +296,6 @@ class SqlStore:
         offset: int = 0,
     ) -> RunColumns:
         """``search_runs`` as columns: one query per table, no record per run."""
-        from sqlalchemy import text
-
         from labledger.store import sql_columns
 
         check_range("limit", limit)
@@ -308,8 +303,7 @@ class SqlStore:
         b = Binder()
         where = self._where(project, filter, b)
         first = len(b.params)
-        order_sql = compile_order(b, parse_order(list(order_by)))
-        order = [text(order_sql).bindparams(**dict(list(b.params.items())[first:]))]
+        order = [_clause(b, first, compile_order(b, parse_order(list(order_by))))]
         with self._read() as conn:
             return sql_columns.run_columns(conn, where, order, limit, offset)
 
@@ -432,3 +426,11 @@ class SqlStore:
             query = query.where(outputs.c.time > since)
         with self._read() as conn:
             return [(s, t, x) for s, t, x in conn.execute(query)]
+
+
+def _clause(b: Binder, first: int, sql: str) -> Any:
+    """``sql`` as a SQLAlchemy text clause bound to the parameters ``b`` named from ``first``
+    on (the ones ``sql`` holds: a text clause refuses others)."""
+    from sqlalchemy import text
+
+    return text(sql).bindparams(**dict(list(b.params.items())[first:]))
