@@ -53,7 +53,6 @@ def _loop() -> None:
                 # never raises out: anything left queued is drained by the next flush
                 with contextlib.suppress(Exception):
                     writer._drain_queues()
-        del writers
 
 
 def _after_fork_in_child() -> None:
