@@ -81,10 +81,12 @@ def test_a_longer_run_is_created_by_its_first_flush_and_sealed_by_its_last(
     transactions.clear()
     run = ll.init(project="p", config={"a": 1}, capture=False)
     run.log({"x": 1.0})
+    # Queued before the wait: one queued after it could meet a background flush on its way
+    # to finish() (one transaction more, by timing alone).
+    run.update_config({"b": 2})
     time.sleep(run.settings.flush_interval * 4)
     assert get_store().get_run(run.id).status is ll.RunStatus.RUNNING  # created meanwhile
     created = len(transactions)
-    run.update_config({"b": 2})
     run.finish()
 
     assert created >= 1 and len(transactions) == created + 1
