@@ -112,6 +112,9 @@ def test_recovery_replays_past_the_committed_sequence_number_exactly_once(local:
     run._writer.points.clear()
     run._journal._state[2].close()  # type: ignore[union-attr]
     os.close(run._journal._lock_fd)  # type: ignore[union-attr]
+    # The dead process's descriptor number is free now: the run, finished by a later test's
+    # init, must not close it again (it could be that run's journal lock by then).
+    run._journal._lock_fd = -1  # type: ignore[union-attr]
     settings = load_settings()
     store = open_store(settings.uri)
     assert len(store.read_metric(run.id, "a")) == 50

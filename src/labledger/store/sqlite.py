@@ -13,6 +13,7 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import os
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from functools import partial
@@ -46,9 +47,27 @@ def _configure(dbapi_conn: Any, _record: Any, *, cache_kib: int, mmap_bytes: int
     # from memory-mapped pages and a larger page cache instead of a read() per 4 KiB page.
     cursor.execute(f"PRAGMA cache_size=-{cache_kib}")
     cursor.execute(f"PRAGMA mmap_size={mmap_bytes}")
-    if cursor.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
-        cursor.execute("PRAGMA journal_mode=WAL")
+    _use_wal(cursor)
     cursor.close()
+
+
+def _use_wal(cursor: Any) -> None:
+    """Switch a new database to WAL. SQLite answers "database is locked" at once, without
+    waiting on the busy timeout, to a connection asking while another one switches it (two
+    first opens of a new store): wait for that one instead."""
+    import sqlite3
+
+    if cursor.execute("PRAGMA journal_mode").fetchone()[0] == "wal":
+        return
+    deadline = time.monotonic() + BUSY_TIMEOUT_SECONDS
+    while True:
+        try:
+            cursor.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() > deadline:
+                raise
+        time.sleep(0.005)
 
 
 def _begin(conn: Any) -> None:
