@@ -98,6 +98,17 @@ def test_a_torn_final_record_is_ignored_and_the_rest_recovered(tmp_path: Path) -
     assert len(list(read_records(path))) == 99
 
 
+def _die(run: labledger.Run) -> None:
+    """What SIGKILL leaves of ``run``: its queue is gone, its journal unmapped and unlocked.
+    Its writer's thread must have stopped."""
+    run._writer.points.clear()
+    run._journal._state[2].close()  # type: ignore[union-attr]
+    os.close(run._journal._lock_fd)  # type: ignore[union-attr]
+    # The dead process's descriptor number is free now: the run, finished by a later test's
+    # init, must not close it again (it could be that run's journal lock by then).
+    run._journal._lock_fd = -1  # type: ignore[union-attr]
+
+
 def test_recovery_replays_past_the_committed_sequence_number_exactly_once(local: Path) -> None:
     run = labledger.init(project="p", capture=False)
     for i in range(50):
@@ -109,12 +120,7 @@ def test_recovery_replays_past_the_committed_sequence_number_exactly_once(local:
     run._writer._thread.join()
     for i in range(50, 80):
         run.log({"a": float(i)})
-    run._writer.points.clear()
-    run._journal._state[2].close()  # type: ignore[union-attr]
-    os.close(run._journal._lock_fd)  # type: ignore[union-attr]
-    # The dead process's descriptor number is free now: the run, finished by a later test's
-    # init, must not close it again (it could be that run's journal lock by then).
-    run._journal._lock_fd = -1  # type: ignore[union-attr]
+    _die(run)
     settings = load_settings()
     store = open_store(settings.uri)
     assert len(store.read_metric(run.id, "a")) == 50
@@ -123,6 +129,24 @@ def test_recovery_replays_past_the_committed_sequence_number_exactly_once(local:
     series = store.read_metric(run.id, "a")
     assert list(series.steps) == list(range(80))
     assert store.get_run(run.id).status is RunStatus.CRASHED
+    assert pending_runs(settings.journal_dir) == []
+
+
+def test_a_run_killed_with_everything_committed_is_marked_crashed(local: Path) -> None:
+    """Killed after its last flush (e.g. while resuming, before a new point): nothing to
+    replay, but its lock is free, so it is crashed, not running for ever."""
+    run = labledger.init(project="p", capture=False)
+    run.log({"a": 1.0})
+    run.flush()
+    run._writer._stop.set()
+    run._writer._thread.join()
+    _die(run)
+    settings = load_settings()
+    store = open_store(settings.uri)
+    assert store.get_run(run.id).status is RunStatus.RUNNING
+    assert recover(store, settings.journal_dir) == 0
+    assert store.get_run(run.id).status is RunStatus.CRASHED
+    assert len(store.read_metric(run.id, "a")) == 1
     assert pending_runs(settings.journal_dir) == []
 
 

@@ -47,7 +47,7 @@ from typing import Any
 from labledger.entities import RunRecord, RunStatus
 from labledger.errors import RunExists, RunNotFound
 from labledger.store import journal_file
-from labledger.store.base import Store
+from labledger.store.base import RunBatch, Store
 
 log = logging.getLogger("labledger")
 
@@ -445,6 +445,7 @@ def _recover_run(store: Store, directory: Path, run_id: str) -> int:
             if seq > done
         ]
         points = [(*item, seq) for seq, item in records if len(item) == 3]
+        batch = RunBatch()
         if records:
             from labledger.sdk.writer import Writer
 
@@ -456,9 +457,12 @@ def _recover_run(store: Store, directory: Path, run_id: str) -> int:
                     queues[item[0]].append(item[1])
             batch = writer._collect(None)
             batch.captures[SECTION] = {"seq": records[-1][0]}
-            if record.status is RunStatus.RUNNING:  # the lock is free: its process is gone
-                ended = record.heartbeat_at or record.created_at
-                batch.changes.update({"status": RunStatus.CRASHED, "ended_at": ended})
+        # The lock is free: its process is gone, also when everything it logged was committed
+        # (killed while resuming, before its first new point).
+        if record.status is RunStatus.RUNNING:
+            ended = record.heartbeat_at or record.created_at
+            batch.changes.update({"status": RunStatus.CRASHED, "ended_at": ended})
+        if batch:
             store.write_batch(run_id, batch)  # everything and its sequence number, atomically
         remove_files(directory, run_id)
         return len(points)
