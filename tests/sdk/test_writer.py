@@ -168,8 +168,12 @@ class _Waits(threading.Event):
 def _run_writer(store: _SlowStore, flushes: int) -> _Waits:
     writer = Writer(store, "r", flush_interval=0.01)  # type: ignore[arg-type]
     waits = writer._stop = _Waits()
+    # Queued before the thread starts: on a busy machine the first flush may otherwise come
+    # before the test logs anything, and an empty flush asks for the rest of its interval.
+    for step in range(1000):
+        writer.points.append((0.0, step, {"x": float(step)}))
     writer.start()
-    step = 0
+    step = 1000
     deadline = time.monotonic() + 60  # a safety net, not a measurement
     while len(waits.asked) <= flushes and time.monotonic() < deadline:
         writer.points.append((0.0, step, {"x": float(step)}))
