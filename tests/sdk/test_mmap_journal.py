@@ -213,3 +213,48 @@ def test_sync_recovers_a_tight_loop_killed_right_after_its_last_log(local: Path)
     assert list(series.steps) == list(range(10_000))
     assert store.get_run(run_id).status is RunStatus.CRASHED
     assert pending_runs(load_settings().journal_dir) == []
+
+
+_CTRL_C_LOOP = """
+import contextlib, random, signal, sys, threading
+from pathlib import Path
+from labledger.sdk.mmap_journal import PointJournal, read_records, segments
+
+folder = Path(sys.argv[1])
+queued = []
+journal = PointJournal(folder, "r", queued.append, segment_bytes=1 << 16)
+main, rng, held = threading.get_ident(), random.Random(0), 0
+for _ in range(200):
+    timer = threading.Timer(rng.uniform(0, 0.002), signal.pthread_kill, (main, signal.SIGINT))
+    with contextlib.suppress(KeyboardInterrupt):  # also when it comes during start()
+        timer.start()
+        while True:
+            journal.append((0.0, len(queued), {"a": 1.0}))
+    timer.join()
+    if journal._lock.locked():
+        held += 1
+        journal._lock.release()
+journal.close(remove=False)
+records = [item for path in segments(folder, "r") for item in read_records(path)]
+consecutive = [seq for seq, _ in records] == list(range(1, len(queued) + 1))
+print(held, consecutive, [point for _, point in records] == queued, len(queued))
+"""
+
+
+def test_ctrl_c_in_a_tight_log_loop_leaves_the_journal_usable(tmp_path: Path) -> None:
+    """KeyboardInterrupt lands at the end of any call inside ``append``: the journal's lock is
+    never left held (the writer would wait on it for ever), and every journaled point is the
+    queued one, in order (a notebook interrupted mid-loop logs on). In a process of its own:
+    the signals go to its main thread."""
+    done = subprocess.run(
+        [sys.executable, "-c", _CTRL_C_LOOP, str(tmp_path)],
+        env={**os.environ, "PYTHONPATH": SRC},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    held, consecutive, same, count = done.stdout.split()
+    assert held == "0", f"the lock was left held after {held} of 200 interrupts"
+    assert consecutive == "True" and same == "True" and int(count) > 200
+    assert "cannot extend" not in done.stderr

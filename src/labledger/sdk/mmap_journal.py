@@ -130,19 +130,23 @@ class PointJournal:
             _RECORD.pack,
             self._grow,
         )
-        acquire, release = self._lock.acquire, self._lock.release
+        lock = self._lock
         version = MARSHAL_VERSION
 
+        # `with`, not acquire() and try: Ctrl-C's KeyboardInterrupt is raised at the end of a
+        # call, so after acquire() returned and before the try (about one signal in seven in
+        # a tight loop), leaving the lock held and the writer blocked on it for ever. Inside,
+        # every call comes before the record's first store, so one raised there leaves the
+        # mapping and the sequence number as they were.
         def append(point: Point) -> None:
             try:
                 payload = dumps(point, version)
             except ValueError:  # a value marshal cannot encode: the in-memory path, as before
-                with self._lock:
+                with lock:
                     sink(point)
                 return
             n = len(payload)
-            acquire()  # the journal's order is the queue's order: the writer counts on it
-            try:
+            with lock:  # the journal's order is the queue's order: the writer counts on it
                 off = state[0]
                 end = off + 8 + n
                 if end > state[3]:
@@ -152,12 +156,11 @@ class PointJournal:
                     off = state[0]
                     end = off + 8 + n
                 seq = state[1] + 1
-                state[2][off:end] = pack(n, crc(payload, seq & _MASK)) + payload
+                record = pack(n, crc(payload, seq & _MASK)) + payload
+                state[2][off:end] = record
                 state[0] = end
                 state[1] = seq
                 sink(point)
-            finally:
-                release()
 
         return append
 
@@ -180,7 +183,8 @@ class PointJournal:
             off = state[0]
             end = off + 8 + n
             seq = state[1] + 1
-            state[2][off:end] = _RECORD.pack(n, zlib.crc32(payload, seq & _MASK)) + payload
+            record = _RECORD.pack(n, zlib.crc32(payload, seq & _MASK)) + payload
+            state[2][off:end] = record
             state[0] = end
             state[1] = seq
             queue(item)
@@ -227,7 +231,12 @@ class PointJournal:
         number = self._segment + 1
         path = self.directory / f"{self.run_id}.{number:06d}{SUFFIX}"
         size = max(min(self.segment_bytes, FIRST_SEGMENT_BYTES << number), 4096)
-        fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o600)
+        flags = os.O_RDWR | os.O_CREAT | os.O_EXCL
+        try:
+            fd = os.open(path, flags, 0o600)
+        except FileExistsError:  # a roll interrupted (Ctrl-C) before it switched over to it
+            path.unlink()
+            fd = os.open(path, flags, 0o600)
         try:
             try:
                 os.posix_fallocate(fd, 0, size)
