@@ -13,6 +13,7 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import os
+import sqlite3
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -55,8 +56,6 @@ def _use_wal(cursor: Any) -> None:
     """Switch a new database to WAL. SQLite answers "database is locked" at once, without
     waiting on the busy timeout, to a connection asking while another one switches it (two
     first opens of a new store): wait for that one instead."""
-    import sqlite3
-
     if cursor.execute("PRAGMA journal_mode").fetchone()[0] == "wal":
         return
     deadline = time.monotonic() + BUSY_TIMEOUT_SECONDS
