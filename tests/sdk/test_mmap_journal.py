@@ -16,6 +16,7 @@ import pytest
 import labledger
 from labledger.config import load_settings
 from labledger.entities import RunStatus
+from labledger.sdk.journal_decode import expand
 from labledger.sdk.mmap_journal import (
     HEADER_BYTES,
     MARSHAL_VERSION,
@@ -67,12 +68,12 @@ def test_points_of_a_finished_run_are_stored_once_and_its_journal_removed(local:
 def test_values_marshal_cannot_encode_take_the_memory_path(local: Path) -> None:
     with labledger.init(project="p", capture=False) as run:
         run.log({"a": np.float32(1.5)})  # read with .item(): journaled
-        run.log({"a": object()})  # not encodable: queued without a sequence number
+        run.log({"a": object()})  # not encodable: kept in memory, its place journaled
         run.log({"a": 2.0})
         run_id = run.id
     store = open_store(load_settings().uri)
     assert list(store.read_metric(run_id, "a").values) == [1.5, 2.0]
-    assert committed_seq(store, run_id) == 3
+    assert committed_seq(store, run_id) == 4  # three points and init's "run" capture
 
 
 def test_a_torn_final_record_is_ignored_and_the_rest_recovered(tmp_path: Path) -> None:
@@ -173,16 +174,19 @@ def test_a_journal_that_cannot_be_created_falls_back_with_one_warning(
 
 
 def test_segments_roll_at_the_size_limit(tmp_path: Path) -> None:
-    queued: list[tuple[object, ...]] = []
-    journal = PointJournal(tmp_path, "r2", queued.append, segment_bytes=4096)
+    journal = PointJournal(tmp_path, "r2", [].append, segment_bytes=4096)
+    drained = []
     for i in range(1000):
         journal.append((0.0, i, {"v": float(i)}))
+        if i % 300 == 0:
+            drained += expand(journal.drain()[1])
+    drained += expand(journal.drain()[1])
     journal.close(remove=False)
     files = segments(tmp_path, "r2")
     assert len(files) > 10
     seqs = [seq for path in files for seq, _ in read_records(path)]
     assert seqs == list(range(1, 1001))
-    assert [p[1] for p in queued] == list(range(1000))
+    assert [p[1] for p in drained] == list(range(1000))
 
 
 def test_sync_recovers_a_tight_loop_killed_right_after_its_last_log(local: Path) -> None:
@@ -218,33 +222,34 @@ def test_sync_recovers_a_tight_loop_killed_right_after_its_last_log(local: Path)
 _CTRL_C_LOOP = """
 import contextlib, random, signal, sys, threading
 from pathlib import Path
+from labledger.sdk.journal_decode import expand
 from labledger.sdk.mmap_journal import PointJournal, read_records, segments
 
 folder = Path(sys.argv[1])
-queued = []
-journal = PointJournal(folder, "r", queued.append, segment_bytes=1 << 16)
-main, rng, held = threading.get_ident(), random.Random(0), 0
+journal = PointJournal(folder, "r", [].append, segment_bytes=1 << 16)
+main, rng, held, drained = threading.get_ident(), random.Random(0), 0, []
 for _ in range(200):
     timer = threading.Timer(rng.uniform(0, 0.002), signal.pthread_kill, (main, signal.SIGINT))
     with contextlib.suppress(KeyboardInterrupt):  # also when it comes during start()
         timer.start()
         while True:
-            journal.append((0.0, len(queued), {"a": 1.0}))
+            journal.append((0.0, journal.seq, {"a": 1.0}))
     timer.join()
     if journal._lock.locked():
         held += 1
         journal._lock.release()
+    drained += expand(journal.drain()[1])
 journal.close(remove=False)
 records = [item for path in segments(folder, "r") for item in read_records(path)]
-consecutive = [seq for seq, _ in records] == list(range(1, len(queued) + 1))
-print(held, consecutive, [point for _, point in records] == queued, len(queued))
+consecutive = all(point[1] == seq - 1 for seq, point in records)
+print(held, consecutive, [point for _, point in records] == drained, len(drained))
 """
 
 
 def test_ctrl_c_in_a_tight_log_loop_leaves_the_journal_usable(tmp_path: Path) -> None:
     """KeyboardInterrupt lands at the end of any call inside ``append``: the journal's lock is
     never left held (the writer would wait on it for ever), and every journaled point is the
-    queued one, in order (a notebook interrupted mid-loop logs on). In a process of its own:
+    drained one, in order (a notebook interrupted mid-loop logs on). In a process of its own:
     the signals go to its main thread."""
     done = subprocess.run(
         [sys.executable, "-c", _CTRL_C_LOOP, str(tmp_path)],

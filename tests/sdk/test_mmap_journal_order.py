@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import collections
 import os
 import signal
 import subprocess
@@ -15,6 +14,7 @@ import pytest
 
 import labledger
 from labledger.config import load_settings
+from labledger.sdk.journal_decode import expand
 from labledger.sdk.mmap_journal import (
     PointJournal,
     committed_seq,
@@ -25,10 +25,11 @@ from labledger.sdk.mmap_journal import (
 from labledger.store import open_store
 
 
-def test_threads_logging_at_once_keep_journal_and_queue_in_one_order(tmp_path: Path) -> None:
-    queued: list[tuple[object, ...]] = []
-    journal = PointJournal(tmp_path, "r1", queued.append, segment_bytes=64 << 10)
+def test_threads_logging_at_once_are_drained_in_the_journal_order(tmp_path: Path) -> None:
+    journal = PointJournal(tmp_path, "r1", [].append, segment_bytes=64 << 10)
     per_thread = 5_000
+    drained: list[tuple[object, ...]] = []
+    seqs: list[int] = []
 
     def work(t: int) -> None:
         for i in range(per_thread):
@@ -37,31 +38,62 @@ def test_threads_logging_at_once_keep_journal_and_queue_in_one_order(tmp_path: P
     threads = [threading.Thread(target=work, args=(t,)) for t in range(4)]
     for thread in threads:
         thread.start()
+    while any(thread.is_alive() for thread in threads):  # drained while they log and roll
+        seq, items, _ = journal.drain()
+        drained += expand(items)
+        seqs.append(seq)
     for thread in threads:
         thread.join()
+    seq, items, _ = journal.drain()
+    drained += expand(items)
     journal.close(remove=False)
     records = [rec for path in segments(tmp_path, "r1") for rec in read_records(path)]
-    # Every point is journaled once, in the order the writer's queue received them: the
-    # sequence number the writer counts from the queue is the journal's own.
+    # Every point is journaled once, and drained once in the journal's order: the sequence
+    # number a drain returns counts exactly the items it and the earlier ones returned.
     assert [seq for seq, _ in records] == list(range(1, 4 * per_thread + 1))
-    assert [point for _, point in records] == queued
+    assert [point for _, point in records] == drained
+    assert seq == len(drained)
+    assert seqs == sorted(seqs)
     for t in range(4):
-        mine = [p[1] for p in queued if p[0] == float(t)]
+        mine = [p[1] for p in drained if p[0] == float(t)]
         assert mine == list(range(per_thread))
 
 
-def test_a_point_marshal_cannot_encode_is_queued_but_not_journaled(tmp_path: Path) -> None:
-    queued: list[tuple[object, ...]] = []
-    journal = PointJournal(tmp_path, "r2", queued.append)
+def test_an_item_marshal_cannot_encode_keeps_its_place_in_memory(tmp_path: Path) -> None:
+    journal = PointJournal(tmp_path, "r2", [].append)
+    odd = object()
     journal.append((1.0, 0, {"a": 1.0}))
-    journal.append((2.0, 1, {"a": object()}))  # marshal refuses it
+    journal.append((2.0, 1, {"a": odd}))  # marshal refuses it
+    journal.record("summary", {"x": odd}, [].append)
     journal.append((3.0, 2, {"a": 3.0}))
-    seq, counts = journal.snapshot(collections.deque(queued))
+    seq, items, _ = journal.drain()
+    assert seq == 4
+    assert items == [
+        (1.0, 0, {"a": 1.0}),
+        (2.0, 1, {"a": odd}),
+        ("summary", {"x": odd}),
+        (3.0, 2, {"a": 3.0}),
+    ]
     journal.close(remove=False)
-    assert [p[1] for p in queued] == [0, 1, 2]
-    assert (seq, counts) == (2, [3])
-    records = list(read_records(segments(tmp_path, "r2")[0]))
-    assert [(seq, p[1]) for seq, p in records] == [(1, 0), (2, 2)]
+    records = list(read_records(segments(tmp_path, "r2")[0]))  # recovery skips the places
+    assert records == [
+        (1, (1.0, 0, {"a": 1.0})),
+        (2, ("memo", 1)),
+        (3, ("memo", 2)),
+        (4, (3.0, 2, {"a": 3.0})),
+    ]
+
+
+def test_once_the_journal_is_closed_items_go_to_the_queues(tmp_path: Path) -> None:
+    queued: list[object] = []
+    journal = PointJournal(tmp_path, "r3", queued.append)
+    journal.append((1.0, 0, {"a": 1.0}))
+    journal.close(remove=False)
+    journal.append((2.0, 1, {"a": 2.0}))
+    summaries: list[object] = []
+    journal.record("summary", {"x": 1}, summaries.append)
+    assert journal.drain() == (1, [], [])  # its mapping is gone with the close
+    assert queued == [(2.0, 1, {"a": 2.0})] and summaries == [{"x": 1}]
 
 
 def test_committed_segments_are_deleted_while_the_run_goes_on(

@@ -2,9 +2,10 @@
 
 ``run.log`` copies each point into a shared file mapping before returning: memory the kernel
 already holds survives the death of the process that wrote it (SIGKILL, the OOM killer), at the
-cost of a memory copy (no syscall, no fsync). The background writer drains points into the
-store as before and records, in the same transaction, the highest journal sequence number it
-committed (the ``journal`` capture section, ``{"seq": N}``). Recovery (the next ``init``,
+cost of a memory copy (no syscall, no fsync). The journal is also the writer's queue: the
+background writer reads the records back from the mapping (``drain``; runs of alike points in
+bulk, ``journal_decode``), writes them to the store and records, in the same transaction, the
+highest journal sequence number it committed (the ``journal`` capture section, ``{"seq": N}``). Recovery (the next ``init``,
 ``Api()`` or ``labledger sync``) replays the records past that number, so each point lands
 exactly once.
 
@@ -23,8 +24,8 @@ length or a CRC that does not match: it and everything after it in that segment 
 Segments whose every record the store has committed are deleted while the run goes on, so a
 long run keeps at most a few on disk.
 
-Not covered: points ``marshal`` cannot encode (rare values the writer converts), which take
-the in-memory path; system metrics; power loss or a kernel crash (the mapping is not
+Not covered: items ``marshal`` cannot encode (rare values the writer converts), kept in
+memory while a ``MEMO`` record holds their place in the journal's order; system metrics; power loss or a kernel crash (the mapping is not
 ``msync``-ed: only what the writer committed, which the store fsyncs, survives those).
 """
 
@@ -65,6 +66,7 @@ _MASK = journal_file.MASK
 
 Point = tuple[float, int, dict[str, Any]]
 KINDS = ("summary", "config", "capture", "output")  # what else the journal holds
+MEMO = "memo"  # (MEMO, n): the place of an item kept in memory (marshal cannot encode it)
 
 
 def points_dir(journal_dir: Path) -> Path:
@@ -101,6 +103,13 @@ class PointJournal:
         self._path: Path | None = None
         self._closed = False
         self._lock = threading.Lock()
+        # What ``drain`` has not read yet: full segments' mappings and where their records end
+        # (oldest first), the offset it reached in the oldest, and the items kept in memory
+        # that ``MEMO`` records in the journal stand for (see ``append``).
+        self._full: list[tuple[mmap.mmap, int]] = []
+        self._read = HEADER_BYTES
+        self._memo: dict[int, Any] = {}
+        self._memo_count = 0
         directory.mkdir(parents=True, exist_ok=True)
         lock_fd = journal_file.hold(directory / f"{run_id}.lock")
         if lock_fd is None:
@@ -120,17 +129,11 @@ class PointJournal:
         return int(self._state[1])
 
     def _appender(self) -> Callable[[Point], None]:
-        """``append(point)``: journal ``point``, then hand it to the writer's queue. A closure
-        over local names: this is ``run.log``'s hot path."""
+        """``append(point)``: journal ``point`` for the writer to drain. A closure over local
+        names: this is ``run.log``'s hot path."""
         state = self._state  # [offset, seq, mapping, end of the mapping]
-        sink, dumps, crc, pack, grow = (
-            self._sink,
-            marshal.dumps,
-            zlib.crc32,
-            _RECORD.pack,
-            self._grow,
-        )
-        lock = self._lock
+        dumps, crc, pack, put = marshal.dumps, zlib.crc32, _RECORD.pack, self._put
+        lock, sink = self._lock, self._sink
         version = MARSHAL_VERSION
 
         # `with`, not acquire() and try: Ctrl-C's KeyboardInterrupt is raised at the end of a
@@ -141,64 +144,89 @@ class PointJournal:
         def append(point: Point) -> None:
             try:
                 payload = dumps(point, version)
-            except ValueError:  # a value marshal cannot encode: the in-memory path, as before
-                with lock:
-                    sink(point)
+            except ValueError:  # a value marshal cannot encode: kept in memory (MEMO)
+                put(None, point, sink)
                 return
             n = len(payload)
-            with lock:  # the journal's order is the queue's order: the writer counts on it
+            with lock:  # one order for every thread's records: the writer drains in it
                 off = state[0]
                 end = off + 8 + n
-                if end > state[3]:
-                    if not grow(8 + n):
-                        sink(point)
-                        return
-                    off = state[0]
-                    end = off + 8 + n
-                seq = state[1] + 1
-                record = pack(n, crc(payload, seq & _MASK)) + payload
-                state[2][off:end] = record
-                state[0] = end
-                state[1] = seq
-                sink(point)
+                if end <= state[3]:
+                    seq = state[1] + 1
+                    state[2][off:end] = pack(n, crc(payload, seq & _MASK)) + payload
+                    state[0] = end
+                    state[1] = seq
+                    return
+            put(payload, point, sink)  # the segment is full (or the journal closed)
 
         return append
 
     def record(self, kind: str, item: Any, queue: Callable[[Any], None]) -> None:
-        """Journal ``item`` (``kind``: one of ``KINDS``), then ``queue`` it: the write of
-        ``append``, which inlines it for speed. Not on the hot path: summaries, config
+        """Journal ``item`` (``kind``: one of ``KINDS``) for the writer to drain; once the
+        journal is closed, ``queue`` it instead. Not on the hot path: summaries, config
         updates, captures and console lines are rare next to points."""
         try:
-            payload = marshal.dumps((kind, item), MARSHAL_VERSION)
-        except ValueError:  # e.g. a numpy value in a summary: kept in memory, as before
+            payload: bytes | None = marshal.dumps((kind, item), MARSHAL_VERSION)
+        except ValueError:  # e.g. a numpy value in a summary: kept in memory (MEMO)
             payload = None
-        n = 0 if payload is None else len(payload)
+        self._put(payload, (kind, item), lambda _: queue(item))
+
+    def _put(self, payload: bytes | None, item: Any, fallback: Callable[[Any], None]) -> None:
+        """Journal ``payload``, the encoded ``item``, continuing in a new segment when this
+        one is full. An item that cannot be journaled (``payload`` None, or larger than a
+        segment) is kept in memory and a ``MEMO`` record holds its place in the journal's
+        order; once the journal is closed (or cannot grow), ``fallback(item)``."""
         with self._lock:
             state = self._state
-            off = state[0]
-            end = off + 8 + n
-            if payload is None or (end > state[3] and not self._grow(8 + n)):
-                queue(item)
+            memo = None
+            if payload is None or 8 + len(payload) > self.segment_bytes - HEADER_BYTES:
+                memo = self._memo_count + 1
+                payload = marshal.dumps((MEMO, memo), MARSHAL_VERSION)
+            n = len(payload)
+            if self._closed or (state[0] + 8 + n > state[3] and not self._grow()):
+                fallback(item)
                 return
+            if memo is not None:
+                self._memo_count = memo
+                self._memo[memo] = item
             off = state[0]
-            end = off + 8 + n
             seq = state[1] + 1
-            record = _RECORD.pack(n, zlib.crc32(payload, seq & _MASK)) + payload
-            state[2][off:end] = record
-            state[0] = end
+            state[2][off : off + 8 + n] = journal_file.frame(payload, seq)
+            state[0] = off + 8 + n
             state[1] = seq
-            queue(item)
 
-    def snapshot(self, *queues: collections.deque[Any]) -> tuple[int, list[int]]:
-        """The last sequence number and how many items each queue holds, at one instant: the
-        writer takes exactly those items and records that number as committed with them."""
+    def drain(self, *queues: collections.deque[Any]) -> tuple[int, list[Any], list[int]]:
+        """Everything journaled since the last call, decoded, in the journal's order (a
+        ``MEMO`` record replaced by the item it stands for); the sequence number of the last
+        record; and how many items each of ``queues`` held at that instant: what went there
+        (what is not journaled, and everything once the journal is closed) came before what
+        the next call returns. For the writer's thread: one caller at a time."""
         with self._lock:
-            return self._state[1], [len(q) for q in queues]
+            full, self._full = self._full, []
+            mapping, end, seq = self._state[2], self._state[0], self._state[1]
+            memo = self._memo
+            if memo:
+                self._memo = {}
+            counts = [len(queue) for queue in queues]
+        from labledger.sdk.journal_decode import decode  # numpy: off init's path
 
-    def _grow(self, need: int) -> bool:
-        """The mapping is full: continue in a new segment. False: keep this point in memory."""
-        if self._closed or need > self.segment_bytes - HEADER_BYTES:
-            return False  # closed, or one point larger than a segment: not journaled
+        items: list[Any] = []
+        start = self._read
+        for old, stop in full:
+            items += decode(old[start:stop])
+            old.close()
+            start = HEADER_BYTES
+        if mapping is not None:
+            items += decode(mapping[start:end])
+            start = end
+        self._read = start
+        if memo:
+            items = [memo.pop(i[1]) if i.__class__ is tuple and i[0] == MEMO else i for i in items]
+        return seq, items, counts
+
+    def _grow(self) -> bool:
+        """The mapping is full: continue in a new segment. False: it cannot be made (the
+        journal closes; what follows is kept in memory)."""
         try:
             self._roll()
             return True
@@ -227,7 +255,8 @@ class PointJournal:
             self._done.append((path, last))
 
     def _roll(self) -> None:
-        """Map a new segment, allocated in full up front."""
+        """Map a new segment, allocated in full up front. The full one stays mapped until the
+        writer has drained it."""
         number = self._segment + 1
         path = self.directory / f"{self.run_id}.{number:06d}{SUFFIX}"
         size = max(min(self.segment_bytes, FIRST_SEGMENT_BYTES << number), 4096)
@@ -251,11 +280,11 @@ class PointJournal:
         old = self._state[2]
         if self._path is not None:
             self._done.append((self._path, first - 1))
+        if old is not None:
+            self._full.append((old, self._state[0]))
         self._state[0], self._state[2], self._state[3] = HEADER_BYTES, mm, size
         self._segment = number
         self._path = path
-        if old is not None:
-            old.close()
 
     def release(self, seq: int) -> None:
         """The store has committed every point up to ``seq``: delete the full segments that
@@ -271,8 +300,9 @@ class PointJournal:
             self._closed = True
             self._state[3] = 0  # every later append takes the slow path, which goes to memory
             old, self._state[2] = self._state[2], None
-            if old is not None:
-                old.close()
+            for mapping in [m for m, _ in self._full] + ([old] if old is not None else []):
+                mapping.close()
+            self._full = []
         if remove:
             remove_files(self.directory, self.run_id)
         with contextlib.suppress(OSError):

@@ -1,7 +1,8 @@
 """The background writer: the only code between ``run.log`` and the store.
 
-``run.log`` appends ``(time, step, dict)`` to a deque (no lock, no split into per-key tuples);
-this thread wakes every ``flush_interval`` seconds, turns whatever has queued up into one numpy
+``run.log`` copies ``(time, step, dict)`` into the run's point journal
+(``labledger.sdk.mmap_journal``), or without one appends it to a deque; this thread wakes every
+``flush_interval`` seconds, turns whatever has been journaled or queued since into one numpy
 column per key and sends it, with queued summaries, captures, console output and run-field
 changes, as one ``RunBatch``: one durable transaction per flush. A batch that fails to write is
 kept and retried; when the store is gone (file deleted or replaced, read-only, disk full) or
@@ -137,8 +138,10 @@ class Writer:
             return self._store
 
     def attach(self, journal: PointJournal) -> None:
-        """Journal what is queued from now on: each flush records the journal's sequence
-        number it commits, and the journal's segments are deleted once committed."""
+        """Take points and the other kinds from ``journal`` from now on (the queues only once it
+        is closed): each flush records the journal's sequence number it commits, and the
+        journal's segments are deleted once committed."""
+        self._drain_queues()  # queued before: drained ahead of the journal's first record
         self.journal = journal
         self._journal_seq = journal.start_seq
 
@@ -406,16 +409,50 @@ class Writer:
             if self.journal is None:
                 taken = [_drain(queue) for queue in queues]
             else:
-                now, counts = self.journal.snapshot(*queues)
-                taken = [_take(queue, n) for queue, n in zip(queues, counts, strict=True)]
+                now, records, counts = self.journal.drain(*queues)
+                taken = [[] for _ in queues]
+                points, *kinds = taken
+                for record in records:
+                    if record.__class__ is not tuple or len(record) == 3:
+                        points.append(record)  # a point, or a Block of them
+                    else:
+                        kinds[KINDS.index(record[0])].append(record[1])
+                for items, queue, count in zip(taken, queues, counts, strict=True):
+                    items += _take(queue, count)
                 if now > self._journal_seq:
                     self._journal_seq = seq = now
             points, summaries, configs, captures, outputs = taken
             if not points and seq is None and not (summaries or configs or captures or outputs):
                 return
-            columns = self._columnize_safely(points) if points else {}
+            columns = self._columns(points) if points else {}
             values = sum(len(c.values) for c in columns.values())
             self._drained.append((columns, (summaries, configs, captures, outputs), seq, values))
+
+    def _columns(self, points: list[Any]) -> dict[str, MetricColumns]:
+        """Columns of points and of the journal's ``Block``s of them, in their order."""
+        if all(point.__class__ is tuple for point in points):
+            return self._columnize_safely(points)
+        from labledger.sdk.columnize import merge
+        from labledger.sdk.journal_decode import Block
+
+        parts: list[dict[str, MetricColumns]] = []
+        run: list[Point] = []
+        for point in points:
+            if point.__class__ is not Block:
+                run.append(point)
+                continue
+            if run:
+                parts.append(self._columnize_safely(run))
+                run = []
+            if all(map(_valid_key, point.values)):
+                parts.append(
+                    {k: MetricColumns(point.steps, v, point.times) for k, v in point.values.items()}
+                )
+            else:  # the key-by-key path says what it drops, and why
+                parts.append(self._columnize_safely(point.points()))
+        if run:
+            parts.append(self._columnize_safely(run))
+        return merge(parts)
 
     def _columnize_safely(self, points: list[Point]) -> dict[str, MetricColumns]:
         try:
