@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from labledger.sdk.journal_decode import MIN_BLOCK, Block, decode, expand
-from labledger.sdk.mmap_journal import MARSHAL_VERSION
+from labledger.sdk.point_journal import MARSHAL_VERSION
 from labledger.sdk.writer import Writer
 from labledger.store import journal_file
 

@@ -276,6 +276,7 @@ def test_a_background_flush_takes_whole_drains_up_to_its_limit_with_their_sequen
     """A limited flush writes the oldest drains (at least one) and the journal sequence number
     of its last point, so a crash between two such flushes replays exactly the rest."""
     from labledger.sdk.mmap_journal import PointJournal
+    from labledger.sdk.point_journal import first_seq
 
     writer = Writer(None, "r")  # type: ignore[arg-type]
     journal = PointJournal(tmp_path, "r", writer.points.append)
@@ -288,15 +289,15 @@ def test_a_background_flush_takes_whole_drains_up_to_its_limit_with_their_sequen
 
     first = writer._collect(None, limit=15)
     assert first.metrics["x"].steps.tolist() == list(range(10))
-    assert first.captures["journal"] == {"seq": 10}
+    assert first.captures["journal"] == {"seq": first_seq(1) + 10 - 1}
     writer._pending = RunBatch()
     second = writer._collect(None, limit=5)  # one drain over the limit is taken whole
     assert second.metrics["x"].steps.tolist() == list(range(10, 20))
-    assert second.captures["journal"] == {"seq": 20}
+    assert second.captures["journal"] == {"seq": first_seq(1) + 20 - 1}
     writer._pending = RunBatch()
     rest = writer._collect(None)
     assert rest.metrics["x"].steps.tolist() == [*range(20, 30), 99]
-    assert rest.captures["journal"] == {"seq": 30}
+    assert rest.captures["journal"] == {"seq": first_seq(1) + 30 - 1}
     assert writer._drained == [] and not writer.points
     journal.close(remove=True)
 

@@ -158,17 +158,24 @@ def test_a_lock_file_removed_between_open_and_lock_is_opened_again(
 # --- both journals write the format, and their readers follow the same rules ------------------
 
 
-def point_journal(tmp_path: Path, n: int) -> tuple[Path, bytes, Callable[[Path], list[int]]]:
+# A made journal: its file, magic, what its reader finds pending, the first record's sequence
+# number and the CRC seed of every record (None: each record's own sequence number).
+Made = tuple[Path, bytes, Callable[[Path], list[int]], int, int | None]
+
+
+def point_journal(tmp_path: Path, n: int) -> Made:
     from labledger.sdk.mmap_journal import MAGIC, PointJournal, read_records, segments
+    from labledger.sdk.point_journal import first_seq, seed_of
 
     journal = PointJournal(tmp_path, "r1", lambda point: None)
     for i in range(n):
         journal.append((float(i), i, {"v": float(i)}))
     journal.close(remove=False)
-    return segments(tmp_path, "r1")[0], MAGIC, lambda p: [s for s, _ in read_records(p)]
+    path = segments(tmp_path, "r1")[0]
+    return path, MAGIC, lambda p: [s for s, _ in read_records(p)], first_seq(1), seed_of("r1")
 
 
-def client_journal(tmp_path: Path, n: int) -> tuple[Path, bytes, Callable[[Path], list[int]]]:
+def client_journal(tmp_path: Path, n: int) -> Made:
     journal = Journal.create(tmp_path)
     for i in range(n):
         steps = np.arange(i, i + 1)
@@ -184,26 +191,27 @@ def client_journal(tmp_path: Path, n: int) -> tuple[Path, bytes, Callable[[Path]
         finally:
             reopened.close(remove_if_done=False)
 
-    return journal.path, CLIENT_MAGIC, pending
+    return journal.path, CLIENT_MAGIC, pending, 1, None
 
 
 @pytest.mark.parametrize("make", [point_journal, client_journal], ids=["point", "client"])
 def test_both_journals_write_the_format_and_stop_at_a_torn_tail(
-    make: Callable[[Path, int], tuple[Path, bytes, Callable[[Path], list[int]]]], tmp_path: Path
+    make: Callable[[Path, int], Made], tmp_path: Path
 ) -> None:
-    path, magic, readable = make(tmp_path, 20)
+    path, magic, readable, first, seed = make(tmp_path, 20)
     data = path.read_bytes()
     header = journal_file.read_header(data, magic)
-    assert header is not None and header.first_seq == 1 and header.number == 0
+    assert header is not None and header.first_seq == first
     ends = [0]
-    found = list(journal_file.records(data, HEADER, header.first_seq, bytes, (), ends))
-    assert [s for s, _ in found] == list(range(1, 21))
-    assert readable(path) == list(range(1, 21))
+    found = list(journal_file.records(data, HEADER, first, bytes, (), ends, seed=seed))
+    numbers = list(range(first, first + 20))
+    assert [s for s, _ in found] == numbers
+    assert readable(path) == numbers
     last_start = HEADER + sum(8 + len(p) for _, p in found[:-1])
     torn = bytearray(data)
     torn[ends[0] - 2] ^= 0xFF  # the last record's payload is damaged
     path.write_bytes(bytes(torn))
-    assert readable(path) == list(range(1, 20))
+    assert readable(path) == numbers[:-1]
     assert len(path.read_bytes()) in (len(data), last_start)  # the client journal cuts it off
 
 

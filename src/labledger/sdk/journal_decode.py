@@ -65,13 +65,16 @@ _Layout = tuple[int, int, list[tuple[str, int, int]], Any]
 
 
 def decode(data: bytes) -> list[Any]:
-    """The records of ``data`` (whole records, ``<u32 length><u32 crc> payload`` each) in
-    order: runs of alike points as ``Block``s, everything else as ``marshal.loads`` gives it."""
+    """The records of ``data`` (whole records, ``<u32 length><u32 crc> payload`` each, up to
+    the end or a zero length) in order: runs of alike points as ``Block``s, everything else
+    as ``marshal.loads`` gives it. CRCs are not checked: a live mapping has no torn record."""
     items: list[Any] = []
     loads, unpack = marshal.loads, _U32.unpack_from
     off, size, singles = 0, len(data), 0
-    while off < size:
+    while off + 8 <= size:
         n = unpack(data, off)[0]
+        if not n:
+            break  # the zero-filled rest of a segment
         stride = 8 + n
         last = off + (MIN_BLOCK - 1) * stride  # a cheap look before the parse
         if not singles and last + 8 <= size and unpack(data, last)[0] == n:

@@ -11,7 +11,9 @@ ID, NUL-padded; the rest of the 64 bytes is zero) followed by records::
     <u32 length> <u32 crc32(payload, seed = seq & 0xFFFFFFFF)> payload
 
 where ``seq`` is implicit: the header's first sequence number plus the record's index. Seeding
-the CRC with it means a record read at the wrong position never passes.
+the CRC with it means a record read at the wrong position never passes. A journal whose writers
+cannot know a record's index when they write it (the point journal since its version 3: threads
+append without a lock) seeds every CRC with one value of its own instead.
 
 The end of the readable part (a torn tail) is the first record whose length is zero (the
 zero-filled rest of a preallocated segment), larger than the limit, running past the end of
@@ -95,11 +97,13 @@ def records(
     decode: Callable[[bytes], T],
     errors: tuple[type[Exception], ...] = (ValueError,),
     ends: list[int] | None = None,
+    seed: int | None = None,
 ) -> Iterator[tuple[int, T]]:
     """``(seq, decode(payload))`` of every intact record from ``offset``, numbered from
     ``seq``, up to the torn tail. ``seq=None`` reads a legacy unseeded file (CRC seed 0,
-    records numbered from 0). When given, ``ends[0]`` follows the offset where the readable
-    part ends (where an owner cuts a torn tail off)."""
+    records numbered from 0); ``seed`` checks every CRC with that one seed (a journal whose
+    writers do not know a record's number when they write it). When given, ``ends[0]``
+    follows the offset where the readable part ends (where an owner cuts a torn tail off)."""
     size = len(data)
     number = 0 if seq is None else seq
     if ends is not None:
@@ -110,7 +114,8 @@ def records(
         if length == 0 or length > MAX_RECORD or start + length > size:
             return
         payload = data[start : start + length]
-        if zlib.crc32(payload, 0 if seq is None else number & MASK) != crc:
+        expected = seed if seed is not None else 0 if seq is None else number & MASK
+        if zlib.crc32(payload, expected) != crc:
             return
         try:
             item = decode(payload)
