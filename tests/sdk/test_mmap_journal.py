@@ -22,12 +22,14 @@ from labledger.sdk.mmap_journal import (
     PointJournal,
     committed_seq,
     pending_runs,
+    points_dir,
     read_records,
     recover,
     segments,
 )
 from labledger.sdk.point_journal import MARSHAL_VERSION, first_seq
 from labledger.store import open_store
+from labledger.store.base import RunBatch
 from tests.sdk.test_mmap_journal_order import numbered
 
 SRC = str(Path(labledger.__file__).resolve().parents[1])
@@ -266,3 +268,38 @@ def test_ctrl_c_in_a_tight_log_loop_leaves_the_journal_usable(tmp_path: Path) ->
     assert held == "0", f"the lock was left held after {held} of 200 interrupts"
     assert rising == "True" and same == "True" and int(count) > 200
     assert "cannot extend" not in done.stderr
+
+
+def test_a_version_2_journal_left_by_an_earlier_release_is_recovered(local: Path) -> None:
+    """Version 2 numbered records on across segments and seeded each CRC with its number;
+    a crash of that release leaves such segments for this one to replay past the committed
+    number."""
+    from labledger.sdk.point_journal import MAGIC
+    from labledger.store import journal_file
+
+    run = labledger.init(project="p", capture=False)
+    for i in range(5):
+        run.log({"a": float(i)})
+    run.flush()
+    run._writer._stop.set()
+    run._writer._thread.join()
+    _die(run)
+    settings = load_settings()
+    store = open_store(settings.uri)
+    directory = points_dir(settings.journal_dir)
+    for path in segments(directory, run.id):
+        path.unlink()
+    # What that release would have written: the 5 stored points were seqs 1-5 (committed),
+    # 5 more follow, the last of them in a second segment.
+    store.write_batch(run.id, RunBatch(captures={"journal": {"seq": 5}}))
+    points = [(1.0, i, {"a": float(i)}) for i in range(10)]
+    for number, first, part in ((0, 1, points[:9]), (1, 10, points[9:])):
+        header = journal_file.Header(MAGIC, 2, number, run.id, first).pack()
+        body = b"".join(
+            journal_file.frame(marshal.dumps(p, MARSHAL_VERSION), first + k)
+            for k, p in enumerate(part)
+        )
+        (directory / f"{run.id}.{number:06d}.mmj").write_bytes(header + body + bytes(64))
+    assert recover(store, settings.journal_dir) == 5
+    assert list(store.read_metric(run.id, "a").steps) == list(range(10))
+    assert store.get_run(run.id).status is RunStatus.CRASHED
