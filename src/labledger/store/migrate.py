@@ -1,5 +1,8 @@
 """Schema migrations with Alembic, applied automatically when a store is opened.
 
+A new, empty SQLite database (the first run in a project) is created from the declared schema
+at the head revision instead, without importing Alembic, which costs a first run in a fresh
+process about half a second; tests check that both ways build the same schema and rows.
 A database whose revision this version of labledger does not know (written by a newer
 labledger) is refused with a clear error instead of being touched.
 """
@@ -47,11 +50,19 @@ def check_known(revision: str | None) -> None:
 
 
 def upgrade(engine: Engine) -> None:
-    """Bring the schema to ``HEAD_REVISION``; a no-op (one query) when it is already there."""
+    """Bring the schema to ``HEAD_REVISION``; a no-op (one query) when it is already there.
+    The caller makes it one process at a time."""
     revision = current_revision(engine)
     if revision == HEAD_REVISION:
         return
     check_known(revision)
+    if revision is None and engine.dialect.name == "sqlite" and create_at_head(engine):
+        return
+    migrate(engine)
+
+
+def migrate(engine: Engine) -> None:
+    """Run the Alembic migrations up to the head."""
     from alembic import command
     from alembic.config import Config
 
@@ -60,3 +71,40 @@ def upgrade(engine: Engine) -> None:
     with engine.begin() as conn:
         config.attributes["connection"] = conn
         command.upgrade(config, "head")
+
+
+def create_at_head(engine: Engine) -> bool:
+    """Create the schema of ``HEAD_REVISION`` in a database without tables, with the rows its
+    migrations insert, stamped at that revision (what ``upgrade`` would build). False, and
+    nothing done, when the database has tables."""
+    import time
+
+    from sqlalchemy import inspect, text
+
+    from labledger.store.schema import experiments, metadata
+
+    with engine.begin() as conn:
+        if inspect(conn).get_table_names():
+            return False
+        metadata.create_all(conn)
+        now = time.time()
+        conn.execute(
+            experiments.insert(),
+            {
+                "experiment_id": 0,
+                "name": "Default",
+                "lifecycle_stage": "active",
+                "artifact_location": None,
+                "tags": {},
+                "created_at": now,
+                "updated_at": now,
+            },
+        )
+        conn.execute(
+            text(
+                "CREATE TABLE alembic_version (version_num VARCHAR(32) NOT NULL, "
+                "CONSTRAINT alembic_version_pkc PRIMARY KEY (version_num))"
+            )
+        )
+        conn.execute(text("INSERT INTO alembic_version VALUES (:v)"), {"v": HEAD_REVISION})
+    return True
