@@ -87,7 +87,6 @@ class SystemSampler:
         self._thread: threading.Thread | None = None
         self._process: Any = None
         self._nvml = _Nvml()
-        self._prime_cpu()
 
     def start(self) -> None:
         with self._lock:

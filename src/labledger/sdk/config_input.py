@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
-import argparse
 import dataclasses
 import logging
 import sys
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from labledger.capture.redact import REDACTED, redact_config
 from labledger.encoding import to_jsonable
+
+if TYPE_CHECKING:
+    import argparse
 
 log = logging.getLogger("labledger")
 
@@ -46,7 +48,8 @@ def _plain(config: Any) -> tuple[str, Any]:
         from omegaconf import OmegaConf
 
         return "omegaconf", OmegaConf.to_container(config, resolve=True)
-    if isinstance(config, argparse.Namespace):
+    parsing = sys.modules.get("argparse")  # not imported: config cannot be a Namespace
+    if parsing is not None and isinstance(config, parsing.Namespace):
         return "argparse", vars(config)
     if dataclasses.is_dataclass(config) and not isinstance(config, type):
         return "dataclass", dataclasses.asdict(config)
@@ -88,14 +91,16 @@ def parsed_arguments() -> argparse.Namespace | None:
     it called, innermost first), so ``args = parser.parse_args(); init(project=...)`` records
     the arguments without ``config=args``. Frames of libraries are never looked at.
     """
-    if "argparse" not in sys.modules:
+    parsing = sys.modules.get("argparse")
+    if parsing is None:
         return None
     frame = sys._getframe(1)
     while frame is not None:
         if frame.f_globals.get("__name__") == "__main__":
             for value in frame.f_locals.values():
-                if isinstance(value, argparse.Namespace):
-                    return value
+                if isinstance(value, parsing.Namespace):
+                    found: argparse.Namespace = value
+                    return found
         frame = frame.f_back  # type: ignore[assignment]
     return None
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 import getpass
 import logging
 import os
-import socket
 import sys
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -127,7 +126,7 @@ def _init(
             "ended_at": None,
             "heartbeat_at": now,
             "pid": os.getpid(),
-            "host": socket.gethostname(),
+            "host": _hostname(),
             "exit_code": None,
             "error": None,
         }
@@ -155,7 +154,7 @@ def _init(
             tags=list(tags),
             notes=notes,
             config=values,
-            host=socket.gethostname(),
+            host=_hostname(),
             pid=os.getpid(),
             reproduces=reproduces,
         )
@@ -311,7 +310,7 @@ def _warn_if_live(record: RunRecord, settings: Settings) -> None:
         return
     from labledger.sdk.api import is_live
 
-    if record.pid == os.getpid() and record.host == socket.gethostname():
+    if record.pid == os.getpid() and record.host == _hostname():
         return
     if is_live(record, settings):
         _log.warning(
@@ -354,3 +353,9 @@ def use_artifact(ref: str, dest: str | os.PathLike[str] | None = None) -> Path:
 
     settings = load_settings()
     return Artifacts(get_store(settings), settings).use(ref, dest=dest)
+
+
+def _hostname() -> str:
+    """``socket.gethostname()`` without importing ``socket`` on ``init``'s path (POSIX: the
+    same uname node name)."""
+    return os.uname().nodename

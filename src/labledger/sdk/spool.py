@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -30,6 +29,8 @@ MIN_SPLIT_POINTS = 256  # a refused batch smaller than twice this is not split f
 def fallback_dir(uri: str) -> Path:
     """The temp-dir journal folder of the store at ``uri`` (one per store, never shared)."""
     tag = hashlib.sha256(uri.encode()).hexdigest()[:12]
+    import tempfile  # off init's path: it imports shutil, random and more
+
     return Path(tempfile.gettempdir()) / f"labledger-journal-{tag}"
 
 
