@@ -72,6 +72,28 @@ def test_log_copies_the_callers_dict() -> None:
     assert ll.Api().run(run.id).metrics["loss"] == 1.0
 
 
+@pytest.mark.parametrize("journal", ["1", "0"], ids=["journal", "memory"])
+def test_what_is_logged_is_what_the_values_were_when_log_returned(
+    journal: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The journal keeps the caller's dict as its encoding; values it cannot encode are read
+    at log() as the in-memory path reads them (a 0-d array changed in place afterwards)."""
+    monkeypatch.setenv("LABLEDGER_POINT_JOURNAL", journal)
+    array = np.array(0.25)
+    items = [1.0, 2.0]
+    with ll.init(project="p", capture=False) as run:
+        point = {"a": 1.0, "n": 3, "b": True, "x": array, "f": np.float64(0.5), "l": items}
+        run.log(point, step=0)
+        point["a"], array[()] = 99.0, 99.0
+        items.append(99.0)
+        run.log({"a": np.float32(1.5), "x": array}, step=1)
+    view = ll.Api().run(run.id)
+    assert view.history("a").values.tolist() == [1.0, 1.5]
+    assert view.history("x").values.tolist() == [0.25, 99.0]
+    assert (view.metrics["n"], view.metrics["b"], view.metrics["f"]) == (3.0, 1.0, 0.5)
+    assert "l" not in view.metrics  # a list is no metric: dropped with its reason
+
+
 def test_torch_scalars_are_logged() -> None:
     torch = pytest.importorskip("torch")
     with ll.init(project="p", capture=False) as run:

@@ -272,11 +272,15 @@ def _recover_run(store: Store, directory: Path, run_id: str) -> int:
 
 
 def open_journal(
-    directory: Path, run_id: str, sink: Callable[[Any], None], start_seq: int
+    directory: Path,
+    run_id: str,
+    sink: Callable[[Any], None],
+    start_seq: int,
+    convert: Callable[[Any], dict[str, Any]] = dict,
 ) -> PointJournal | None:
     """The run's journal, or None (one warning) when it cannot be created."""
     try:
-        return PointJournal(directory, run_id, sink, start_seq=start_seq)
+        return PointJournal(directory, run_id, sink, start_seq=start_seq, convert=convert)
     except OSError as exc:
         log.warning(
             "labledger: run %s: cannot create the point journal in %s (%s); logged points "

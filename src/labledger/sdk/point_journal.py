@@ -69,15 +69,19 @@ class PointJournal:
         *,
         start_seq: int = 0,
         segment_bytes: int = SEGMENT_BYTES,
+        convert: Callable[[Any], dict[str, Any]] = dict,
     ) -> None:
         """Create the journal; raises OSError when the folder or first segment cannot be made
         (the caller then logs without a journal). ``sink`` takes the points that come once
-        it is closed."""
+        it is closed. A point's dict may be the caller's own: ``append`` encodes it before it
+        returns, and where it keeps a point in memory instead it keeps ``convert(dict)`` (a
+        copy; ``run.log`` reads numpy and torch scalars there)."""
         self.directory = directory
         self.run_id = run_id
         self.segment_bytes = segment_bytes
         self.start_seq = start_seq
         self._sink = sink
+        self._convert = convert
         self._seed = seed_of(run_id)
         self._first_number = (start_seq >> 32) + 1
         self._segment = self._first_number - 1
@@ -121,17 +125,22 @@ class PointJournal:
         names: this is ``run.log``'s hot path."""
         target, dumps, crc, pack = self._write, marshal.dumps, zlib.crc32, _RECORD.pack
         seed, put, sink, version = self._seed, self._put, self._sink, MARSHAL_VERSION
+        convert = self._convert
 
         def append(point: Point) -> None:
             try:
                 payload = dumps(point, version)
-            except ValueError:  # a value marshal cannot encode: kept in memory (MEMO)
-                put(None, point, sink)
-                return
+            except ValueError:  # a value marshal cannot encode: converted, else in memory
+                point = (point[0], point[1], convert(point[2]))
+                try:
+                    payload = dumps(point, version)
+                except ValueError:
+                    put(None, point, sink)  # kept in memory, its place journaled (MEMO)
+                    return
             try:  # one call: the record's place and its bytes, atomically under the GIL
                 target[0](pack(len(payload), crc(payload, seed)) + payload)
             except ValueError:  # the segment is full (sealed), or the journal closed
-                put(payload, point, sink)
+                put(payload, (point[0], point[1], convert(point[2])), sink)
 
         if _gil_enabled():
             return append

@@ -99,9 +99,12 @@ class Run:
             record=record,
             create=_copy_record(record) if create else None,
         )
-        self._journal = _open_journal(self._writer, settings)
+        self._journal = _open_journal(self._writer, settings, self._capture)
         if self._journal is not None:
             self._writer.attach(self._journal)
+        # Strict mode checks every value at log(); otherwise a dict goes to the journal as it
+        # is and only what marshal cannot encode (numpy or torch scalars...) is converted.
+        self._raw = self._journal is not None and not settings.strict
         self._append = self._sink()
         self._step = start_step
         self._system_step = 0
@@ -162,10 +165,14 @@ class Run:
                 return
             if step >= self._step:
                 self._step = step + 1
-        if data.__class__ is dict and _FLOATS.issuperset(map(type, data.values())):
-            self._append((_time(), step, data.copy()))
-        else:
-            self._append((_time(), step, self._capture(data)))
+        if data.__class__ is dict:
+            if self._raw:  # the journal's encoding is the copy; it converts what it cannot take
+                self._append((_time(), step, data))
+                return
+            if _FLOATS.issuperset(map(type, data.values())):
+                self._append((_time(), step, data.copy()))
+                return
+        self._append((_time(), step, self._capture(data)))
 
     def _sink(self) -> Any:
         """What ``log`` appends a point to: the journal (which queues it) or the queue."""
@@ -413,7 +420,9 @@ class Run:
             self.finish(RunStatus.FAILED, error=text)
 
 
-def _open_journal(writer: Writer, settings: Settings) -> PointJournal | None:
+def _open_journal(
+    writer: Writer, settings: Settings, convert: Callable[[Any], dict[str, Any]]
+) -> PointJournal | None:
     if not settings.point_journal:
         return None
     from labledger.sdk.mmap_journal import committed_seq, open_journal, points_dir
@@ -431,7 +440,7 @@ def _open_journal(writer: Writer, settings: Settings) -> PointJournal | None:
             )
             return None
     journal = open_journal(
-        points_dir(settings.journal_dir), writer.run_id, writer.points.append, start
+        points_dir(settings.journal_dir), writer.run_id, writer.points.append, start, convert
     )
     create = writer._create
     if journal is not None and create is not None:
