@@ -23,15 +23,23 @@ def run_columns(
         cast(runs.c[f], Text).label(f) if f in _JSON else _COLUMNS.get(f, runs.c.get(f))
         for f in RUN_FIELDS
     ]
-    query = select(*fields).where(where).order_by(*order)
+    # The IDs in order first, then their rows: sorting only IDs and sort keys is several times
+    # faster than sorting whole rows (configs and summaries as text) when thousands match.
+    query = select(runs.c.run_id).where(where).order_by(*order)
     if limit is not None:
         query = query.limit(limit)
     if offset:
         query = query.offset(offset)
-    rows = conn.execute(query).all()
+    order_of = {run_id: i for i, (run_id,) in enumerate(conn.execute(query).all())}
     out = RunColumns()
-    if not rows:
+    if not order_of:
         return out
+    matched = list(order_of)
+    rows: list[Any] = []
+    for start in range(0, len(matched), _IN_BATCH):
+        batch = matched[start : start + _IN_BATCH]
+        rows.extend(conn.execute(select(*fields).where(runs.c.run_id.in_(batch))).all())
+    rows.sort(key=lambda row: order_of[row[0]])
     out.runs = {
         name: list(values) for name, values in zip(RUN_FIELDS, zip(*rows, strict=True), strict=True)
     }

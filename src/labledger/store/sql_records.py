@@ -52,10 +52,20 @@ def search(
     b = Binder()
     where = compile_where(b, project, parse_filter(filter))
     order = compile_order(b, parse_order(list(order_by)))
-    sql = f"{SELECT_RUNS} WHERE {where} ORDER BY {order}"
+    # The IDs in order first, then their rows: sorting only IDs and sort keys is several times
+    # faster than sorting whole rows (configs and summaries as text) when thousands match.
+    sql = f"SELECT runs.run_id FROM runs WHERE {where} ORDER BY {order}"
     if limit is not None or offset:
         sql += f" LIMIT {b(_MAX_LIMIT if limit is None else limit)} OFFSET {b(offset)}"
-    return records(execute, execute(sql, b.params))
+    position = {row[0]: i for i, row in enumerate(execute(sql, b.params))}
+    ids = list(position)
+    rows: list[Any] = []
+    for start in range(0, len(ids), _IN_BATCH):
+        batch = Binder()
+        marks = batch.many(ids[start : start + _IN_BATCH])
+        rows.extend(execute(f"{SELECT_RUNS} WHERE runs.run_id IN ({marks})", batch.params))
+    rows.sort(key=lambda row: position[row[0]])
+    return records(execute, rows)
 
 
 def count(execute: Execute, project: str | None, filter: str | None) -> int:
