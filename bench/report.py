@@ -23,17 +23,17 @@ class Measure:
 
 MEASURES = [
     Measure("W0", "import_s", "W0 `import` wall time (s)", "lower", 0.1, True),
-    Measure("W1", "us_per_call", "W1 hot loop: µs per log call", "lower", 2.0, True),
+    Measure("W1", "us_per_call", "W1 hot loop: µs per log call", "lower", 1.5, True),
     Measure("W1", "durable_s", "W1 hot loop: loop + finish until durable (s)", "lower", 1.0),
     Measure("W1", "points_per_s", "W1 hot loop: points/s to durable", "higher", None, True),
     Measure("W1", "init_s", "W1 init (s)", "lower", None, True),
-    Measure("W2", "points_per_s", "W2 wide: points/s to durable", "higher", 500_000, True),
-    Measure("W3", "runs_per_s", "W3 many runs: runs/s", "higher", 50, True),
+    Measure("W2", "points_per_s", "W2 wide: points/s to durable", "higher", 1_000_000, True),
+    Measure("W3", "runs_per_s", "W3 many runs: runs/s", "higher", 100, True),
     Measure("W4", "query_s", "W4 query → DataFrame (s, warm)", "lower", 0.03),
     Measure("W4", "query_cold_s", "W4 first query in process (s)", "lower"),
     Measure("W5", "read_s", "W5 read W1's series (s, warm)", "lower", 0.01),
     Measure("W5", "read_cold_s", "W5 first read in process (s)", "lower"),
-    Measure("W6", "recovered_pct", "W6 SIGKILL: points recovered (%)", "higher", 99),
+    Measure("W6", "recovered_pct", "W6 SIGKILL: points recovered (%)", "higher", 99.99),
     Measure("W6", "run_status", "W6 SIGKILL: status shown", None, "crashed"),
     Measure("W7", "errors", "W7 8 writers: errors", "lower", 0, ratio=False),
     Measure("W7", "lost", "W7 8 writers: points lost", "lower", 0, ratio=False),
@@ -77,7 +77,9 @@ def target_text(measure: Measure) -> str:
     if isinstance(measure.target, str) or measure.target == 0:
         return str(measure.target)
     sign = "≤" if measure.better == "lower" else "≥"
-    return f"{sign} {fmt(measure.target)}"
+    target = measure.target
+    exact = isinstance(target, float) and target < 100 and f"{target:.3g}" != repr(target)
+    return f"{sign} {target!r}" if exact else f"{sign} {fmt(target)}"
 
 
 def cell_value(cell: Cell | None, measure: Measure) -> Any:
