@@ -151,7 +151,8 @@ class Writer:
 
     def queue(self, kind: str, item: Any) -> None:
         """Queue a summary, config, capture or console item (``kind`` in
-        ``mmap_journal.KINDS``), journaling it first when the run has a journal."""
+        ``mmap_journal.KINDS``): into the run's journal when it has one (its own queue once
+        the journal is closed)."""
         target = self.queues()[KINDS.index(kind)]
         if self.journal is None:
             target.append(item)
@@ -399,10 +400,10 @@ class Writer:
         return batch
 
     def _drain_queues(self) -> None:
-        """Queued items up to one instant into an entry for the next batch: points as
-        columns, the other kinds as they are and, with a journal, the sequence number that
-        exactly these items reach (one locked snapshot, also while other threads log). The
-        caller may hold the drain lock: it is re-entrant."""
+        """What was journaled and queued up to one instant into an entry for the next batch:
+        points as columns, the other kinds as they are and, with a journal, the sequence number
+        that exactly these items reach (``PointJournal.drain``, also while other threads log).
+        The caller may hold the drain lock: it is re-entrant."""
         with self._drain_lock:
             queues = (self.points, *self.queues())
             seq = None
