@@ -84,8 +84,12 @@ def test_a_longer_run_is_created_by_its_first_flush_and_sealed_by_its_last(
     # Queued before the wait: one queued after it could meet a background flush on its way
     # to finish() (one transaction more, by timing alone).
     run.update_config({"b": 2})
-    time.sleep(run.settings.flush_interval * 4)
-    assert get_store().get_run(run.id).status is ll.RunStatus.RUNNING  # created meanwhile
+    # Created by a background flush meanwhile (the first one may wait for imports the store's
+    # first write needs: a deadline, not a measurement).
+    deadline = time.monotonic() + 30
+    while not get_store().count_runs("p") and time.monotonic() < deadline:
+        time.sleep(run.settings.flush_interval)
+    assert get_store().get_run(run.id).status is ll.RunStatus.RUNNING
     created = len(transactions)
     run.finish()
 
