@@ -23,7 +23,6 @@ __all__ = ["Block", "decode", "expand"]
 
 MIN_BLOCK = 16  # a shorter run of alike records is decoded one by one
 _U32 = struct.Struct("<I")
-_I32 = struct.Struct("<i")
 _KEY_CODES = frozenset(b"ut")  # version 2 writes a str as unicode or interned
 _FLOAT, _INT = ord("g"), ord("i")
 

@@ -175,7 +175,7 @@ class Run:
         self._append((_time(), step, self._capture(data)))
 
     def _sink(self) -> Any:
-        """What ``log`` appends a point to: the journal (which queues it) or the queue."""
+        """What ``log`` appends a point to: the journal (the writer drains it) or the queue."""
         return self._journal.append if self._journal is not None else self._writer.points.append
 
     def _log_after_finish(self, point: Any) -> None:
