@@ -71,15 +71,27 @@ RECOVERER = textwrap.dedent(
         if count[0] == n:
             os.kill(os.getpid(), signal.SIGKILL)
 
+    def statement(sql):
+        if fault == "sql" or sql.lstrip().upper().startswith("INSERT"):
+            hit()
+
     if fault in ("sql", "insert"):  # on every engine: sync and Api() open their own
         from sqlalchemy import event
         from sqlalchemy.engine import Engine
 
-        def statement(conn, cursor, sql, *rest):
-            if fault == "sql" or sql.lstrip().upper().startswith("INSERT"):
-                hit()
+        from labledger.store.sqlite_connections import SqliteWrites
 
-        event.listen(Engine, "before_cursor_execute", statement)
+        event.listen(Engine, "before_cursor_execute", lambda c, cur, sql, *rest: statement(sql))
+        # SQLite's batches go through plain sqlite3 connections
+        def hooked(method):
+            def run(self, sql, *args):
+                statement(sql)
+                return method(self, sql, *args)
+
+            return run
+
+        for name in ("execute", "first", "executemany"):
+            setattr(SqliteWrites, name, hooked(getattr(SqliteWrites, name)))
     elif fault == "unlink":
         unlink = pathlib.Path.unlink
 

@@ -24,6 +24,7 @@ from labledger.sdk.fingerprint import (
     verify_fingerprint,
 )
 from labledger.store.sql import SqlStore
+from labledger.store.sqlite import SqliteStore
 
 SRC = Path(ll.__file__).resolve().parents[1]
 
@@ -32,15 +33,20 @@ SRC = Path(ll.__file__).resolve().parents[1]
 def transactions(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[str]]:
     """Every write transaction a SQL store opens, by the method that opened it."""
     calls: list[str] = []
-    real = SqlStore._write
 
-    def counting(self: SqlStore) -> Any:
-        import inspect
+    def counted(cls: type[SqlStore], name: str) -> None:
+        real = getattr(cls, name)
 
-        calls.append(inspect.stack()[2].function)
-        return real(self)
+        def counting(self: SqlStore) -> Any:
+            import inspect
 
-    monkeypatch.setattr(SqlStore, "_write", counting)
+            calls.append(inspect.stack()[2].function)
+            return real(self)
+
+        monkeypatch.setattr(cls, name, counting)
+
+    counted(SqlStore, "_write")  # SQLAlchemy's transactions
+    counted(SqliteStore, "_batch")  # a SQLite store's batches, on plain sqlite3
     yield calls
 
 

@@ -17,7 +17,6 @@ from labledger.store import open_store
 from labledger.store.migrate import (
     HEAD_REVISION,
     MIGRATIONS,
-    create_at_head,
     current_revision,
     migrate,
 )
@@ -89,16 +88,67 @@ def test_a_new_sqlite_store_is_created_as_the_migrations_build_it(tmp_path: Path
     assert _described(created) == _described(migrated)
     with created.connect() as conn:
         assert compare_metadata(MigrationContext.configure(conn), metadata) == []
-    assert not create_at_head(created)  # a database with tables is left alone
     created.dispose()
     migrated.dispose()
 
 
-def test_opening_a_new_sqlite_store_does_not_import_alembic(tmp_path: Path) -> None:
+def test_the_sqlite_schema_file_is_what_schema_py_declares(tmp_path: Path) -> None:
+    """``sqlite_schema.sql`` is metadata.create_all's DDL, statement by statement (in any
+    order: SQLAlchemy's order of a table's indexes varies)."""
+    declared = create_engine(f"sqlite:///{tmp_path / 'declared.db'}")
+    metadata.create_all(declared)
+    fresh = tmp_path / "fresh.db"
+    open_store(f"sqlite:///{fresh}").close()
+    created = create_engine(f"sqlite:///{fresh}")
+
+    def ddl(engine: Engine) -> list[tuple[str, str, str]]:
+        query = "SELECT type, name, sql FROM sqlite_master WHERE sql IS NOT NULL"
+        with engine.connect() as conn:
+            rows = conn.execute(text(query)).all()
+        return sorted((kind, name, " ".join(sql.split())) for kind, name, sql in rows)
+
+    stamp = [row for row in ddl(created) if row[1] == "alembic_version"]
+    assert len(stamp) == 1
+    assert [row for row in ddl(created) if row not in stamp] == ddl(declared)
+    declared.dispose()
+    created.dispose()
+
+
+def test_a_store_whose_database_has_tables_but_no_revision_is_migrated(tmp_path: Path) -> None:
+    """A database with tables and no revision (not made by labledger's head schema) is left to
+    the migrations, which refuse what they cannot upgrade instead of overwriting it."""
+    path = tmp_path / "other.db"
+    engine = create_engine(f"sqlite:///{path}")
+    with engine.begin() as conn:
+        conn.execute(text("CREATE TABLE notes (body TEXT)"))
+        conn.execute(text("INSERT INTO notes VALUES ('kept')"))
+    engine.dispose()
+    open_store(f"sqlite:///{path}").close()
+    engine = create_engine(f"sqlite:///{path}")
+    assert current_revision(engine) == HEAD_REVISION
+    with engine.connect() as conn:
+        assert conn.execute(text("SELECT body FROM notes")).scalar() == "kept"
+    engine.dispose()
+
+
+def test_a_run_in_a_new_sqlite_store_imports_neither_alembic_nor_sqlalchemy(
+    tmp_path: Path,
+) -> None:
+    """Creating the store, a run's flushes and its seal go through plain ``sqlite3``."""
     uri = f"sqlite:///{tmp_path / 's.db'}"
     code = (
-        "import sys; from labledger.store import open_store; "
-        f"open_store({uri!r}).close(); print('alembic' in sys.modules)"
+        "import sys, labledger as ll\n"
+        f"run = ll.init(project='p', uri={uri!r}, config={{'lr': 0.1}})\n"
+        "for i in range(100):\n"
+        "    run.log({'loss': 1 / (i + 1)}, step=i)\n"
+        "    run.flush() if i == 50 else None\n"
+        "run.summary['acc'] = 0.5\n"
+        "run.finish()\n"
+        "print('alembic' in sys.modules, 'sqlalchemy' in sys.modules)\n"
     )
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    assert out.stdout.strip() == "False"
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=tmp_path
+    )
+    assert out.stdout.strip() == "False False"
+    run = open_store(uri).search_runs("p")[0]
+    assert run.status == "finished" and run.fingerprint and run.summary["acc"] == 0.5

@@ -177,7 +177,7 @@ def test_rollups_of_a_matrix_equal_those_of_each_key(seed: int) -> None:
 
 
 def test_a_flush_of_keys_sharing_steps_writes_the_rows_of_each_key_alone() -> None:
-    from labledger.store.sql_rollups import batch_rollup_rows, rollup_rows
+    from labledger.store.metric_rows import batch_rollup_rows, rollup_rows
 
     rng = np.random.default_rng(11)
     steps, values = _matrix_series(rng)

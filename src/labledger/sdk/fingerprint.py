@@ -80,6 +80,10 @@ def artifact_lineage(
     store: Store, run_id: str
 ) -> tuple[list[ArtifactVersion], list[ArtifactVersion]]:
     """(used, produced) artifact versions of a run."""
+    lineage = getattr(store, "lineage", None)  # one read, on a SQL store
+    if lineage is not None:
+        used, produced = lineage(run_id)
+        return list(used), list(produced)
     return list(store.artifacts.used_by(run_id)), list(store.artifacts.produced_by(run_id))
 
 

@@ -21,6 +21,7 @@ from labledger.sdk.mmap_journal import recover as recover_points
 from labledger.sdk.policy import enforce_at_init
 from labledger.sdk.seeding import seed_everything, take_pending_seeds
 from labledger.sdk.spool import redeliver
+from labledger.store.journal_file import BATCH_SUFFIX as JOURNAL_SUFFIX
 
 if TYPE_CHECKING:
     from labledger.sdk.run import Run
@@ -176,7 +177,7 @@ def _opener(settings: Settings) -> Callable[[], Store]:
     def open_store() -> Store:
         store = get_store(settings)
         if settings.uri.startswith(("sqlite", "postgres")):  # a team server client has its own
-            _redeliver_once(store, settings)
+            _redeliver_if_spooled(store, settings)
         if settings.point_journal:
             recover_points(store, settings.journal_dir)  # after the spool: it may advance seq
         return store
@@ -184,24 +185,20 @@ def _opener(settings: Settings) -> Callable[[], Store]:
     return open_store
 
 
-_delivered: set[str] = set()
-
-
-def _redeliver_once(store: Store, settings: Settings) -> None:
-    """``redeliver`` on the first run of a process, then only when something was spooled
-    since: a journal folder that is missing or empty costs a listing, not a delivery."""
+def _redeliver_if_spooled(store: Store, settings: Settings) -> None:
+    """``redeliver`` when a journal folder holds a spooled batch journal: a folder that is
+    missing or holds none (the point journals' subfolder aside) costs a listing, and nothing
+    of the delivery is imported."""
     from labledger.sdk.spool import journal_dirs
 
-    if settings.uri in _delivered and not any(_has_files(d) for d in journal_dirs(settings)):
-        return
-    _delivered.add(settings.uri)
-    redeliver(store, settings)
+    if any(_has_journals(d) for d in journal_dirs(settings)):
+        redeliver(store, settings)
 
 
-def _has_files(folder: Path) -> bool:
+def _has_journals(folder: Path) -> bool:
     try:
         with os.scandir(folder) as entries:
-            return any(True for _ in entries)
+            return any(entry.name.endswith(JOURNAL_SUFFIX) for entry in entries)
     except OSError:
         return False
 

@@ -60,7 +60,7 @@ log = logging.getLogger("labledger")
 MAGIC = b"LLJRNL2\n"
 VERSION = 2
 LEGACY_MAGIC = b"LLJRNL1\n"  # version 1: the magic alone, then records with unseeded CRCs
-SUFFIX = ".journal"
+SUFFIX = journal_file.BATCH_SUFFIX
 DEFAULT_MAX_BYTES = 1 << 30
 
 Kind = Literal["run", "batch", "ack"]

@@ -52,6 +52,7 @@ __all__ = [
 ]
 
 HEADER_BYTES = 64
+BATCH_SUFFIX = ".journal"  # the batch journals' files (``store.journal``)
 RECORD = struct.Struct("<II")  # length, crc32
 MASK = 0xFFFFFFFF
 MAX_RECORD = 1 << 31

@@ -1,8 +1,9 @@
 """Schema migrations with Alembic, applied automatically when a store is opened.
 
-A new, empty SQLite database (the first run in a project) is created from the declared schema
-at the head revision instead, without importing Alembic, which costs a first run in a fresh
-process about half a second; tests check that both ways build the same schema and rows.
+A new, empty SQLite database (the first run in a project) is created from the schema at the
+head revision instead (``sqlite_schema.sql``, on a plain ``sqlite3`` connection), without
+importing Alembic or SQLAlchemy, which cost a first run in a fresh process about half a second;
+tests check that both ways build the same schema and rows, and that of ``schema.py``.
 A database whose revision this version of labledger does not know (written by a newer
 labledger) is refused with a clear error instead of being touched.
 """
@@ -17,8 +18,11 @@ from labledger.errors import ConfigError
 if TYPE_CHECKING:
     from sqlalchemy import Engine
 
+    from labledger.store.writes import Writes
+
 HEAD_REVISION = "0006"
 MIGRATIONS = Path(__file__).with_name("migrations")
+SQLITE_SCHEMA = Path(__file__).with_name("sqlite_schema.sql")
 
 
 def current_revision(engine: Engine) -> str | None:
@@ -56,8 +60,6 @@ def upgrade(engine: Engine) -> None:
     if revision == HEAD_REVISION:
         return
     check_known(revision)
-    if revision is None and engine.dialect.name == "sqlite" and create_at_head(engine):
-        return
     migrate(engine)
 
 
@@ -73,38 +75,28 @@ def migrate(engine: Engine) -> None:
         command.upgrade(config, "head")
 
 
-def create_at_head(engine: Engine) -> bool:
-    """Create the schema of ``HEAD_REVISION`` in a database without tables, with the rows its
-    migrations insert, stamped at that revision (what ``upgrade`` would build). False, and
-    nothing done, when the database has tables."""
+def create_sqlite_at_head(w: Writes) -> bool:
+    """Create the schema of ``HEAD_REVISION`` in a SQLite database without tables, inside
+    ``w``'s write transaction, with the rows its migrations insert, stamped at that revision
+    (what ``upgrade`` would build). False, and nothing done, when the database has tables."""
     import time
 
-    from sqlalchemy import inspect, text
-
-    from labledger.store.schema import experiments, metadata
-
-    with engine.begin() as conn:
-        if inspect(conn).get_table_names():
-            return False
-        metadata.create_all(conn)
-        now = time.time()
-        conn.execute(
-            experiments.insert(),
-            {
-                "experiment_id": 0,
-                "name": "Default",
-                "lifecycle_stage": "active",
-                "artifact_location": None,
-                "tags": {},
-                "created_at": now,
-                "updated_at": now,
-            },
-        )
-        conn.execute(
-            text(
-                "CREATE TABLE alembic_version (version_num VARCHAR(32) NOT NULL, "
-                "CONSTRAINT alembic_version_pkc PRIMARY KEY (version_num))"
-            )
-        )
-        conn.execute(text("INSERT INTO alembic_version VALUES (:v)"), {"v": HEAD_REVISION})
+    if w.first("SELECT name FROM sqlite_master WHERE type = 'table'") is not None:
+        return False
+    script = SQLITE_SCHEMA.read_text()
+    code = "\n".join(line for line in script.splitlines() if not line.startswith("--"))
+    for statement in code.split(";"):
+        if statement.strip():
+            w.execute(statement)
+    now = time.time()
+    w.execute(
+        "INSERT INTO experiments (experiment_id, name, lifecycle_stage, artifact_location, "
+        "tags, created_at, updated_at) VALUES (0, 'Default', 'active', NULL, '{}', ?, ?)",
+        (now, now),
+    )
+    w.execute(
+        "CREATE TABLE alembic_version (version_num VARCHAR(32) NOT NULL, "
+        "CONSTRAINT alembic_version_pkc PRIMARY KEY (version_num))"
+    )
+    w.execute("INSERT INTO alembic_version VALUES (?)", (HEAD_REVISION,))
     return True

@@ -9,7 +9,6 @@ imported by the first method that needs it: a subclass may answer ``_reading`` w
 
 from __future__ import annotations
 
-import json
 import threading
 import time
 from collections.abc import Iterator, Mapping, Sequence
@@ -35,6 +34,7 @@ if TYPE_CHECKING:
     from labledger.store.sql_experiments import SqlExperimentStore
     from labledger.store.sql_records import Execute
     from labledger.store.table import RunActivity, RunTable, TableQuery
+    from labledger.store.writes import Writes
 
 
 class SqlStore:
@@ -100,6 +100,20 @@ class SqlStore:
                 yield conn
 
     @contextmanager
+    def _batch(self) -> Iterator[Writes]:
+        """A write transaction for a batch's statements (``sql_write``)."""
+        from labledger.store.writes import AlchemyWrites
+
+        with self._write() as conn:
+            yield AlchemyWrites(conn)
+
+    def _batch_errors(self) -> tuple[type[Exception], type[Exception]]:
+        """The (integrity, operational) errors ``_batch``'s statements raise."""
+        from sqlalchemy.exc import IntegrityError, OperationalError
+
+        return IntegrityError, OperationalError
+
+    @contextmanager
     def _read(self) -> Iterator[Connection]:
         with self._engine.connect() as conn:
             yield conn
@@ -128,11 +142,7 @@ class SqlStore:
             self._create_run(run, batch)
 
     def _create_run(self, run: RunRecord, batch: RunBatch | None) -> None:
-        from sqlalchemy import insert
-        from sqlalchemy.exc import IntegrityError
-
         from labledger.store import sql_write
-        from labledger.store.schema import runs
 
         row = {
             "run_id": run.run_id,
@@ -154,45 +164,40 @@ class SqlStore:
             "reproduces": run.reproduces,
             "fingerprint": run.fingerprint,
         }
+        integrity_error = self._batch_errors()[0]
         try:
             rest, summary = sql_write.fold_into_row(row, batch or RunBatch())
-            with self._write() as conn:
-                # An existing ID fails the insert (IntegrityError, below).
-                conn.execute(insert(runs), [row])
-                sql_write.replace_params(conn, run.run_id, row["config"], new=True)
+            with self._batch() as w:
+                sql_write.insert_run(w, row)  # an existing ID fails it (below)
+                sql_write.replace_params(w, run.run_id, row["config"], new=True)
                 if rest:
-                    sql_write.apply_batch(conn, self._dialect, run.run_id, rest)
+                    sql_write.apply_batch(w, run.run_id, rest)
                 if summary:
-                    sql_write.set_metric_last(conn, self._dialect, run.run_id, summary)
-        except IntegrityError:
+                    sql_write.set_metric_last(w, run.run_id, summary)
+        except integrity_error:
             # Lost a race with a concurrent create of the same ID.
             if self._run_exists(run.run_id):
                 raise RunExists(f"a run with ID {run.run_id!r} already exists") from None
             raise
 
     def _run_exists(self, run_id: str) -> bool:
-        from sqlalchemy import select
-
-        from labledger.store.schema import runs
-
-        with self._read() as conn:
-            query = select(runs.c.run_id).where(runs.c.run_id == run_id)
-            return conn.execute(query).first() is not None
+        with self._reading() as execute:
+            return bool(execute("SELECT 1 FROM runs WHERE run_id = :run_id", {"run_id": run_id}))
 
     @contextmanager
     def _batch_write(self) -> Iterator[None]:
         """A writer flush: refused when the store cannot take writes, and database or disk
         errors raised as ``StoreUnavailable`` (the writer spools on it)."""
-        from sqlalchemy.exc import OperationalError
-
         from labledger.store import sql_write
 
+        operational_error = self._batch_errors()[1]
         self._check_writable()
         try:
             yield
-        except OperationalError as exc:
+        except operational_error as exc:
+            message = str(getattr(exc, "orig", exc))
             raise StoreUnavailable(
-                f"the store cannot take writes: {exc.orig}", permanent=sql_write.permanent(exc)
+                f"the store cannot take writes: {message}", permanent=sql_write.permanent(message)
             ) from exc
         except OSError as exc:
             raise StoreUnavailable(f"the store cannot take writes: {exc}", permanent=True) from exc
@@ -208,18 +213,20 @@ class SqlStore:
     def _write_batch(self, run_id: str, batch: RunBatch) -> None:
         from labledger.store import sql_write
 
-        with self._write() as conn:
-            sql_write.apply_batch(conn, self._dialect, run_id, batch)
+        with self._batch() as w:
+            sql_write.apply_batch(w, run_id, batch)
 
     def write_batch_once(self, run_id: str, key: str | Sequence[str], batch: RunBatch) -> bool:
         from labledger.store import sql_write
-        from labledger.store.schema import applied_batches, runs
+        from labledger.store.schema import applied_batches
+        from labledger.store.writes import AlchemyWrites
 
         keys = [key] if isinstance(key, str) else list(key)
         with self._write() as conn:
             # The key rows and the batch commit together; a concurrent duplicate waits on the
             # keys' row locks (PostgreSQL) or the write lock (SQLite), then finds them.
-            sql_write.current(conn, runs.c.run_id, run_id)
+            w = AlchemyWrites(conn)
+            sql_write.current(w, "run_id", run_id)
             now = time.time()
             claim = (
                 sql_write.upsert(self._dialect, applied_batches)
@@ -237,7 +244,7 @@ class SqlStore:
                     f"run {run_id}: {len(keys) - claimed} of {len(keys)} batches were already "
                     "applied; send them one by one"
                 )
-            sql_write.apply_batch(conn, self._dialect, run_id, batch)
+            sql_write.apply_batch(w, run_id, batch)
             return True
 
     def update_run(self, run_id: str, changes: Mapping[str, Any]) -> None:
@@ -344,17 +351,16 @@ class SqlStore:
             return sql_records.projects(execute)
 
     def get_captures(self, run_id: str) -> dict[str, dict[str, Any]]:
-        from sqlalchemy import select
+        with self._reading() as execute:
+            return sql_records.captures(execute, run_id)
 
-        from labledger.store.schema import captures, documents
+    def lineage(self, run_id: str) -> tuple[list[ArtifactVersion], list[ArtifactVersion]]:
+        """(used, produced) artifact versions of a run, read without loading ``artifacts``
+        (a run's seal at ``finish``)."""
+        from labledger.store import sql_lineage
 
-        query = (
-            select(captures.c.section, documents.c.body)
-            .join(documents, documents.c.digest == captures.c.digest)
-            .where(captures.c.run_id == run_id)
-        )
-        with self._read() as conn:
-            return {section: json.loads(body) for section, body in conn.execute(query)}
+        with self._reading() as execute:
+            return sql_lineage.used_by(execute, run_id), sql_lineage.produced_by(execute, run_id)
 
     def metric_keys(self, run_id: str) -> list[str]:
         from sqlalchemy import select

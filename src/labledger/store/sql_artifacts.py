@@ -22,8 +22,10 @@ from sqlalchemy import Connection, Engine, delete, func, insert, select, text
 from sqlalchemy.exc import IntegrityError
 
 from labledger.errors import ArtifactError, ArtifactNotFound, RunNotFound
+from labledger.store import sql_lineage
 from labledger.store.base import ArtifactVersion
 from labledger.store.schema import artifact_aliases, artifact_usage, artifact_versions, runs
+from labledger.store.sql_records import Execute
 from labledger.store.sql_write import upsert
 
 WriteTransaction = Callable[[], AbstractContextManager[Connection]]
@@ -238,24 +240,12 @@ class SqlArtifactRegistry:
             return [str(run_id) for run_id in conn.execute(query).scalars()]
 
     def produced_by(self, run_id: str) -> list[ArtifactVersion]:
-        query = (
-            select(artifact_versions)
-            .where(av.run_id == run_id)
-            .order_by(av.created_at, av.name, av.version)
-        )
         with self._engine.connect() as conn:
-            return self._versions(conn, conn.execute(query).mappings())
+            return sql_lineage.produced_by(_execute(conn), run_id)
 
     def used_by(self, run_id: str) -> list[ArtifactVersion]:
-        usage = artifact_usage.c
-        query = (
-            select(artifact_versions)
-            .join(artifact_usage, usage.artifact_id == av.artifact_id)
-            .where(usage.run_id == run_id)
-            .order_by(usage.used_at, av.name, av.version)
-        )
         with self._engine.connect() as conn:
-            return self._versions(conn, conn.execute(query).mappings())
+            return sql_lineage.used_by(_execute(conn), run_id)
 
     def referenced_digests(self) -> set[str]:
         digests: set[str] = set()
@@ -269,3 +259,7 @@ class SqlArtifactRegistry:
                     if entry.get("digest"):
                         digests.add(str(entry["digest"]))
         return digests
+
+
+def _execute(conn: Connection) -> Execute:
+    return lambda sql, params: conn.execute(text(sql), params).all()

@@ -157,3 +157,13 @@ def records(execute: Execute, rows: Sequence[Any]) -> list[RunRecord]:
             fingerprint,
         ) in rows
     ]
+
+
+def captures(execute: Execute, run_id: str) -> dict[str, dict[str, Any]]:
+    """``Store.get_captures``: each captured section of the run, decoded."""
+    rows = execute(
+        "SELECT captures.section, documents.body FROM captures "
+        "JOIN documents ON documents.digest = captures.digest WHERE captures.run_id = :run_id",
+        {"run_id": run_id},
+    )
+    return {section: json.loads(body) for section, body in rows}

@@ -1,4 +1,4 @@
-"""Rollup rows of ``SqlStore``: written with each chunk, read for chart envelopes."""
+"""Rollup rows of ``SqlStore`` read for chart envelopes (``metric_rows`` writes them)."""
 
 from __future__ import annotations
 
@@ -11,53 +11,6 @@ from sqlalchemy import Connection, func, select
 from labledger.store import rollups
 from labledger.store.rollups import LEVELS, SeriesEnvelope
 from labledger.store.schema import metric_chunks, metric_rollups, metric_summaries
-
-
-def batch_rollup_rows(run_id: str, series: list[tuple[str, Any, Any]]) -> list[dict[str, Any]]:
-    """The rows of every ``(key, steps, values)`` of a flush. Keys logged together (one
-    ``steps`` array, as the SDK's writer hands them) are computed together."""
-    groups: dict[int, list[tuple[str, Any, Any]]] = {}
-    for item in series:
-        groups.setdefault(id(item[1]), []).append(item)
-    rows: dict[str, list[dict[str, Any]]] = {}
-    for group in groups.values():
-        key, steps, values = group[0]
-        if len(group) == 1:
-            rows[key] = rollup_rows(run_id, key, steps, values)
-            continue
-        matrix = np.stack([g[2] for g in group])
-        keys = [g[0] for g in group]
-        for key in keys:
-            rows[key] = []
-        for level, buckets in rollups.chunk_rollups(steps, matrix):
-            common = {
-                "run_id": run_id,
-                "level": level,
-                "step_min": int(buckets.bucket[0]) << level,
-                "step_max": ((int(buckets.bucket[-1]) + 1) << level) - 1,
-                "count": len(steps),
-            }
-            for key, data in zip(keys, rollups.encode_rows(buckets), strict=True):
-                rows[key].append({**common, "key": key, "data": data})
-    return [r for key, _, _ in series for r in rows[key]]
-
-
-def rollup_rows(run_id: str, key: str, steps: Any, values: Any) -> list[dict[str, Any]]:
-    """One row per level for a chunk's points."""
-    rows = []
-    for level, buckets in rollups.chunk_rollups(steps, values):
-        rows.append(
-            {
-                "run_id": run_id,
-                "key": key,
-                "level": level,
-                "step_min": int(buckets.bucket[0]) << level,
-                "step_max": ((int(buckets.bucket[-1]) + 1) << level) - 1,
-                "count": int(buckets.total.sum()),
-                "data": buckets.encode(),
-            }
-        )
-    return rows
 
 
 def _raw(

@@ -1,69 +1,15 @@
-"""Metric points in the SQL store: each flush's points as one chunk row per key (three raw
-little-endian buffers), with its rollups and summary; a series read back as numpy arrays.
-
-The only part of ``SqlStore`` that needs numpy, so opening a store and querying runs does not
-import it.
-"""
+"""A metric series read back from the SQL store's chunks as numpy arrays (the rows a flush
+writes are made by ``metric_rows``)."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
 from sqlalchemy import Connection, select
 
 from labledger.entities import MetricSeries
-from labledger.errors import LabledgerError
-from labledger.store import sql_rollups
-from labledger.store.base import MetricColumns
 from labledger.store.schema import metric_chunks
-from labledger.store.sql_write import as_float
-
-Rows = list[dict[str, Any]]
-
-
-def metric_rows(run_id: str, columns: Mapping[str, MetricColumns]) -> tuple[Rows, Rows, Rows]:
-    """The chunk, rollup and summary rows of one flush's points."""
-    chunk_rows: Rows = []
-    summary_rows: Rows = []
-    series: list[tuple[str, Any, Any]] = []
-    for key, col in columns.items():
-        steps = np.ascontiguousarray(col.steps, dtype="<i8")
-        values = np.ascontiguousarray(col.values, dtype="<f8")
-        times = np.ascontiguousarray(col.times, dtype="<f8")
-        n = len(steps)
-        if n == 0:
-            continue
-        if len(values) != n or len(times) != n:
-            raise LabledgerError(f"metric {key!r}: steps, values and times differ in length")
-        chunk_rows.append(
-            {
-                "run_id": run_id,
-                "key": key,
-                "count": n,
-                "step_min": int(steps.min()),
-                "step_max": int(steps.max()),
-                "steps": steps.tobytes(),
-                "vals": values.tobytes(),
-                "times": times.tobytes(),
-            }
-        )
-        series.append((key, steps, values))
-        finite = values[np.isfinite(values)]
-        summary_rows.append(
-            {
-                "run_id": run_id,
-                "key": key,
-                "last": as_float(values[-1]),
-                "min": float(finite.min()) if finite.size else None,
-                "max": float(finite.max()) if finite.size else None,
-                "count": n,
-                "last_step": int(steps[-1]),
-                "last_time": float(times[-1]),
-            }
-        )
-    return chunk_rows, sql_rollups.batch_rollup_rows(run_id, series), summary_rows
 
 
 def read_metric(

@@ -1,7 +1,8 @@
 """What a ``RunBatch`` does to the SQL tables, inside the caller's write transaction.
 
-Everything but metric points: those go through ``sql_series`` (numpy), imported only by a
-batch that carries points.
+Plain SQL text run through ``Writes`` (``writes.py``): the same statements on a plain
+``sqlite3`` connection and on SQLAlchemy's, for SQLite and PostgreSQL. Metric points are
+turned into rows by ``sql_series`` (numpy), imported only by a batch that carries points.
 """
 
 from __future__ import annotations
@@ -9,28 +10,37 @@ from __future__ import annotations
 import hashlib
 import json
 import math
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
-
-from sqlalchemy import Connection, delete, func, insert, select, update
-from sqlalchemy.exc import OperationalError
 
 from labledger.encoding import flatten, to_jsonable
 from labledger.entities import UPDATABLE_RUN_FIELDS, RunStatus
 from labledger.errors import LabledgerError, RunNotFound
 from labledger.store.base import MetricColumns, RunBatch
-from labledger.store.schema import (
-    captures,
-    documents,
-    metric_chunks,
-    metric_rollups,
-    metric_summaries,
-    outputs,
-    params,
-    runs,
-)
+from labledger.store.writes import Writes
 
 _COLUMN_NAMES = {"group": "group_name"}
+JSON_COLUMNS = frozenset({"tags", "config", "summary"})
+RUN_COLUMNS = (
+    "run_id",
+    "project",
+    "name",
+    "status",
+    "created_at",
+    "ended_at",
+    "heartbeat_at",
+    "group_name",
+    "tags",
+    "notes",
+    "config",
+    "summary",
+    "host",
+    "pid",
+    "exit_code",
+    "error",
+    "reproduces",
+    "fingerprint",
+)
 
 _PERMANENT = (
     "readonly",
@@ -42,9 +52,9 @@ _PERMANENT = (
 )
 
 
-def permanent(exc: OperationalError) -> bool:
+def permanent(message: str) -> bool:
     """Errors retrying will not fix soon (unlike a lock timeout or a dropped connection)."""
-    text = str(exc.orig).lower()
+    text = message.lower()
     return any(word in text for word in _PERMANENT)
 
 
@@ -64,7 +74,7 @@ def as_float(value: Any) -> float | None:
 
 
 def upsert(dialect: str, table: Any) -> Any:
-    """An ``INSERT`` that can take ``ON CONFLICT`` clauses, in ``dialect``."""
+    """A SQLAlchemy ``INSERT`` that can take ``ON CONFLICT`` clauses, in ``dialect``."""
     # The PostgreSQL dialect module costs ~30 ms to import: only a PostgreSQL store loads it.
     if dialect == "postgresql":
         from sqlalchemy.dialects import postgresql
@@ -75,39 +85,52 @@ def upsert(dialect: str, table: Any) -> Any:
     return sqlite.insert(table)
 
 
-def _least(dialect: str, a: Any, b: Any) -> Any:
-    fn = func.least if dialect == "postgresql" else func.min
-    return fn(func.coalesce(a, b), func.coalesce(b, a))
+def _slot(w: Writes, column: str) -> str:
+    """The parameter of ``column`` in an INSERT or UPDATE: JSON columns take JSON text (SQLite
+    stores it as it is; PostgreSQL's ``json`` needs the cast from text)."""
+    if column in JSON_COLUMNS and w.dialect == "postgresql":
+        return "CAST(? AS JSON)"
+    return "?"
 
 
-def _greatest(dialect: str, a: Any, b: Any) -> Any:
-    fn = func.greatest if dialect == "postgresql" else func.max
-    return fn(func.coalesce(a, b), func.coalesce(b, a))
+def _value(column: str, value: Any) -> Any:
+    # json.dumps' defaults: what SQLAlchemy's JSON type stored (the tags filter matches it).
+    return json.dumps(value) if column in JSON_COLUMNS else value
 
 
-def apply_batch(conn: Connection, dialect: str, run_id: str, batch: RunBatch) -> None:
+def apply_batch(w: Writes, run_id: str, batch: RunBatch) -> None:
     """Every part of ``batch``, metrics before the summary (a summary value wins)."""
     if batch.config:
-        merge_config(conn, run_id, batch.config)
+        merge_config(w, run_id, batch.config)
     if batch.metrics:
-        write_metrics(conn, dialect, run_id, batch.metrics)
+        write_metrics(w, run_id, batch.metrics)
     if batch.summary:
-        set_summary(conn, dialect, run_id, batch.summary)
+        set_summary(w, run_id, batch.summary)
     if batch.captures:
-        put_captures(conn, dialect, run_id, batch.captures)
+        put_captures(w, run_id, batch.captures)
     if batch.outputs:
-        rows = [{"run_id": run_id, "stream": s, "time": t, "text": x} for s, t, x in batch.outputs]
-        execute_many(conn, dialect, "outputs", rows)
+        rows = [(run_id, s, t, x) for s, t, x in batch.outputs]
+        w.executemany("INSERT INTO outputs (run_id, stream, time, text) VALUES (?, ?, ?, ?)", rows)
     if batch.changes:
-        update_run(conn, run_id, batch.changes)
+        update_run(w, run_id, batch.changes)
 
 
-def current(conn: Connection, column: Any, run_id: str) -> Any:
-    """``column`` of the run, or ``RunNotFound``."""
-    value = conn.execute(select(column).where(runs.c.run_id == run_id)).scalar()
-    if value is None:
+def current(w: Writes, column: str, run_id: str) -> Any:
+    """``column`` of the run (JSON columns decoded), or ``RunNotFound``."""
+    selected = f"CAST({column} AS TEXT)" if column in JSON_COLUMNS else column
+    row = w.first(f"SELECT {selected} FROM runs WHERE run_id = ?", (run_id,))
+    if row is None:
         raise RunNotFound(f"no run with ID {run_id!r}")
-    return value
+    return json.loads(row[0]) if column in JSON_COLUMNS else row[0]
+
+
+def insert_run(w: Writes, row: Mapping[str, Any]) -> None:
+    """The run's row (every column of ``RUN_COLUMNS``); an existing ID fails it."""
+    slots = ", ".join(_slot(w, c) for c in RUN_COLUMNS)
+    w.execute(
+        f"INSERT INTO runs ({', '.join(RUN_COLUMNS)}) VALUES ({slots})",
+        [_value(c, row[c]) for c in RUN_COLUMNS],
+    )
 
 
 def _run_values(changes: Mapping[str, Any]) -> dict[str, Any]:
@@ -120,32 +143,32 @@ def _run_values(changes: Mapping[str, Any]) -> dict[str, Any]:
         values["status"] = str(RunStatus(values["status"]))
     if "summary" in values:
         values["summary"] = to_jsonable(values["summary"])
+    if "tags" in values:
+        values["tags"] = list(values["tags"])
     return values
 
 
-def update_run(conn: Connection, run_id: str, changes: Mapping[str, Any]) -> None:
-    values = _run_values(changes)
-    result = conn.execute(update(runs).where(runs.c.run_id == run_id).values(values))
-    if result.rowcount == 0:
+def _update(w: Writes, run_id: str, values: Mapping[str, Any]) -> int:
+    assigned = ", ".join(f"{c} = {_slot(w, c)}" for c in values)
+    params = [_value(c, v) for c, v in values.items()]
+    return w.execute(f"UPDATE runs SET {assigned} WHERE run_id = ?", [*params, run_id])
+
+
+def update_run(w: Writes, run_id: str, changes: Mapping[str, Any]) -> None:
+    if _update(w, run_id, _run_values(changes)) == 0:
         raise RunNotFound(f"no run with ID {run_id!r}")
 
 
-def merge_config(conn: Connection, run_id: str, config: Mapping[str, Any]) -> None:
-    merged = {**current(conn, runs.c.config, run_id), **to_jsonable(config)}
-    conn.execute(update(runs).where(runs.c.run_id == run_id).values(config=merged))
-    replace_params(conn, run_id, merged)
+def merge_config(w: Writes, run_id: str, config: Mapping[str, Any]) -> None:
+    merged = {**current(w, "config", run_id), **to_jsonable(config)}
+    _update(w, run_id, {"config": merged})
+    replace_params(w, run_id, merged)
 
 
-def _param_row(run_id: str, key: str, value: Any) -> dict[str, Any]:
+def _param_row(run_id: str, key: str, value: Any) -> tuple[Any, ...]:
     number = float(value) if isinstance(value, (int, float)) else None
     as_json = dumps(value)
-    return {
-        "run_id": run_id,
-        "key": key,
-        "value_num": number,
-        "value_text": value if isinstance(value, str) else as_json,
-        "value_json": as_json,
-    }
+    return (run_id, key, number, value if isinstance(value, str) else as_json, as_json)
 
 
 def fold_into_row(row: dict[str, Any], batch: RunBatch) -> tuple[RunBatch, dict[str, Any]]:
@@ -163,131 +186,98 @@ def fold_into_row(row: dict[str, Any], batch: RunBatch) -> tuple[RunBatch, dict[
     return rest, batch.summary
 
 
-def replace_params(
-    conn: Connection, run_id: str, config: Mapping[str, Any], *, new: bool = False
-) -> None:
+def replace_params(w: Writes, run_id: str, config: Mapping[str, Any], *, new: bool = False) -> None:
     """The run's flattened config as ``params`` rows (what filters on ``config.*`` read);
     ``new``: the run was just inserted, so it has none to delete."""
     if not new:
-        conn.execute(delete(params).where(params.c.run_id == run_id))
+        w.execute("DELETE FROM params WHERE run_id = ?", (run_id,))
     rows = [_param_row(run_id, k, v) for k, v in flatten(config).items()]
     if rows:
-        execute_many(conn, conn.dialect.name, "params", rows)
+        w.executemany(
+            'INSERT INTO params (run_id, "key", value_num, value_text, value_json) '
+            "VALUES (?, ?, ?, ?, ?)",
+            rows,
+        )
 
 
-def put_captures(
-    conn: Connection, dialect: str, run_id: str, sections: Mapping[str, Mapping[str, Any]]
-) -> None:
+def put_captures(w: Writes, run_id: str, sections: Mapping[str, Mapping[str, Any]]) -> None:
     """Each section as a content-addressed document (shared by runs that captured the same)."""
-    documents_rows, capture_rows = [], []
+    documents, captures = [], []
     for section, data in sections.items():
         body = dumps(to_jsonable(data))
         digest = hashlib.sha256(body.encode()).hexdigest()
-        documents_rows.append({"digest": digest, "body": body})
-        capture_rows.append({"run_id": run_id, "section": section, "digest": digest})
-    execute_many(conn, dialect, "new_documents", documents_rows)
-    execute_many(conn, dialect, "replace_captures", capture_rows)
+        documents.append((digest, body))
+        captures.append((run_id, section, digest))
+    w.executemany(
+        "INSERT INTO documents (digest, body) VALUES (?, ?) ON CONFLICT (digest) DO NOTHING",
+        documents,
+    )
+    w.executemany(
+        "INSERT INTO captures (run_id, section, digest) VALUES (?, ?, ?) "
+        "ON CONFLICT (run_id, section) DO UPDATE SET digest = excluded.digest",
+        captures,
+    )
 
 
-def write_metrics(
-    conn: Connection, dialect: str, run_id: str, columns: Mapping[str, MetricColumns]
-) -> None:
+_SUMMARY_INSERT = (
+    'INSERT INTO metric_summaries (run_id, "key", last, min, max, count, last_step, last_time) '
+    'VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (run_id, "key") DO UPDATE SET '
+)
+_SUMMARY_COLUMNS = ("run_id", "key", "last", "min", "max", "count", "last_step", "last_time")
+
+
+def _merge_summaries_sql(dialect: str) -> str:
+    least, greatest = ("least", "greatest") if dialect == "postgresql" else ("min", "max")
+    ms = "metric_summaries"
+    return _SUMMARY_INSERT + (
+        "last = excluded.last, "
+        f"min = {least}(coalesce({ms}.min, excluded.min), coalesce(excluded.min, {ms}.min)), "
+        f"max = {greatest}(coalesce({ms}.max, excluded.max), coalesce(excluded.max, {ms}.max)), "
+        f"count = {ms}.count + excluded.count, "
+        "last_step = excluded.last_step, last_time = excluded.last_time"
+    )
+
+
+def _insert_sql(table: str, columns: Sequence[str]) -> str:
+    quoted = ", ".join('"key"' if c == "key" else c for c in columns)
+    return f"INSERT INTO {table} ({quoted}) VALUES ({', '.join('?' * len(columns))})"
+
+
+def _tuples(rows: Sequence[Mapping[str, Any]]) -> tuple[tuple[str, ...], list[tuple[Any, ...]]]:
+    columns = tuple(rows[0])
+    return columns, [tuple(row[c] for c in columns) for row in rows]
+
+
+def write_metrics(w: Writes, run_id: str, columns: Mapping[str, MetricColumns]) -> None:
     """One chunk per key, its rollups, and the key's summary row brought up to date."""
-    from labledger.store.sql_series import metric_rows
+    from labledger.store.metric_rows import metric_rows
 
     chunk_rows, rollup_rows, summary_rows = metric_rows(run_id, columns)
     if not chunk_rows:
         return
-    execute_many(conn, dialect, "chunks", chunk_rows)
-    execute_many(conn, dialect, "rollups", rollup_rows)
-    execute_many(conn, dialect, "merge_summaries", summary_rows)
+    for table, rows in (("metric_chunks", chunk_rows), ("metric_rollups", rollup_rows)):
+        if rows:
+            names, values = _tuples(rows)
+            w.executemany(_insert_sql(table, names), values)
+    w.executemany(
+        _merge_summaries_sql(w.dialect),
+        [tuple(row[c] for c in _SUMMARY_COLUMNS) for row in summary_rows],
+    )
 
 
-def set_summary(conn: Connection, dialect: str, run_id: str, values: Mapping[str, Any]) -> None:
+def set_summary(w: Writes, run_id: str, values: Mapping[str, Any]) -> None:
     """Merge ``values`` into the run's summary; numeric ones also set their metric's last."""
-    merged = {**current(conn, runs.c.summary, run_id), **to_jsonable(dict(values))}
-    conn.execute(update(runs).where(runs.c.run_id == run_id).values(summary=merged))
-    set_metric_last(conn, dialect, run_id, values)
+    merged = {**current(w, "summary", run_id), **to_jsonable(dict(values))}
+    _update(w, run_id, {"summary": merged})
+    set_metric_last(w, run_id, values)
 
 
-def set_metric_last(conn: Connection, dialect: str, run_id: str, values: Mapping[str, Any]) -> None:
+def set_metric_last(w: Writes, run_id: str, values: Mapping[str, Any]) -> None:
     """The numeric summary values as their metrics' last values (a summary value wins)."""
     numeric = [
-        {"run_id": run_id, "key": k, "last": as_float(v), "count": 0}
+        (run_id, k, as_float(v), None, None, 0, None, None)
         for k, v in values.items()
         if as_float(v) is not None
     ]
     if numeric:
-        execute_many(conn, dialect, "set_last", numeric)
-
-
-_PLAIN_INSERTS = {
-    "chunks": metric_chunks,
-    "rollups": metric_rollups,
-    "params": params,
-    "outputs": outputs,
-}
-
-
-def _build(dialect: str, name: str) -> Any:
-    if name in _PLAIN_INSERTS:
-        return insert(_PLAIN_INSERTS[name])
-    if name == "new_documents":
-        return upsert(dialect, documents).on_conflict_do_nothing(index_elements=["digest"])
-    if name == "replace_captures":
-        stmt = upsert(dialect, captures)
-        return stmt.on_conflict_do_update(
-            index_elements=["run_id", "section"], set_={"digest": stmt.excluded.digest}
-        )
-    stmt = upsert(dialect, metric_summaries)
-    if name == "set_last":
-        return stmt.on_conflict_do_update(
-            index_elements=["run_id", "key"], set_={"last": stmt.excluded["last"]}
-        )
-    ms = metric_summaries.c
-    return stmt.on_conflict_do_update(  # merge_summaries
-        index_elements=["run_id", "key"],
-        set_={
-            "last": stmt.excluded["last"],
-            "min": _least(dialect, ms.min, stmt.excluded["min"]),
-            "max": _greatest(dialect, ms.max, stmt.excluded["max"]),
-            "count": ms.count + stmt.excluded["count"],
-            "last_step": stmt.excluded.last_step,
-            "last_time": stmt.excluded.last_time,
-        },
-    )
-
-
-_built: dict[tuple[str, str], Any] = {}
-_compiled: dict[tuple[str, str, tuple[str, ...]], tuple[str, tuple[str, ...] | None]] = {}
-
-
-def _statement(dialect: str, name: str) -> Any:
-    """The ``ON CONFLICT`` statements, built once per dialect: building one (its
-    ``excluded`` columns) cost more than executing it, on every flush."""
-    key = (dialect, name)
-    stmt = _built.get(key)
-    if stmt is None:
-        stmt = _built[key] = _build(dialect, name)
-    return stmt
-
-
-def execute_many(conn: Connection, dialect: str, name: str, rows: list[dict[str, Any]]) -> None:
-    """``conn.execute(<statement name>, rows)``, the rows handed to the driver as they are: the
-    statement is compiled once per dialect and set of columns, and SQLAlchemy's per-row
-    parameter processing (which cost more than SQLite's insert) is skipped. Only for these
-    statements: their tables have no column whose type converts values (no JSON, no dates)."""
-    columns = tuple(rows[0])
-    key = (dialect, name, columns)
-    compiled = _compiled.get(key)
-    if compiled is None:
-        statement = _statement(dialect, name).compile(
-            dialect=conn.dialect, column_keys=list(columns)
-        )
-        order = tuple(statement.positiontup) if statement.positional else None
-        compiled = _compiled[key] = (statement.string, order)
-    sql, order = compiled
-    if order is None:
-        conn.exec_driver_sql(sql, rows)
-    else:
-        conn.exec_driver_sql(sql, [tuple(row[k] for k in order) for row in rows])
+        w.executemany(_SUMMARY_INSERT + "last = excluded.last", numeric)

@@ -4,9 +4,10 @@ Writes go through connections of their own with a small page cache and no memory
 run's flushes touch ever more B-tree pages, which a 64 MiB cache and a 1 GiB map would keep
 resident in the training process. Reads (the UI, ``Api``) keep the large ones.
 
-Opening a current store and the runs queries (``sql_records``) go through plain ``sqlite3``
-connections (``sqlite_reads``); SQLAlchemy and its engines are created by the first write,
-migration or other query."""
+Opening a store (creating a new one at the head schema), the runs queries (``sql_records``)
+and the writer's batches (``sql_write``) go through plain ``sqlite3`` connections
+(``sqlite_connections``); SQLAlchemy and its engines are created by the first migration or
+other query or write (artifacts, accounts, the UI's tables)."""
 
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ import fcntl
 import os
 import sqlite3
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from functools import partial
 from pathlib import Path
@@ -25,12 +26,13 @@ from labledger.config import DEFAULT_DIRNAME
 from labledger.errors import ConfigError, StoreUnavailable
 from labledger.store.migrate import HEAD_REVISION
 from labledger.store.sql import SqlStore
-from labledger.store.sqlite_reads import ReadConnections
+from labledger.store.sqlite_connections import Connections
 
 if TYPE_CHECKING:
     from sqlalchemy import Engine
 
     from labledger.store.sql_records import Execute
+    from labledger.store.writes import Writes
 
 BUSY_TIMEOUT_SECONDS = 120
 CACHE_KIB = 64 * 1024
@@ -50,6 +52,11 @@ def _configure(dbapi_conn: Any, _record: Any, *, cache_kib: int, mmap_bytes: int
     cursor.execute(f"PRAGMA mmap_size={mmap_bytes}")
     _use_wal(cursor)
     cursor.close()
+
+
+def _configured(cache_kib: int, mmap_bytes: int) -> Callable[[sqlite3.Connection], None]:
+    """``_configure`` for a plain ``sqlite3`` connection."""
+    return lambda conn: _configure(conn, None, cache_kib=cache_kib, mmap_bytes=mmap_bytes)
 
 
 def _use_wal(cursor: Any) -> None:
@@ -101,21 +108,27 @@ class SqliteStore(SqlStore):
         super().__init__(uri, None, dialect="sqlite")
         self._path = path
 
-        def configure(conn: Any) -> None:
-            _configure(conn, None, cache_kib=CACHE_KIB, mmap_bytes=MMAP_BYTES)
-
-        self._reads = ReadConnections(path, BUSY_TIMEOUT_SECONDS, configure)
+        self._reads = Connections(path, BUSY_TIMEOUT_SECONDS, _configured(CACHE_KIB, MMAP_BYTES))
+        self._batches = Connections(
+            path, BUSY_TIMEOUT_SECONDS, _configured(WRITE_CACHE_KIB, 0), read_only=False
+        )
         try:
             if self._reads.revision() != HEAD_REVISION:
-                from labledger.store.migrate import upgrade
-
-                with open(path.parent / ".migrate.lock", "w") as lock:
-                    fcntl.flock(lock, fcntl.LOCK_EX)
-                    upgrade(self._engine)
+                self._migrate(path)
         except BaseException:
             self.close()
             raise
         self._identity = _identity(path)
+
+    def _migrate(self, path: Path) -> None:
+        from labledger.store.migrate import create_sqlite_at_head, upgrade
+
+        with open(path.parent / ".migrate.lock", "w") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            with self._batches.writing() as w:
+                created = create_sqlite_at_head(w)
+            if not created:
+                upgrade(self._engine)
 
     def _create_engines(self) -> tuple[Engine, Engine]:
         return _engine(self._path, CACHE_KIB, MMAP_BYTES), _engine(self._path, WRITE_CACHE_KIB, 0)
@@ -125,8 +138,17 @@ class SqliteStore(SqlStore):
         with self._reads.reading() as execute:
             yield execute
 
+    @contextmanager
+    def _batch(self) -> Iterator[Writes]:
+        with self._batches.writing() as w:
+            yield w
+
+    def _batch_errors(self) -> tuple[type[Exception], type[Exception]]:
+        return sqlite3.IntegrityError, sqlite3.OperationalError
+
     def close(self) -> None:
         self._reads.close()
+        self._batches.close()
         super().close()
 
     def _check_writable(self) -> None:

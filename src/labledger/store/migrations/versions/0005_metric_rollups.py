@@ -49,7 +49,7 @@ def upgrade() -> None:
 def _backfill(bind: sa.Connection) -> None:
     import numpy as np
 
-    from labledger.store.sql_rollups import rollup_rows
+    from labledger.store.metric_rows import rollup_rows
 
     chunks = sa.table(
         "metric_chunks",
