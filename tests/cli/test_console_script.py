@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 
 import pytest
 
-from tests.cli.conftest import make_run, run_script
+from tests.cli.conftest import console_script, make_run, run_script
 
 pytestmark = pytest.mark.slow
 
@@ -52,7 +53,7 @@ def test_piped_output_has_no_colour_codes() -> None:
 def test_runs_ls_loads_only_what_it_uses() -> None:
     """Subcommands are imported when used: listing runs loads neither numpy, pandas nor
     Alembic, nor the modules of other commands (analysis, reproduction, the server); Rich
-    only when a table is drawn."""
+    only when a table is drawn on a terminal (piped, the table is plain text)."""
     run_id = make_run(config={"lr": 0.1}, metrics=[{"acc": 0.5}])
     heavy = [
         "numpy",
@@ -73,7 +74,7 @@ def test_runs_ls_loads_only_what_it_uses() -> None:
         "except SystemExit:\n"
         f"    print(json.dumps([m for m in {heavy!r} if m in sys.modules]), file=sys.stderr)\n"
     )
-    for args, loaded in ((["runs", "ls"], ["rich"]), (["runs", "ls", "--json"], [])):
+    for args, loaded in ((["runs", "ls"], []), (["runs", "ls", "--json"], [])):
         done = subprocess.run(
             [sys.executable, "-c", code, *args],
             capture_output=True,
@@ -85,3 +86,37 @@ def test_runs_ls_loads_only_what_it_uses() -> None:
         assert done.returncode == 0, done.stderr
         assert json.loads(done.stderr.strip().splitlines()[-1]) == loaded, args
         assert run_id in done.stdout
+
+
+def test_runs_ls_draws_the_same_cells_on_a_terminal_as_piped() -> None:
+    """On a terminal (a pseudo-terminal here) ``runs ls`` draws Rich's table, with its rule
+    under the header; piped, the same rows as plain aligned text."""
+    import pty
+
+    run_id = make_run(name="ünïcode-run", config={"lr": 0.25}, metrics=[{"acc": 0.75}])
+    args = [console_script(), "runs", "ls", "-c", "id,name,config.lr,metrics.acc"]
+    piped = subprocess.run(args, capture_output=True, text=True, timeout=120, env=_env())
+    assert piped.returncode == 0, piped.stderr
+    rows = [line.split() for line in piped.stdout.splitlines()]
+    assert rows == [["id", "name", "lr", "acc"], [run_id, "ünïcode-run", "0.25", "0.75"]]
+
+    controller, terminal = pty.openpty()
+    env = {**_env(), "COLUMNS": "120", "TERM": "xterm"}
+    with subprocess.Popen(args, stdout=terminal, stderr=terminal, env=env) as child:
+        os.close(terminal)
+        drawn = b""
+        while True:
+            try:
+                chunk = os.read(controller, 65536)
+            except OSError:  # the child closed the terminal
+                break
+            if not chunk:
+                break
+            drawn += chunk
+        assert child.wait(timeout=120) == 0
+    os.close(controller)
+    text = re.sub(r"\x1b\[[0-9;]*m", "", drawn.decode())  # colours off
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    assert lines[0].split() == ["id", "name", "lr", "acc"]
+    assert set(lines[1]) <= set("─━ ")  # Rich's rule under the header
+    assert lines[2].split() == [run_id, "ünïcode-run", "0.25", "0.75"]

@@ -64,7 +64,7 @@ def test_ls_project_limit_and_columns() -> None:
     lines = [line for line in result.stdout.splitlines() if line.strip()]
     assert lines[0].split() == ["id", "lr", "acc"]
     assert len([line for line in lines if line.split()[-1].startswith("0.")]) == 2
-    assert "showing 2 of 3 runs" in result.stdout
+    assert "showing 2 of 3 runs" in result.stderr  # piped: notes apart from the table
 
 
 def test_ls_bad_filter_is_a_one_line_error() -> None:
@@ -150,7 +150,7 @@ def test_ls_caps_columns_to_the_width_and_says_what_it_hid() -> None:
     assert "accuracy_on_validation" in header  # named in --sort, so kept first
     assert "param_00" in header and "param_29" not in header
     assert max(len(line) for line in result.stdout.splitlines()) <= 200
-    assert "more columns (config.param_" in result.stdout
+    assert "more columns (config.param_" in result.stderr
 
 
 def test_ls_on_80_columns_shows_the_sorted_metric_and_config() -> None:

@@ -4,6 +4,7 @@ secret-named variables, command-line flags and config keys, and secret-looking f
 from __future__ import annotations
 
 import fnmatch
+import functools
 import itertools
 import re
 from collections.abc import Mapping, Sequence
@@ -119,6 +120,7 @@ def _words(name: str) -> list[str]:
     return [w for w in re.split(r"[^A-Za-z0-9]+", spaced.lower()) if w]
 
 
+@functools.lru_cache(maxsize=4096)  # every run's config keys, again and again in a sweep
 def is_secret_key(name: str) -> bool:
     """For flags and config keys: a secret word as a whole word (``db_password``, ``--api-key``,
     ``hfToken``), not inside another (``tokenizer``, ``max_tokens``, ``keys``)."""

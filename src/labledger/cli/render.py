@@ -11,7 +11,8 @@ import datetime as dt
 import json
 import math
 import time
-from collections.abc import Iterable
+import unicodedata
+from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from labledger.encoding import to_jsonable
@@ -224,6 +225,33 @@ def data_table(title: str | None = None) -> Table:
         pad_edge=False,
         show_edge=False,
     )
+
+
+def cell_width(value: str) -> int:
+    """Terminal cells ``value`` takes: wide East Asian characters two, combining marks none."""
+    if value.isascii():
+        return len(value)
+    return sum(
+        0 if unicodedata.combining(c) else 2 if unicodedata.east_asian_width(c) in "WF" else 1
+        for c in value
+    )
+
+
+def plain_table(
+    headers: Sequence[str], rows: Iterable[Sequence[str]], right: Sequence[bool]
+) -> list[str]:
+    """A table as aligned lines of text, columns two spaces apart (``right``: the columns
+    justified right): what ``data_table`` shows, without Rich, for output that is piped."""
+    body = [list(headers), *(list(row) for row in rows)]
+    widths = [max(cell_width(row[i]) for row in body) for i in range(len(headers))]
+    lines = []
+    for row in body:
+        cells = []
+        for cell, width, to_right in zip(row, widths, right, strict=True):
+            pad = " " * (width - cell_width(cell))
+            cells.append(pad + cell if to_right else cell + pad)
+        lines.append("  ".join(cells).rstrip())
+    return lines
 
 
 def json_dumps(value: Any, *, indent: int | None = None) -> str:

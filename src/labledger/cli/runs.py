@@ -6,7 +6,9 @@ durations, sparklines, table styles) lives in ``render.py``.
 
 from __future__ import annotations
 
+import os
 import re
+import sys
 import weakref
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
@@ -60,17 +62,23 @@ def runs_group() -> None:
 
 @dataclass(frozen=True)
 class Column:
-    """One column of ``runs ls``: a header, a raw value getter and a cell renderer."""
+    """One column of ``runs ls``: a header, a raw value getter, the cell's text and style."""
 
     name: str
     header: str
     value: Callable[[RunView], Any]
-    cell: Callable[[Any], Text]
+    show: Callable[[Any], str]
     justify: JustifyMethod = "left"
+    style: str = ""
+    styled: Callable[[str], Text] | None = None  # a cell styled in parts
+
+    def cell(self, value: Any) -> Text:
+        shown = self.show(value)
+        return self.styled(shown) if self.styled else render.text(shown, self.style)
 
 
-def _plain_cell(value: Any) -> Text:
-    return render.text(render.format_value(value, max_length=MAX_CELL))
+def _plain(value: Any) -> str:
+    return render.format_value(value, max_length=MAX_CELL)
 
 
 # Marks after the status: a reproduction, a run that broke the project's policy, a run whose
@@ -87,8 +95,8 @@ def _status_marks(run: RunView) -> str:
     return f"{run.status} {marks}" if marks else str(run.status)
 
 
-def _status_cell(value: Any) -> Text:
-    status, _, marks = str(value).partition(" ")
+def _status_cell(shown: str) -> Text:
+    status, _, marks = shown.partition(" ")
     text = render.status_text(status)
     if marks:
         text.append(" " + marks, style="yellow")
@@ -98,34 +106,18 @@ def _status_cell(value: Any) -> Text:
 ATTRIBUTE_COLUMNS: dict[str, Column] = {
     c.name: c
     for c in (
-        Column("id", "id", lambda r: r.id, lambda v: render.text(v, "bold")),
-        Column("project", "project", lambda r: r.project, _plain_cell),
-        Column("name", "name", lambda r: r.name, _plain_cell),
-        Column("status", "status", lambda r: _status_marks(r), _status_cell),
-        Column(
-            "created",
-            "created",
-            lambda r: r.record.created_at,
-            lambda v: render.text(render.format_relative(v)),
-        ),
-        Column(
-            "ended",
-            "ended",
-            lambda r: r.record.ended_at,
-            lambda v: render.text(render.format_relative(v)),
-        ),
-        Column(
-            "runtime",
-            "runtime",
-            lambda r: r.record.runtime,
-            lambda v: render.text(render.format_duration(v)),
-            "right",
-        ),
-        Column("group", "group", lambda r: r.record.group, _plain_cell),
-        Column("tags", "tags", lambda r: ",".join(r.record.tags) or None, _plain_cell),
-        Column("host", "host", lambda r: r.record.host, _plain_cell),
-        Column("exit_code", "exit", lambda r: r.record.exit_code, _plain_cell, "right"),
-        Column("notes", "notes", lambda r: r.record.notes, _plain_cell),
+        Column("id", "id", lambda r: r.id, str, style="bold"),
+        Column("project", "project", lambda r: r.project, _plain),
+        Column("name", "name", lambda r: r.name, _plain),
+        Column("status", "status", lambda r: _status_marks(r), str, styled=_status_cell),
+        Column("created", "created", lambda r: r.record.created_at, render.format_relative),
+        Column("ended", "ended", lambda r: r.record.ended_at, render.format_relative),
+        Column("runtime", "runtime", lambda r: r.record.runtime, render.format_duration, "right"),
+        Column("group", "group", lambda r: r.record.group, _plain),
+        Column("tags", "tags", lambda r: ",".join(r.record.tags) or None, _plain),
+        Column("host", "host", lambda r: r.record.host, _plain),
+        Column("exit_code", "exit", lambda r: r.record.exit_code, _plain, "right"),
+        Column("notes", "notes", lambda r: r.record.notes, _plain),
     )
 }
 DEFAULT_COLUMNS = ("id", "project", "name", "status", "created", "runtime")
@@ -151,7 +143,7 @@ def _value_column(namespace: str, key: str, header: str) -> Column:
     def get(run: RunView) -> Any:
         return _values(run, namespace).get(key)
 
-    return Column(f"{namespace}.{key}", header, get, _plain_cell, "right")
+    return Column(f"{namespace}.{key}", header, get, _plain, "right")
 
 
 def parse_column(spec: str) -> Column:
@@ -191,7 +183,7 @@ def _mentioned(texts: Iterable[str]) -> list[tuple[str, str]]:
 
 
 def _width(column: Column, runs: RunList) -> int:
-    cells = [column.cell(column.value(r)).cell_len for r in runs]
+    cells = [render.cell_width(column.show(column.value(r))) for r in runs]
     return max([len(column.header), *cells]) + 3  # padding either side and a separator
 
 
@@ -347,16 +339,26 @@ def ls_command(
         for run in runs:
             click.echo(render.json_dumps(run_json(run)))
         return
-    console = render.make_console()
     if not runs:
         render.make_console(stderr=True).print("No runs match.", style="dim")
         return
+    # Piped, the table is plain aligned text (as in `gh`, `kubectl`): greppable, and drawn
+    # without Rich (importing and laying out its table cost 0.3-0.5 s of a short command).
+    piped = not sys.stdout.isatty()
+    console = None if piped else render.make_console()
+    width = max(_piped_width(), render.PIPED_WIDTH) if console is None else console.width
     hidden: list[str] = []
     fitted = not chosen
     if fitted:
         mentioned = _mentioned([filter_ or "", *split_keys(sort)])
-        chosen, hidden = auto_columns(runs, mentioned, console.width)
-    console.print(runs_table(runs, chosen, wrap=not fitted))
+        chosen, hidden = auto_columns(runs, mentioned, width)
+    if console is None:
+        rows = ([c.show(c.value(run)) for c in chosen] for run in runs)
+        right = [c.justify == "right" for c in chosen]
+        for line in render.plain_table([c.header for c in chosen], rows, right):
+            click.echo(line)
+    else:
+        console.print(runs_table(runs, chosen, wrap=not fitted))
     notes = []
     if limit and len(runs) == limit:
         total = api.count_runs(project, filter_)
@@ -366,7 +368,18 @@ def ls_command(
         shown = ", ".join(hidden[:4]) + (", …" if len(hidden) > 4 else "")
         notes.append(f"{len(hidden)} more columns ({shown}): choose with --columns")
     for note in notes:
-        console.print(note, style="dim")
+        if console is None:
+            click.echo(note, err=True)
+        else:
+            console.print(note, style="dim")
+
+
+def _piped_width() -> int:
+    """``COLUMNS`` when set (as Rich reads it), else 0."""
+    try:
+        return int(os.environ.get("COLUMNS", ""))
+    except ValueError:
+        return 0
 
 
 @click.command("projects")

@@ -21,8 +21,8 @@ from labledger.entities import MetricSeries, RunRecord
 from labledger.errors import PartiallyApplied, RunExists, StoreUnavailable
 from labledger.store import sql_records
 from labledger.store.base import ArtifactVersion, MetricColumns, RunBatch
-from labledger.store.filtering import check_range, parse_filter, parse_order
-from labledger.store.sql_text import Binder, compile_order, compile_where
+from labledger.store.filtering import parse_filter
+from labledger.store.sql_text import Binder, compile_where
 
 if TYPE_CHECKING:
     from sqlalchemy import Connection, Engine
@@ -305,14 +305,8 @@ class SqlStore:
         """``search_runs`` as columns: one query per table, no record per run."""
         from labledger.store import sql_columns
 
-        check_range("limit", limit)
-        check_range("offset", offset)
-        b = Binder()
-        where = self._where(project, filter, b)
-        first = len(b.params)
-        order = [_clause(b, first, compile_order(b, parse_order(list(order_by))))]
-        with self._read() as conn:
-            return sql_columns.run_columns(conn, where, order, limit, offset)
+        with self._reading() as execute:
+            return sql_columns.run_columns(execute, project, filter, order_by, limit, offset)
 
     # The UI's runs table (``labledger.store.table``), loaded by the first page asked for.
     def run_table(self, query: TableQuery) -> RunTable:
@@ -357,10 +351,12 @@ class SqlStore:
     def lineage(self, run_id: str) -> tuple[list[ArtifactVersion], list[ArtifactVersion]]:
         """(used, produced) artifact versions of a run, read without loading ``artifacts``
         (a run's seal at ``finish``)."""
-        from labledger.store import sql_lineage
+        from labledger.store import sql_artifact_reads
 
         with self._reading() as execute:
-            return sql_lineage.used_by(execute, run_id), sql_lineage.produced_by(execute, run_id)
+            return sql_artifact_reads.used_by(execute, run_id), sql_artifact_reads.produced_by(
+                execute, run_id
+            )
 
     def metric_keys(self, run_id: str) -> list[str]:
         from sqlalchemy import select

@@ -14,7 +14,7 @@ from __future__ import annotations
 import random
 import re
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from contextlib import AbstractContextManager
 from typing import Any
 
@@ -22,7 +22,7 @@ from sqlalchemy import Connection, Engine, delete, func, insert, select, text
 from sqlalchemy.exc import IntegrityError
 
 from labledger.errors import ArtifactError, ArtifactNotFound, RunNotFound
-from labledger.store import sql_lineage
+from labledger.store import sql_artifact_reads
 from labledger.store.base import ArtifactVersion
 from labledger.store.schema import artifact_aliases, artifact_usage, artifact_versions, runs
 from labledger.store.sql_records import Execute
@@ -34,7 +34,6 @@ LATEST = "latest"
 MAX_ATTEMPTS = 20
 _ADVISORY_NAMESPACE = 0x1AB1  # pg_advisory_xact_lock(namespace, hashtext(name))
 _VERSION = re.compile(r"^v(\d+)$")
-_IN_BATCH = 500
 
 av = artifact_versions.c
 
@@ -50,37 +49,8 @@ class SqlArtifactRegistry:
     def _upsert(self, table: Any) -> Any:
         return upsert(self._engine.dialect.name, table)
 
-    def _versions(self, conn: Connection, rows: Iterable[Any]) -> list[ArtifactVersion]:
-        rows = list(rows)
-        ids = [r["artifact_id"] for r in rows]
-        aliases: dict[int, list[str]] = {i: [] for i in ids}
-        for start in range(0, len(ids), _IN_BATCH):
-            query = select(artifact_aliases.c.artifact_id, artifact_aliases.c.alias).where(
-                artifact_aliases.c.artifact_id.in_(ids[start : start + _IN_BATCH])
-            )
-            for artifact_id, alias in conn.execute(query):
-                aliases[artifact_id].append(alias)
-        return [
-            ArtifactVersion(
-                name=r["name"],
-                version=r["version"],
-                type=r["type"],
-                digest=r["digest"],
-                size=r["size"],
-                manifest=list(r["manifest"] or []),
-                metadata=dict(r["meta"] or {}),
-                reference=bool(r["reference"]),
-                uri=r["uri"],
-                run_id=r["run_id"],
-                created_at=r["created_at"],
-                aliases=sorted(aliases[r["artifact_id"]]),
-            )
-            for r in rows
-        ]
-
     def _load(self, conn: Connection, artifact_id: int) -> ArtifactVersion:
-        row = conn.execute(select(artifact_versions).where(av.artifact_id == artifact_id))
-        return self._versions(conn, row.mappings().all())[0]
+        return sql_artifact_reads.by_ids(_execute(conn), [artifact_id])[0]
 
     def _check_run(self, conn: Connection, run_id: str) -> None:
         if conn.execute(select(runs.c.run_id).where(runs.c.run_id == run_id)).first() is None:
@@ -201,8 +171,8 @@ class SqlArtifactRegistry:
         ``latest`` of each name moves to its newest remaining version."""
         if not artifact_ids:
             return []
-        rows = conn.execute(select(artifact_versions).where(av.artifact_id.in_(artifact_ids)))
-        gone = self._versions(conn, rows.mappings().all())
+        gone = sql_artifact_reads.by_ids(_execute(conn), artifact_ids)
+        gone.sort(key=lambda v: (v.name, v.version))
         conn.execute(delete(artifact_usage).where(artifact_usage.c.artifact_id.in_(artifact_ids)))
         conn.execute(
             delete(artifact_aliases).where(artifact_aliases.c.artifact_id.in_(artifact_ids))
@@ -222,11 +192,8 @@ class SqlArtifactRegistry:
             return self._load(conn, self._find_id(conn, name, selector))
 
     def list_versions(self, name: str | None = None) -> list[ArtifactVersion]:
-        query = select(artifact_versions).order_by(av.name, av.version)
-        if name is not None:
-            query = query.where(av.name == name)
         with self._engine.connect() as conn:
-            return self._versions(conn, conn.execute(query).mappings())
+            return sql_artifact_reads.listed(_execute(conn), name)
 
     def consumers(self, name: str, version: int) -> list[str]:
         usage = artifact_usage.c
@@ -241,11 +208,11 @@ class SqlArtifactRegistry:
 
     def produced_by(self, run_id: str) -> list[ArtifactVersion]:
         with self._engine.connect() as conn:
-            return sql_lineage.produced_by(_execute(conn), run_id)
+            return sql_artifact_reads.produced_by(_execute(conn), run_id)
 
     def used_by(self, run_id: str) -> list[ArtifactVersion]:
         with self._engine.connect() as conn:
-            return sql_lineage.used_by(_execute(conn), run_id)
+            return sql_artifact_reads.used_by(_execute(conn), run_id)
 
     def referenced_digests(self) -> set[str]:
         digests: set[str] = set()

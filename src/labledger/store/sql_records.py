@@ -33,8 +33,7 @@ SELECT_RUNS = (
 _SELECT_SUMMARIES = (
     "SELECT metric_summaries.run_id, metric_summaries.key, metric_summaries.last, "
     "metric_summaries.min, metric_summaries.max, metric_summaries.count, "
-    "metric_summaries.last_step, metric_summaries.last_time FROM metric_summaries "
-    "WHERE metric_summaries.run_id IN "
+    "metric_summaries.last_step, metric_summaries.last_time FROM metric_summaries"
 )
 
 
@@ -47,25 +46,53 @@ def search(
     offset: int,
 ) -> list[RunRecord]:
     """``Store.search_runs``."""
+    position = matched_ids(execute, project, filter, order_by, limit, offset)
+    rows = rows_by_id(execute, SELECT_RUNS, list(position))
+    rows.sort(key=lambda row: position[row[0]])
+    return records(execute, rows)
+
+
+def matched_ids(
+    execute: Execute,
+    project: str | None,
+    filter: str | None,
+    order_by: Sequence[str],
+    limit: int | None,
+    offset: int,
+) -> dict[str, int]:
+    """The IDs of the runs a query matches, each with its position in the query's order.
+
+    The IDs in order first, then their rows (``rows_by_id``): sorting only IDs and sort keys
+    is several times faster than sorting whole rows (configs and summaries as text) when
+    thousands match."""
     check_range("limit", limit)
     check_range("offset", offset)
     b = Binder()
     where = compile_where(b, project, parse_filter(filter))
     order = compile_order(b, parse_order(list(order_by)))
-    # The IDs in order first, then their rows: sorting only IDs and sort keys is several times
-    # faster than sorting whole rows (configs and summaries as text) when thousands match.
     sql = f"SELECT runs.run_id FROM runs WHERE {where} ORDER BY {order}"
     if limit is not None or offset:
         sql += f" LIMIT {b(_MAX_LIMIT if limit is None else limit)} OFFSET {b(offset)}"
-    position = {row[0]: i for i, row in enumerate(execute(sql, b.params))}
-    ids = list(position)
+    return {row[0]: i for i, row in enumerate(execute(sql, b.params))}
+
+
+def rows_by_id(
+    execute: Execute,
+    select: str,
+    ids: Sequence[Any],
+    column: str = "runs.run_id",
+    where: str = "",
+) -> list[Any]:
+    """The rows of ``select`` (a ``SELECT ... FROM ...``) whose ``column`` is one of ``ids``
+    (and that match ``where``), in batches (a statement's parameters are limited), in no
+    order."""
     rows: list[Any] = []
+    also = f"{where} AND " if where else ""
     for start in range(0, len(ids), _IN_BATCH):
-        batch = Binder()
-        marks = batch.many(ids[start : start + _IN_BATCH])
-        rows.extend(execute(f"{SELECT_RUNS} WHERE runs.run_id IN ({marks})", batch.params))
-    rows.sort(key=lambda row: position[row[0]])
-    return records(execute, rows)
+        b = Binder()
+        marks = b.many(ids[start : start + _IN_BATCH])
+        rows.extend(execute(f"{select} WHERE {also}{column} IN ({marks})", b.params))
+    return rows
 
 
 def count(execute: Execute, project: str | None, filter: str | None) -> int:
@@ -109,11 +136,9 @@ def records(execute: Execute, rows: Sequence[Any]) -> list[RunRecord]:
     """One record per row of a ``SELECT_RUNS`` query, with its metric summaries."""
     ids = [r[0] for r in rows]
     stats: dict[str, dict[str, MetricSummary]] = {i: {} for i in ids}
-    for start in range(0, len(ids), _IN_BATCH):
-        b = Binder()
-        sql = f"{_SELECT_SUMMARIES}({b.many(ids[start : start + _IN_BATCH])})"
-        for run_id, key, last, low, high, n, last_step, last_time in execute(sql, b.params):
-            stats[run_id][key] = MetricSummary(key, last, low, high, n, last_step, last_time)
+    summaries = rows_by_id(execute, _SELECT_SUMMARIES, ids, "metric_summaries.run_id")
+    for run_id, key, last, low, high, n, last_step, last_time in summaries:
+        stats[run_id][key] = MetricSummary(key, last, low, high, n, last_step, last_time)
     return [
         RunRecord(
             run_id=run_id,
