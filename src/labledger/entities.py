@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import secrets
 import string
 from dataclasses import dataclass, field
@@ -15,6 +16,12 @@ RUN_ID_LENGTH = 8
 def new_run_id() -> str:
     """A short random run ID (8 base-36 characters, ~2.8e12 values)."""
     return "".join(secrets.choice(RUN_ID_ALPHABET) for _ in range(RUN_ID_LENGTH))
+
+
+def this_host() -> str:
+    """The machine's name, as a run's ``host`` records it: ``socket.gethostname()`` without
+    importing ``socket`` (POSIX: the same uname node name)."""
+    return os.uname().nodename
 
 
 class RunStatus(StrEnum):

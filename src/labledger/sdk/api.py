@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import socket
 import time
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from labledger.config import Settings, load_settings
 from labledger.encoding import flatten
-from labledger.entities import MetricSeries, RunRecord, RunStatus
+from labledger.entities import MetricSeries, RunRecord, RunStatus, this_host
 from labledger.errors import MissingExtra
 from labledger.sdk import lifecycle
 from labledger.sdk.backend import get_store
@@ -25,8 +24,6 @@ if TYPE_CHECKING:
     from labledger.sdk.series import History
     from labledger.store.columns import RunColumns
     from labledger.store.rollups import SeriesEnvelope
-
-_HOST = socket.gethostname()
 
 
 class RunView:
@@ -423,7 +420,7 @@ def _is_dead(record: RunRecord, settings: Settings) -> bool:
     last_sign_of_life = record.heartbeat_at or record.created_at
     if time.time() - last_sign_of_life > settings.crash_after:
         return True
-    if record.host == _HOST and record.pid:
+    if record.host == this_host() and record.pid:
         return not _process_alive(record.pid, started_before=record.created_at)
     return False
 

@@ -46,7 +46,11 @@ def runs_frame(cols: RunColumns) -> pd.DataFrame:
             "runtime": pd.Series(runtime),
         }
     )
-    config = _block(pd, [_flat(c) for c in _decode(r["config"])], "config.", n)
+    texts = r["config"]
+    configs = _decode(texts)
+    # Only a config whose text has a "{" after its first can hold a nested mapping.
+    flat = [_flat(c) if t and "{" in t[1:] else c for c, t in zip(configs, texts, strict=True)]
+    config = _block(pd, [c or {} for c in flat], "config.", n)
     metrics = _metric_block(pd, cols, _decode(r["summary"]), n)
     frame: pd.DataFrame = pd.concat([base, config, metrics], axis=1)
     return frame

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from labledger.config import Settings, load_settings
-from labledger.entities import RunRecord, RunStatus, new_run_id
+from labledger.entities import RunRecord, RunStatus, new_run_id, this_host
 from labledger.errors import LabledgerError
 from labledger.sdk import lifecycle
 from labledger.sdk.backend import get_store, is_open
@@ -127,7 +127,7 @@ def _init(
             "ended_at": None,
             "heartbeat_at": now,
             "pid": os.getpid(),
-            "host": _hostname(),
+            "host": this_host(),
             "exit_code": None,
             "error": None,
         }
@@ -155,7 +155,7 @@ def _init(
             tags=list(tags),
             notes=notes,
             config=values,
-            host=_hostname(),
+            host=this_host(),
             pid=os.getpid(),
             reproduces=reproduces,
         )
@@ -307,7 +307,7 @@ def _warn_if_live(record: RunRecord, settings: Settings) -> None:
         return
     from labledger.sdk.api import is_live
 
-    if record.pid == os.getpid() and record.host == _hostname():
+    if record.pid == os.getpid() and record.host == this_host():
         return
     if is_live(record, settings):
         _log.warning(
@@ -350,9 +350,3 @@ def use_artifact(ref: str, dest: str | os.PathLike[str] | None = None) -> Path:
 
     settings = load_settings()
     return Artifacts(get_store(settings), settings).use(ref, dest=dest)
-
-
-def _hostname() -> str:
-    """``socket.gethostname()`` without importing ``socket`` on ``init``'s path (POSIX: the
-    same uname node name)."""
-    return os.uname().nodename
