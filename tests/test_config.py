@@ -28,9 +28,29 @@ def test_environment_overrides_file(tmp_path: Path) -> None:
     assert from_env.uri == "postgresql://db/x"
 
 
-def test_pyproject_tool_section(tmp_path: Path) -> None:
-    (tmp_path / "pyproject.toml").write_text('[tool.labledger]\nproject = "nlp"\n')
+@pytest.mark.parametrize(
+    "text",
+    [
+        '[tool.labledger]\nproject = "nlp"\n',
+        '[ tool . "labledger" ]\nproject = "nlp"\n',
+        '[tool.ruff]\nline-length = 100\n[tool.labledger]\nproject = "nlp"\n',
+        'tool.labledger.project = "nlp"\n',
+        '[tool]\nlabledger.project = "nlp"\n',
+        'tool = { labledger = { project = "nlp" } }\n',
+    ],
+)
+def test_pyproject_tool_section(tmp_path: Path, text: str) -> None:
+    """Every TOML spelling of a tool.labledger key is read (the file is only parsed when it
+    may hold one)."""
+    (tmp_path / "pyproject.toml").write_text(text)
     assert load_settings(env={}, cwd=tmp_path).project == "nlp"
+
+
+def test_a_pyproject_without_a_labledger_section_gives_no_file_settings(tmp_path: Path) -> None:
+    (tmp_path / "pyproject.toml").write_text(
+        '[project]\nname = "labledger-demo"\n[tool.setuptools.package-data]\nlabledger = []\n'
+    )
+    assert load_settings(env={}, cwd=tmp_path).project is None
 
 
 @pytest.mark.parametrize(

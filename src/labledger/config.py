@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import copy
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -143,6 +144,15 @@ def _read_file_config(root: Path) -> dict[str, Any]:
     return copy.deepcopy(config)
 
 
+# Every way TOML can spell a key under tool.labledger: a [tool.labledger...] header or a
+# tool.labledger... dotted key (with any spaces and quotes), keys in a [tool] table, or an
+# inline `tool = {...}`. A pyproject.toml matching none has no labledger section.
+_TOOL_SECTION = re.compile(
+    r"""tool["']?\s*\.\s*["']?labledger|^\s*\[\s*["']?tool["']?\s*\]|^\s*["']?tool["']?\s*=""",
+    re.MULTILINE,
+)
+
+
 def _parse_file_config(path: Path, pyproject: Path) -> dict[str, Any]:
     if not path.is_file() and not pyproject.is_file():
         return {}
@@ -151,7 +161,10 @@ def _parse_file_config(path: Path, pyproject: Path) -> dict[str, Any]:
     try:
         if path.is_file():
             return dict(tomllib.loads(path.read_text()))
-        data = tomllib.loads(pyproject.read_text())
+        text = pyproject.read_text()
+        if not _TOOL_SECTION.search(text):
+            return {}  # no [tool.labledger]: not worth importing tomllib (~15 ms) to find out
+        data = tomllib.loads(text)
     except (tomllib.TOMLDecodeError, OSError) as exc:
         raise ConfigError(f"cannot read {path.name}: {exc}") from exc
     section = data.get("tool", {}).get("labledger", {})
