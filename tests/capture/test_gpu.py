@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from types import SimpleNamespace
@@ -122,5 +123,18 @@ def test_cuda_version_text() -> None:
 
 
 def test_real_loader_is_the_pynvml_module() -> None:
-    pynvml = pytest.importorskip("pynvml")
+    pynvml = pytest.importorskip("pynvml")  # imported: the loader uses it, driver or not
     assert gpu._load_nvml() is pynvml
+
+
+def test_without_a_driver_the_bindings_are_not_imported() -> None:
+    """On a Linux machine without the NVIDIA driver the probe says so, and the bindings'
+    import is skipped (it could only end in NVML's "library not found")."""
+    if sys.platform != "linux" or any(os.path.exists(p) for p in gpu.DRIVER_PATHS):
+        pytest.skip("needs a Linux machine without the NVIDIA driver")
+    code = (
+        "import sys; from labledger.capture.gpu import capture_gpu; info = capture_gpu(); "
+        "print(info['available'], 'no NVIDIA driver' in info['reason'], 'pynvml' in sys.modules)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.split() == ["False", "True", "False"]

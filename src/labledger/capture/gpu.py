@@ -7,14 +7,30 @@ system sampler reads utilization through it too.
 from __future__ import annotations
 
 import contextlib
+import os
 import sys
 from typing import Any
 
 from labledger.capture.probe import one_line
 
+# On Linux the NVIDIA driver (and NVML with it) shows as one of these (/dev/dxg: WSL 2).
+DRIVER_PATHS = ("/proc/driver/nvidia", "/dev/nvidiactl", "/dev/dxg")
+
+
+class NoDriver(ImportError):
+    """The machine has no NVIDIA driver, so NVML cannot load."""
+
 
 def _load_nvml() -> Any:
-    """The NVML bindings (``pynvml`` from nvidia-ml-py). Raises ImportError when not installed."""
+    """The NVML bindings (``pynvml`` from nvidia-ml-py). Raises ImportError when not installed,
+    ``NoDriver`` on a Linux machine without the driver: importing the bindings (tens of ms,
+    on every first run of a process) could only end in NVML's "library not found"."""
+    if (
+        "pynvml" not in sys.modules
+        and sys.platform == "linux"
+        and not any(os.path.exists(path) for path in DRIVER_PATHS)
+    ):
+        raise NoDriver(f"no NVIDIA driver on this machine (none of {', '.join(DRIVER_PATHS)})")
     import pynvml
 
     return pynvml
@@ -66,6 +82,8 @@ def _device(nvml: Any, index: int) -> dict[str, Any]:
 def _nvml_info() -> dict[str, Any]:
     try:
         nvml = _load_nvml()
+    except NoDriver as exc:
+        return {"available": False, "reason": str(exc)}
     except ImportError:
         return {
             "available": False,
