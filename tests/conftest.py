@@ -4,6 +4,7 @@ schema), and settings are built from an explicit environment, never from the dev
 from __future__ import annotations
 
 import os
+import tempfile
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -18,6 +19,10 @@ from labledger.sdk.backend import close_stores
 # measures how loaded the machine is (parallel workers on 2 cores).
 hypothesis_settings.register_profile("labledger", deadline=None)
 hypothesis_settings.load_profile("labledger")
+
+# Caches that outlive a process (the environment capture's) go to a folder of this session's,
+# not the developer's: set once, so the in-process caches keyed on it stay valid test to test.
+os.environ["XDG_CACHE_HOME"] = tempfile.mkdtemp(prefix="labledger-test-cache-")
 
 POSTGRES_URL = os.environ.get(
     "LABLEDGER_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/test"

@@ -6,8 +6,10 @@ then changes one thing and checks the next capture shows it exactly as an uncach
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
+import subprocess
 import sys
 import time
 from collections.abc import Iterator
@@ -323,3 +325,74 @@ def test_pip_index_change_is_seen(
     (tmp_path / "pip.conf").write_text("[global]\nindex-url = https://other.example.com/simple\n")
     indexes = environment.capture_environment()["indexes"]
     assert indexes["index_url"] == "https://other.example.com/simple"
+
+
+def _capture_in_a_fresh_process(site: Path, fail_if_computed: bool) -> dict[str, Any]:
+    code = (
+        "import json, sys\n"
+        f"sys.path.insert(0, {str(site)!r})\n"
+        "from labledger.capture import environment\n"
+        f"environment.RACY_SECONDS = {RACY}\n"
+        "if %r:\n"
+        "    environment._compute = lambda: sys.exit('recomputed')\n"
+        "print(json.dumps(environment.capture_environment()))\n"
+    ) % fail_if_computed
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    result: dict[str, Any] = json.loads(done.stdout)
+    return result
+
+
+def test_a_new_process_starts_from_the_kept_copy_and_sees_an_install_since(
+    tmp_path: Path,
+) -> None:
+    """The environment one process captured is reused by the next (no metadata read), until
+    something it depends on changes: then it is computed afresh."""
+    site = tmp_path / "site"
+    _fake_dist(site, "labledger-fake-one", "1.0")
+    settle()
+    first = _capture_in_a_fresh_process(site, fail_if_computed=False)
+    assert first["packages"]["labledger-fake-one"] == "1.0"
+    assert _capture_in_a_fresh_process(site, fail_if_computed=True) == first
+
+    _fake_dist(site, "labledger-fake-two", "2.0")
+    again = _capture_in_a_fresh_process(site, fail_if_computed=False)
+    assert again["packages"]["labledger-fake-two"] == "2.0"
+    settle()
+    (site / "labledger-fake-one-1.0.dist-info" / "METADATA").unlink()
+    shutil.rmtree(site / "labledger-fake-one-1.0.dist-info")
+    assert "labledger-fake-one" not in _capture_in_a_fresh_process(site, False)["packages"]
+
+
+def _git_in_a_fresh_process(repo: Path, fail_if_git_runs: bool) -> dict[str, Any]:
+    code = (
+        "import json, sys\n"
+        "from pathlib import Path\n"
+        "from labledger.capture import git\n"
+        f"git.RACY_SECONDS = {RACY}\n"
+        "if %r:\n"
+        "    git.run_git = lambda *a, **k: sys.exit('git ran')\n"
+        f"print(json.dumps(git.cached_capture_git(Path({str(repo)!r}))))\n"
+    ) % fail_if_git_runs
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    result: dict[str, Any] = json.loads(done.stdout)
+    return result
+
+
+def test_a_new_process_starts_from_the_kept_git_state_and_sees_an_edit_since(
+    repo: Path,
+) -> None:
+    """The code state one process captured is the next one's without running git, until a
+    file is edited or added: the kept copy is checked as the process's own cache is."""
+    first = _git_in_a_fresh_process(repo, fail_if_git_runs=False)
+    assert first["present"] and first["diff"] == ""
+    assert _git_in_a_fresh_process(repo, fail_if_git_runs=True) == first
+
+    (repo / "train.py").write_text("lr = 0.2\n")
+    edited = _git_in_a_fresh_process(repo, fail_if_git_runs=False)
+    assert "+lr = 0.2" in edited["diff"]
+    settle()
+    _git_in_a_fresh_process(repo, fail_if_git_runs=False)  # kept, now with the edit
+    (repo / "pkg" / "new.py").write_text("x = 1\n")
+    assert "pkg/new.py" in _git_in_a_fresh_process(repo, fail_if_git_runs=False)["untracked"]

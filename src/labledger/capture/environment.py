@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from labledger.capture.git import GitError, run_git
-from labledger.capture.probe import copy_plain
+from labledger.capture.probe import copy_plain, keep, kept_file, load_kept
 from labledger.capture.redact import strip_url_credentials
 
 __all__ = ["capture_environment", "install_sources", "normalize_name"]
@@ -315,15 +315,48 @@ def _compute() -> dict[str, Any]:
 
 def capture_environment() -> dict[str, Any]:
     """The interpreter and installed distributions (computed on the first call, then reused
-    while nothing they depend on changed)."""
+    while nothing they depend on changed; a process starts from the copy the last one kept
+    on disk, checked the same way)."""
     import time
 
     global _cached, _cached_key
     with _lock:
         if _cached is not None and _cached_key is not None and _still_valid(_cached_key):
             return copy_plain(_cached)
+        kept = _load_kept()
+        if kept is not None:
+            _cached, _cached_key = kept
+            return copy_plain(kept[0])
         started = time.time()
         result = _compute()
         key = _key(result)
         _cached, _cached_key = result, (None if _racy(key, started) else key)
+        if _cached_key is not None:
+            _keep(result, key)
         return copy_plain(result)
+
+
+# --- the copy kept on disk, for the next process (``probe.keep``) ---------------------------
+# Reading every distribution's metadata costs a process's first run ~0.2 s. The copy holds the
+# result with its key as text (the key holds bytes); a later process uses it only when the key
+# it computes now for that result is the same.
+
+
+def _kept_file() -> Path:
+    return kept_file("environment", sys.executable, sys.version, sys.path)
+
+
+def _load_kept() -> tuple[dict[str, Any], tuple[Any, ...]] | None:
+    kept = load_kept(_kept_file())
+    result = kept.get("result") if kept is not None else None
+    if kept is None or not isinstance(result, dict):
+        return None
+    try:
+        key = _key(result)
+    except (KeyError, TypeError, AttributeError):
+        return None
+    return (result, key) if kept.get("key") == repr(key) else None
+
+
+def _keep(result: dict[str, Any], key: tuple[Any, ...]) -> None:
+    keep(_kept_file(), {"key": repr(key), "result": result})

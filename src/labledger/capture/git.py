@@ -17,10 +17,11 @@ from __future__ import annotations
 import contextlib
 import os
 import threading
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, NamedTuple
 
-from labledger.capture.probe import copy_plain
+from labledger.capture.probe import copy_plain, keep, kept_file, load_kept
 from labledger.capture.redact import looks_like_secret_file, strip_url_credentials
 from labledger.capture.watch import watch_folders
 from labledger.config import DEFAULT_DIRNAME
@@ -440,7 +441,7 @@ def _layout_entry(here: Path, layout: _Layout) -> tuple[_Layout, str, list[str]]
     return layout, str(layout.root / ".git"), probes
 
 
-def _stat_all(paths: list[Path]) -> tuple[Any, ...]:
+def _stat_all(paths: Sequence[str | Path]) -> tuple[Any, ...]:
     stat = os.stat
     out: list[Any] = []
     for path in paths:
@@ -577,6 +578,9 @@ def cached_capture_git(cwd: Path | None = None, retries: int = RETRIES) -> dict[
 
             if watch.unchanged(check) if watch is not None else check():
                 return copy_plain(result)
+    kept = _from_kept(here, env_key) if cached is None else None
+    if kept is not None:
+        return kept
     started = time.time()
     result = capture_git(here, retries)
     if not result.get("present") or "attempts" in result:
@@ -599,11 +603,82 @@ def cached_capture_git(cwd: Path | None = None, retries: int = RETRIES) -> dict[
             watch.close()
         return result  # something changed just now: the next run asks git again
     entry = _layout_entry(here, layout)
+    _remember(here, entry, layout.root, (paths, stats, env_key, watch), result)
+    if entry is not None:
+        _keep(here, entry, paths, plan, stats, env_key, result)
+    return result
+
+
+def _remember(
+    here: Path,
+    entry: tuple[_Layout, str, list[str]] | None,
+    root: Path,
+    key: tuple[Any, ...],  # (paths, stats, git's environment, watch)
+    result: dict[str, Any],
+) -> None:
     with _tree_lock:
         if entry is not None:
             _layouts[here] = entry
-        old = _results.get(layout.root)
-        _results[layout.root] = ((paths, stats, env_key, watch), copy_plain(result))
+        old = _results.get(root)
+        _results[root] = (key, copy_plain(result))
     if old is not None and old[0][3] is not None:
         old[0][3].close()
-    return result
+
+
+# --- the answer kept on disk for the next process (``probe.keep``) -------------------------
+# What a capture in this folder found, with everything its cache entry is checked by: the
+# layout and its checks, the watched paths and their stats, git's environment. A process with
+# no entry of its own starts from it after the same checks (a watch set up before the stats),
+# instead of running git's commands again.
+
+
+def _keep(
+    here: Path,
+    entry: tuple[_Layout, str, list[str]],
+    paths: list[Path],
+    plan: dict[Path, set[str] | None],
+    stats: tuple[Any, ...],
+    env_key: tuple[Any, ...],
+    result: dict[str, Any],
+) -> None:
+    layout, must_exist, must_not_exist = entry
+    record = {
+        "here": str(here),
+        "env": repr(env_key),
+        "layout": [str(p) for p in layout],
+        "must_exist": must_exist,
+        "must_not_exist": must_not_exist,
+        "paths": [str(p) for p in paths],
+        "plan": {str(f): None if names is None else sorted(names) for f, names in plan.items()},
+        "stats": stats,
+        "result": result,
+    }
+    keep(kept_file("git", here), record)
+
+
+def _from_kept(here: Path, env_key: tuple[Any, ...]) -> dict[str, Any] | None:
+    kept = load_kept(kept_file("git", here))
+    if kept is None or kept.get("here") != str(here) or kept.get("env") != repr(env_key):
+        return None
+    try:
+        layout = _Layout(*(Path(p) for p in kept["layout"]))
+        entry = (layout, str(kept["must_exist"]), [str(p) for p in kept["must_not_exist"]])
+        paths = [str(p) for p in kept["paths"]]  # as os.stat takes them, no Path made
+        plan = {Path(f): None if names is None else set(names) for f, names in kept["plan"].items()}
+        stored = tuple(None if s is None else tuple(s) for s in kept["stats"])
+        result = kept["result"]
+    except (KeyError, TypeError, ValueError):
+        return None
+    if not isinstance(result, dict) or not result.get("present"):
+        return None
+    exists = os.path.exists
+    if not exists(entry[1]) or any(exists(p) for p in entry[2]):
+        return None  # the repository went away, or a `git init` below its root
+    watch = watch_folders(plan)  # before the stats, as for a fresh capture
+    stats = _stat_all(paths)
+    if stats != stored:
+        if watch is not None:
+            watch.close()
+        return None
+    _remember(here, entry, layout.root, (paths, stats, env_key, watch), result)
+    return copy_plain(result)

@@ -43,3 +43,50 @@ def _copy(value: Any) -> Any:
 
 
 _ATOMS = frozenset({str, int, float, bool, type(None), bytes})
+
+
+# --- answers kept on disk for the next process ---------------------------------------------
+# A probe's per-process cache can start from what the last process kept (the environment and
+# git probes, ~0.1-0.2 s each in a process's first run): the probe checks it exactly as it
+# checks its own cache before using it, so a kept copy is never more trusted than that.
+
+
+def kept_file(kind: str, *identity: Any) -> Path:
+    """``~/.cache/labledger/<kind>-<tag>.json`` (``XDG_CACHE_HOME`` honoured), one file per
+    ``identity`` (a clash of tags only costs a recomputation: the content names its key)."""
+    import os
+    import zlib
+
+    cache = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    tag = zlib.crc32(repr(identity).encode())
+    return Path(cache) / "labledger" / f"{kind}-{tag:08x}.json"
+
+
+def load_kept(path: Path) -> dict[str, Any] | None:
+    """The JSON object kept at ``path``, or None (missing, unreadable, not an object)."""
+    import json
+
+    try:
+        data = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return None
+    return data if isinstance(data, dict) else None
+
+
+def keep(path: Path, data: dict[str, Any]) -> None:
+    """Write ``data`` to ``path`` atomically, readable by the user only; never raises (a
+    read-only home: every process computes its answers, as before)."""
+    import contextlib
+    import json
+    import os
+
+    tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as out:
+            json.dump(data, out)
+        os.replace(tmp, path)
+    except (OSError, TypeError, ValueError):
+        with contextlib.suppress(OSError):
+            tmp.unlink()
