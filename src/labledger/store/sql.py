@@ -1,10 +1,12 @@
 """``SqlStore``: the Store implementation shared by SQLite and PostgreSQL (SQLAlchemy Core).
 
-The class holds the connections and transactions; what a batch writes is in ``sql_write``,
-records are read in ``sql_records`` (SQL text, run by ``_reading``), and metric points (the
-only numpy user) in ``sql_series``, imported when a series is written or read. SQLAlchemy is
-imported by the first method that needs it: a subclass may answer ``_reading`` without it
-(``SqliteStore``), and create its engines on first use (``_create_engines``).
+The class holds the connections and transactions; what a batch writes is in ``sql_write``
+(SQL text, run by ``_batch``), records and the runs table's columns are read in
+``sql_records`` and ``sql_columns`` (SQL text, run by ``_reading``), and metric points (the
+only numpy user) in ``metric_rows`` and ``sql_series``, imported when a series is written or
+read. SQLAlchemy is imported by the first method that needs it: a subclass may answer
+``_batch`` and ``_reading`` without it (``SqliteStore``), and create its engines on first use
+(``_create_engines``).
 """
 
 from __future__ import annotations
