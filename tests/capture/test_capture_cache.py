@@ -396,3 +396,19 @@ def test_a_new_process_starts_from_the_kept_git_state_and_sees_an_edit_since(
     _git_in_a_fresh_process(repo, fail_if_git_runs=False)  # kept, now with the edit
     (repo / "pkg" / "new.py").write_text("x = 1\n")
     assert "pkg/new.py" in _git_in_a_fresh_process(repo, fail_if_git_runs=False)["untracked"]
+
+
+def test_the_kept_git_state_serves_every_folder_of_the_work_tree_but_not_a_nested_repository(
+    repo: Path, git: GitRunner
+) -> None:
+    first = _git_in_a_fresh_process(repo, fail_if_git_runs=False)
+    settle()
+    _git_in_a_fresh_process(repo, fail_if_git_runs=False)  # kept once settled
+    assert _git_in_a_fresh_process(repo / "pkg", fail_if_git_runs=True) == first
+
+    nested = repo / "pkg" / "vendored"
+    nested.mkdir()
+    (nested / "lib.py").write_text("v = 1\n")
+    git(nested, "init", "-q", "-b", "main")
+    inner = _git_in_a_fresh_process(nested, fail_if_git_runs=False)
+    assert inner["root"] == str(nested) and inner["commit"] is None

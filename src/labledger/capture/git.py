@@ -605,8 +605,25 @@ def cached_capture_git(cwd: Path | None = None, retries: int = RETRIES) -> dict[
     entry = _layout_entry(here, layout)
     _remember(here, entry, layout.root, (paths, stats, env_key, watch), result)
     if entry is not None:
-        _keep(here, entry, paths, plan, stats, env_key, result)
+        _keep(layout, paths, plan, stats, env_key, result)
     return result
+
+
+def _enclosing_repository(here: Path) -> Path | None:
+    """The nearest folder from ``here`` up holding ``.git`` (what git finds, for the layouts a
+    kept answer is for: git's own variables are in its key), on the same file system as
+    ``here`` (git does not look across one); None when there is none."""
+    try:
+        device = os.stat(here).st_dev
+        folder = here
+        while True:
+            if os.path.lexists(folder / ".git"):
+                return folder
+            if folder.parent == folder or os.stat(folder.parent).st_dev != device:
+                return None
+            folder = folder.parent
+    except OSError:
+        return None
 
 
 def _remember(
@@ -626,54 +643,47 @@ def _remember(
 
 
 # --- the answer kept on disk for the next process (``probe.keep``) -------------------------
-# What a capture in this folder found, with everything its cache entry is checked by: the
-# layout and its checks, the watched paths and their stats, git's environment. A process with
-# no entry of its own starts from it after the same checks (a watch set up before the stats),
-# instead of running git's commands again.
+# What a capture of a repository found, with everything its cache entry is checked by: the
+# layout, the watched paths and their stats, git's environment. A process with no entry of its
+# own, in any folder of that work tree, starts from it after the same checks (a watch set up
+# first) instead of running git's commands again.
 
 
 def _keep(
-    here: Path,
-    entry: tuple[_Layout, str, list[str]],
+    layout: _Layout,
     paths: list[Path],
     plan: dict[Path, set[str] | None],
     stats: tuple[Any, ...],
     env_key: tuple[Any, ...],
     result: dict[str, Any],
 ) -> None:
-    layout, must_exist, must_not_exist = entry
     record = {
-        "here": str(here),
         "env": repr(env_key),
         "layout": [str(p) for p in layout],
-        "must_exist": must_exist,
-        "must_not_exist": must_not_exist,
         "paths": [str(p) for p in paths],
         "plan": {str(f): None if names is None else sorted(names) for f, names in plan.items()},
         "stats": stats,
         "result": result,
     }
-    keep(kept_file("git", here), record)
+    keep(kept_file("git", layout.root), record)
 
 
 def _from_kept(here: Path, env_key: tuple[Any, ...]) -> dict[str, Any] | None:
-    kept = load_kept(kept_file("git", here))
-    if kept is None or kept.get("here") != str(here) or kept.get("env") != repr(env_key):
+    root = _enclosing_repository(here)
+    kept = load_kept(kept_file("git", root)) if root is not None else None
+    if kept is None or kept.get("env") != repr(env_key):
         return None
     try:
         layout = _Layout(*(Path(p) for p in kept["layout"]))
-        entry = (layout, str(kept["must_exist"]), [str(p) for p in kept["must_not_exist"]])
         paths = [str(p) for p in kept["paths"]]  # as os.stat takes them, no Path made
         plan = {Path(f): None if names is None else set(names) for f, names in kept["plan"].items()}
         stored = tuple(None if s is None else tuple(s) for s in kept["stats"])
         result = kept["result"]
     except (KeyError, TypeError, ValueError):
         return None
-    if not isinstance(result, dict) or not result.get("present"):
+    entry = _layout_entry(here, layout)
+    if layout.root != root or entry is None or not isinstance(result, dict):
         return None
-    exists = os.path.exists
-    if not exists(entry[1]) or any(exists(p) for p in entry[2]):
-        return None  # the repository went away, or a `git init` below its root
     watch = watch_folders(plan)  # before the stats, as for a fresh capture
     stats = _stat_all(paths)
     if stats != stored:
