@@ -327,20 +327,26 @@ def test_pip_index_change_is_seen(
     assert indexes["index_url"] == "https://other.example.com/simple"
 
 
-def _capture_in_a_fresh_process(site: Path, fail_if_computed: bool) -> dict[str, Any]:
-    code = (
-        "import json, sys\n"
-        f"sys.path.insert(0, {str(site)!r})\n"
-        "from labledger.capture import environment\n"
-        f"environment.RACY_SECONDS = {RACY}\n"
-        "if %r:\n"
-        "    environment._compute = lambda: sys.exit('recomputed')\n"
-        "print(json.dumps(environment.capture_environment()))\n"
-    ) % fail_if_computed
+def _in_a_fresh_process(setup: str, probe: str, forbidden: str) -> dict[str, Any]:
+    """``probe``'s answer in a new interpreter after ``setup``; with ``forbidden`` (a
+    function of the probe's module) that function exits the process instead of running."""
+    code = f"import json, sys\nfrom pathlib import Path\n{setup}\n"
+    if forbidden:
+        code += f"{forbidden} = lambda *a, **k: sys.exit('{forbidden} ran')\n"
+    code += f"print(json.dumps({probe}))\n"
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
     result: dict[str, Any] = json.loads(done.stdout)
     return result
+
+
+def _capture_in_a_fresh_process(site: Path, fail_if_computed: bool) -> dict[str, Any]:
+    return _in_a_fresh_process(
+        f"sys.path.insert(0, {str(site)!r})\nfrom labledger.capture import environment\n"
+        f"environment.RACY_SECONDS = {RACY}",
+        "environment.capture_environment()",
+        "environment._compute" if fail_if_computed else "",
+    )
 
 
 def test_a_new_process_starts_from_the_kept_copy_and_sees_an_install_since(
@@ -365,19 +371,11 @@ def test_a_new_process_starts_from_the_kept_copy_and_sees_an_install_since(
 
 
 def _git_in_a_fresh_process(repo: Path, fail_if_git_runs: bool) -> dict[str, Any]:
-    code = (
-        "import json, sys\n"
-        "from pathlib import Path\n"
-        "from labledger.capture import git\n"
-        f"git.RACY_SECONDS = {RACY}\n"
-        "if %r:\n"
-        "    git.run_git = lambda *a, **k: sys.exit('git ran')\n"
-        f"print(json.dumps(git.cached_capture_git(Path({str(repo)!r}))))\n"
-    ) % fail_if_git_runs
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
-    assert done.returncode == 0, done.stderr
-    result: dict[str, Any] = json.loads(done.stdout)
-    return result
+    return _in_a_fresh_process(
+        f"from labledger.capture import git\ngit.RACY_SECONDS = {RACY}",
+        f"git.cached_capture_git(Path({str(repo)!r}))",
+        "git.run_git" if fail_if_git_runs else "",
+    )
 
 
 def test_a_new_process_starts_from_the_kept_git_state_and_sees_an_edit_since(
