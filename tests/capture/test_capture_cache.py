@@ -410,3 +410,16 @@ def test_the_kept_git_state_serves_every_folder_of_the_work_tree_but_not_a_neste
     git(nested, "init", "-q", "-b", "main")
     inner = _git_in_a_fresh_process(nested, fail_if_git_runs=False)
     assert inner["root"] == str(nested) and inner["commit"] is None
+
+
+def test_a_damaged_kept_git_file_is_captured_afresh(repo: Path) -> None:
+    from labledger.capture import probe
+
+    first = _git_in_a_fresh_process(repo, fail_if_git_runs=False)
+    settle()
+    _git_in_a_fresh_process(repo, fail_if_git_runs=False)  # kept once settled
+    kept = probe.kept_file("git", repo)
+    record = json.loads(kept.read_text())
+    record["plan"] = ["not", "a", "mapping"]
+    kept.write_text(json.dumps(record))
+    assert _git_in_a_fresh_process(repo, fail_if_git_runs=False) == first

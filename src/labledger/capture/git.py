@@ -679,7 +679,7 @@ def _from_kept(here: Path, env_key: tuple[Any, ...]) -> dict[str, Any] | None:
         plan = {Path(f): None if names is None else set(names) for f, names in kept["plan"].items()}
         stored = tuple(None if s is None else tuple(s) for s in kept["stats"])
         result = kept["result"]
-    except (KeyError, TypeError, ValueError):
+    except (KeyError, TypeError, ValueError, AttributeError):  # a damaged file: capture afresh
         return None
     entry = _layout_entry(here, layout)
     if layout.root != root or entry is None or not isinstance(result, dict):
