@@ -2,7 +2,7 @@
 
 Plain SQL text run through ``Writes`` (``writes.py``): the same statements on a plain
 ``sqlite3`` connection and on SQLAlchemy's, for SQLite and PostgreSQL. Metric points are
-turned into rows by ``sql_series`` (numpy), imported only by a batch that carries points.
+turned into rows by ``metric_rows`` (numpy), imported only by a batch that carries points.
 """
 
 from __future__ import annotations
