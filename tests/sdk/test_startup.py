@@ -219,3 +219,50 @@ if sys.argv[1] == "finish":
             timeout=120,
         )
         assert json.loads(reader.stdout) == [20000, "finished", True], how
+
+
+_MAIN_THREAD_IMPORTS = """
+import importlib._bootstrap as bootstrap, json, sys, threading
+import labledger as ll
+
+seen = []
+find_and_load = bootstrap._find_and_load
+
+def recording(name, import_):
+    if threading.current_thread() is threading.main_thread():
+        seen.append(name)
+    return find_and_load(name, import_)
+
+bootstrap._find_and_load = recording  # what the import statement calls for a new module
+run = ll.init(project="p", config={"lr": 0.1})
+bootstrap._find_and_load = find_and_load
+run.finish()
+view = ll.Api().run(run.id)
+print(json.dumps({"imported": seen, "sections": sorted(view.captures()), "tags": view.record.tags}))
+"""
+
+
+def test_the_first_init_in_a_process_leaves_the_probes_to_other_threads(tmp_path: Path) -> None:
+    """init imports no probe (git, environment, ...) and starts none of their threads on the
+    training thread; the run's capture is still complete."""
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    subprocess.run(["git", "init", "-q", str(repo)], check=True)
+    env = {**os.environ, "PYTHONPATH": str(SRC), "LABLEDGER_DIR": str(tmp_path / "store")}
+    env.update(LABLEDGER_SYSTEM_METRICS_INTERVAL="0", LABLEDGER_CAPTURE_CONSOLE="0")
+    out = subprocess.run(
+        [sys.executable, "-c", _MAIN_THREAD_IMPORTS],
+        env=env,
+        cwd=repo,
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=120,
+    )
+    result = json.loads(out.stdout.splitlines()[-1])
+    probes = [name for name in result["imported"] if name.startswith("labledger.capture.")]
+    assert probes == ["labledger.capture.redact"]  # the config's secrets, redacted at init
+    assert "hashlib" not in result["imported"]
+    expected = {"git", "environment", "host", "gpu", "command", "determinism", "run"}
+    assert expected <= set(result["sections"])
+    assert "capture-incomplete" not in result["tags"]

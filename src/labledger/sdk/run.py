@@ -16,7 +16,6 @@ from labledger.config import Settings
 from labledger.entities import RunRecord, RunStatus
 from labledger.sdk import lifecycle
 from labledger.sdk.config_input import config_to_dict
-from labledger.sdk.fingerprint import seal_into, seal_run
 from labledger.sdk.writer import Writer
 from labledger.store.base import RunBatch, Store
 
@@ -355,6 +354,8 @@ class Run:
                 self.id,
                 self._writer.error,
             )
+        from labledger.sdk.fingerprint import seal_into, seal_run
+
         sealed: list[str] = []
         offline = getattr(self._writer._store, "offline", False)
 

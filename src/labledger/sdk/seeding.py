@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import importlib.util
 import os
-import random
 import sys
 from typing import Any
 
@@ -23,6 +22,8 @@ def seed_everything(seed: int, *, deterministic_torch: bool = False) -> dict[str
     """
     if not isinstance(seed, int) or isinstance(seed, bool) or not 0 <= seed < 2**32:
         raise ValueError(f"seed must be an integer in [0, 2**32), got {seed!r}")
+    import random  # here: init imports this module, and most runs never seed
+
     seeds: dict[str, Any] = {"seed": seed, "python_random": seed}
     random.seed(seed)
     os.environ["PYTHONHASHSEED"] = str(seed)

@@ -6,6 +6,7 @@ import getpass
 import logging
 import os
 import sys
+import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
@@ -20,10 +21,10 @@ from labledger.sdk.config_input import config_to_dict, parsed_arguments
 from labledger.sdk.mmap_journal import recover as recover_points
 from labledger.sdk.policy import enforce_at_init
 from labledger.sdk.seeding import seed_everything, take_pending_seeds
-from labledger.sdk.spool import redeliver
 from labledger.store.journal_file import BATCH_SUFFIX as JOURNAL_SUFFIX
 
 if TYPE_CHECKING:
+    from labledger.capture.registry import CaptureJob
     from labledger.sdk.run import Run
     from labledger.store.base import Store
 
@@ -189,7 +190,7 @@ def _redeliver_if_spooled(store: Store, settings: Settings) -> None:
     """``redeliver`` when a journal folder holds a spooled batch journal: a folder that is
     missing or holds none (the point journals' subfolder aside) costs a listing, and nothing
     of the delivery is imported."""
-    from labledger.sdk.spool import journal_dirs
+    from labledger.sdk.spool import journal_dirs, redeliver
 
     if any(_has_journals(d) for d in journal_dirs(settings)):
         redeliver(store, settings)
@@ -209,13 +210,15 @@ def _start_capture(run: Run, settings: Settings, config_kind: str, capture: bool
     run._writer.queue("capture", {"run": section})
     if not capture:
         return
-    from labledger.capture import ConsoleCapture, SystemSampler
-
     if settings.capture_console:
+        from labledger.capture.console import ConsoleCapture
+
         console = ConsoleCapture(run._record_output)
         console.start()
         run._helpers.append(console)
     if settings.system_metrics_interval > 0:
+        from labledger.capture.system import SystemSampler
+
         sampler = SystemSampler(run._record_system, interval=settings.system_metrics_interval)
         sampler.start()
         run._helpers.append(sampler)
@@ -231,14 +234,33 @@ class _Capture:
     ``capture-incomplete``, loudly."""
 
     def __init__(self, run: Run) -> None:
-        from labledger.capture.registry import CaptureJob
-
         self.run_ref = run
         try:
             cwd: Path | None = Path.cwd()  # the code state where init was called
         except OSError:
             cwd = None
-        self.job = CaptureJob(cwd, on_complete=self._deliver)
+        self.job: CaptureJob | None = None
+        self._launched = threading.Event()
+        if "labledger.capture.registry" in sys.modules:  # the probes' threads are kept
+            self._launch(cwd)
+        else:  # a process's first run: the probes' imports and threads start off init's path
+            launcher = threading.Thread(
+                target=self._launch, args=(cwd,), name="labledger-capture-start", daemon=True
+            )
+            try:
+                launcher.start()
+            except RuntimeError:  # no thread to be had: start them from here
+                self._launch(cwd)
+
+    def _launch(self, cwd: Path | None) -> None:
+        try:
+            from labledger.capture.registry import CaptureJob
+
+            self.job = CaptureJob(cwd, on_complete=self._deliver)
+        except Exception as exc:  # the run still gets a (failed) git section and its mark
+            self._deliver({"git": {"error": f"capture did not start: {exc}"}})
+        finally:
+            self._launched.set()
 
     def _deliver(self, sections: dict[str, dict[str, Any]]) -> None:
         from labledger.capture.registry import INCOMPLETE_TAG, incomplete_sections
@@ -264,7 +286,9 @@ class _Capture:
     def stop(self) -> None:
         from labledger.capture.registry import GIT_DEADLINE
 
-        self.job.delivered(timeout=GIT_DEADLINE + 5)
+        self._launched.wait(GIT_DEADLINE)
+        if self.job is not None:
+            self.job.delivered(timeout=GIT_DEADLINE + 5)
 
 
 def _check_tags(tags: Any) -> list[str]:
