@@ -22,6 +22,7 @@ from sqlalchemy import (
     String,
     Table,
     Text,
+    text,
 )
 
 metadata = MetaData()
@@ -76,6 +77,14 @@ metric_summaries = Table(
     Column("last_step", BigInteger),
     Column("last_time", Float),
     Index("ix_metric_summaries_key_last", "key", "last"),
+    # The runs query's logged series of the matched runs: a run's summary-only rows
+    # (count 0, one per summary value) are left out of the index.
+    Index(
+        "ix_metric_summaries_logged",
+        "run_id",
+        sqlite_where=text("count > 0"),
+        postgresql_where=text("count > 0"),
+    ),
 )
 
 metric_chunks = Table(

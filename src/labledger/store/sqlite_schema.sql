@@ -95,6 +95,8 @@ CREATE TABLE metric_summaries (
 
 CREATE INDEX ix_metric_summaries_key_last ON metric_summaries ("key", last);
 
+CREATE INDEX ix_metric_summaries_logged ON metric_summaries (run_id) WHERE count > 0;
+
 CREATE TABLE metric_chunks (
 	chunk_id INTEGER NOT NULL,
 	run_id VARCHAR(32) NOT NULL,
