@@ -309,6 +309,35 @@ def test_unchanged_environment_is_reused(site: Path, monkeypatch: pytest.MonkeyP
     assert environment.capture_environment() == first
 
 
+def test_git_rewriting_an_editable_installs_index_keeps_the_environment_but_a_commit_does_not(
+    site: Path, repo: Path, git: GitRunner, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``git status`` and ``git add`` rewrite the index in ``.git``, which says nothing about
+    the packages; a commit changes the editable install's recorded commit."""
+    info = site / "labledger-fake-editable-0.1.dist-info"
+    _fake_dist(site, "labledger-fake-editable", "0.1")
+    (info / "direct_url.json").write_text(
+        json.dumps({"url": repo.as_uri(), "dir_info": {"editable": True}})
+    )
+    settle()
+    first = environment.capture_environment()["editable"]["labledger-fake-editable"]
+    assert first["commit"] == git(repo, "rev-parse", "HEAD")
+    settle()
+    (repo / "notes.md").write_text("new\n")
+    git(repo, "status")
+    git(repo, "add", "notes.md")
+    settle()
+    compute = environment._compute
+    monkeypatch.setattr(environment, "_compute", lambda: pytest.fail("recomputed"))
+
+    assert environment.capture_environment()["editable"]["labledger-fake-editable"] == first
+
+    git(repo, "commit", "-q", "-m", "notes")
+    monkeypatch.setattr(environment, "_compute", compute)
+    second = environment.capture_environment()["editable"]["labledger-fake-editable"]
+    assert second["commit"] == git(repo, "rev-parse", "HEAD") != first["commit"]
+
+
 def test_pip_index_change_is_seen(
     site: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

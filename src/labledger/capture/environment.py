@@ -179,15 +179,18 @@ def _stat(path: str | Path) -> tuple[int, int, int] | None:
 
 
 def _git_head_files(repo: str) -> list[str]:
-    """The files whose change means a repository's HEAD commit may have changed."""
-    git = Path(repo) / ".git"
+    """The files whose change means a repository's HEAD commit may have changed. Not the
+    ``.git`` folder itself: git rewrites its index there (``git status``, ``git add``)."""
+    dot_git = git = Path(repo) / ".git"
+    pointer: list[str] = []
     try:
         if git.is_file():  # a worktree: "gitdir: <path>"
             git = Path(git.read_text().split(":", 1)[1].strip())
+            pointer = [str(dot_git)]
         head = (git / "HEAD").read_text(errors="replace").strip()
     except (OSError, IndexError):
-        return [str(git)]
-    files = [str(git / "HEAD"), str(git / "packed-refs")]
+        return [str(dot_git), str(git)]
+    files = [*pointer, str(git / "HEAD"), str(git / "packed-refs")]
     common = git
     if (git / "commondir").is_file():
         with contextlib.suppress(OSError):
@@ -206,7 +209,7 @@ def _key(result: dict[str, Any] | None) -> tuple[Any, ...]:
         repos = sorted(
             {str(i["repo"]) for i in result["installs"].values() if i.get("repo") is not None}
         )
-    heads = [f for repo in repos for f in (str(Path(repo) / ".git"), *_git_head_files(repo))]
+    heads = [f for repo in repos for f in _git_head_files(repo)]
     watched = (*paths, *heads, *(str(p) for p in _pip_config_files()))
     return (tuple(sys.path), _pip_variables(), watched, tuple(_stat(p) for p in watched))
 
