@@ -293,6 +293,35 @@ def test_install_and_uninstall_between_captures_are_seen(site: Path) -> None:
     assert "labledger-fake-one" not in environment.capture_environment()["packages"]
 
 
+def test_files_written_beside_the_packages_keep_the_environment(
+    site: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A script's folder is on ``sys.path`` and changes with every file written there
+    (outputs, an editor's save): only distribution metadata counts."""
+    first = environment.capture_environment()
+    settle()
+    (site / "outputs").mkdir()
+    (site / "train.py").write_text("lr = 0.1\n")
+    monkeypatch.setattr(environment, "_compute", lambda: pytest.fail("recomputed"))
+
+    assert environment.capture_environment() == first
+
+
+def test_a_reinstall_of_the_same_version_is_seen(site: Path) -> None:
+    """Removing and writing a distribution's metadata again (``pip install --force-reinstall``,
+    or editable then not) under the same name is seen: each entry's stat is compared."""
+    info = site / "labledger-fake-one-1.0.dist-info"
+    assert "labledger-fake-one" not in environment.capture_environment()["installs"]
+    settle()
+    shutil.rmtree(info)
+    _fake_dist(site, "labledger-fake-one", "1.0")
+    (info / "direct_url.json").write_text(
+        json.dumps({"url": "https://example.com/one-1.0.tar.gz", "archive_info": {}})
+    )
+
+    assert environment.capture_environment()["installs"]["labledger-fake-one"]["kind"] == "archive"
+
+
 def test_new_sys_path_entry_is_seen(site: Path, tmp_path: Path) -> None:
     environment.capture_environment()
     more = tmp_path / "more"
@@ -388,6 +417,9 @@ def test_a_new_process_starts_from_the_kept_copy_and_sees_an_install_since(
     settle()
     first = _capture_in_a_fresh_process(site, fail_if_computed=False)
     assert first["packages"]["labledger-fake-one"] == "1.0"
+    assert _capture_in_a_fresh_process(site, fail_if_computed=True) == first
+    settle()
+    (site / "outputs").mkdir()  # not metadata: the kept copy still answers
     assert _capture_in_a_fresh_process(site, fail_if_computed=True) == first
 
     _fake_dist(site, "labledger-fake-two", "2.0")

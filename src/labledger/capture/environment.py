@@ -7,9 +7,9 @@ subdirectory, commit and remote), ``directory`` (a folder installed without ``-e
 (``pkg @ git+URL@commit``) and ``archive`` (a wheel or sdist file or URL). Every other
 distribution came from an index by version; the configured indexes are in ``indexes``
 (credentials stripped). Installed packages rarely change while a program runs, so the result is
-kept per process and reused while ``sys.path``, the stat of its folders (an install or removal
-changes its folder), the git state of editable installs and pip's configuration files and
-variables are unchanged.
+kept per process and reused while ``sys.path``, the distribution metadata in its folders (an
+install or removal adds or removes a ``*.dist-info``; other files written there do not count),
+the git state of editable installs and pip's configuration files and variables are unchanged.
 """
 
 from __future__ import annotations
@@ -202,7 +202,9 @@ def _git_head_files(repo: str) -> list[str]:
 
 
 def _key(result: dict[str, Any] | None) -> tuple[Any, ...]:
-    """What the environment capture depends on, as stats (see the module docstring)."""
+    """What the environment capture depends on, as stats (see the module docstring): ``sys.path``,
+    pip's variables, the watched paths, their stats, and for each ``sys.path`` folder the
+    distribution metadata in it (``_metadata_entries``)."""
     paths = [p or "." for p in sys.path]
     repos: list[str] = []
     if result is not None:
@@ -211,19 +213,45 @@ def _key(result: dict[str, Any] | None) -> tuple[Any, ...]:
         )
     heads = [f for repo in repos for f in _git_head_files(repo)]
     watched = (*paths, *heads, *(str(p) for p in _pip_config_files()))
-    return (tuple(sys.path), _pip_variables(), watched, tuple(_stat(p) for p in watched))
+    stats = tuple(_stat(p) for p in watched)
+    entries = tuple(_metadata_entries(p) for p in paths)
+    return (tuple(sys.path), _pip_variables(), watched, stats, entries)
 
 
-def _still_valid(key: tuple[Any, ...]) -> bool:
-    """``key`` still describes the environment: the same ``sys.path`` and pip variables, and
-    every watched path (the ``sys.path`` folders, the HEAD files of editable installs' repos,
-    pip's configuration files) has the same stat. The list of watched paths is not rebuilt:
-    it depends only on what is compared (a HEAD file's change changes its stat)."""
-    return bool(
-        key[0] == tuple(sys.path)
-        and key[1] == _pip_variables()
-        and key[3] == tuple(_stat(p) for p in key[2])
-    )
+def _metadata_entries(folder: str) -> tuple[tuple[str, Any], ...] | None:
+    """The distribution metadata in a ``sys.path`` folder (what ``importlib.metadata`` reads),
+    each with its stat; None for a path that is not a folder."""
+    try:
+        with os.scandir(folder) as listing:
+            found = [(e.name, e) for e in listing if e.name.lower().endswith(_METADATA)]
+        return tuple(sorted((name, _stat(entry.path)) for name, entry in found))
+    except OSError:
+        return None
+
+
+_METADATA = (".dist-info", ".egg-info", ".egg")
+
+
+def _revalidated(key: tuple[Any, ...]) -> tuple[Any, ...] | None:
+    """``key`` (with the stats of now) while it still describes the environment, else None: the
+    same ``sys.path`` and pip variables, and every watched path (the ``sys.path`` folders, the
+    HEAD files of editable installs' repos, pip's configuration files) with the same stat,
+    or, for a ``sys.path`` folder, the same distribution metadata (a training script's folder
+    changes with every file written to it). The list of watched paths is not rebuilt: it
+    depends only on what is compared (a HEAD file's change changes its stat)."""
+    if key[0] != tuple(sys.path) or key[1] != _pip_variables():
+        return None
+    stats = tuple(_stat(p) for p in key[2])
+    if stats == key[3]:
+        return key
+    entries = key[4]
+    for i, (then, now) in enumerate(zip(key[3], stats, strict=True)):
+        if then != now:
+            if i >= len(entries) or entries[i] is None:
+                return None  # a HEAD file, a configuration file, a zip on sys.path
+            if _metadata_entries(key[2][i]) != entries[i]:
+                return None
+    return (*key[:3], stats, entries)
 
 
 def _pip_variables() -> tuple[Any, ...]:
@@ -239,7 +267,8 @@ _PIP_NAMES = frozenset(p.decode() for p in _PIP_PREFIXES)
 
 
 def _racy(key: tuple[Any, ...], started: float) -> bool:
-    newest = max((s[1] for s in key[3] if s is not None), default=0)
+    stats = [*key[3], *(stat for entries in key[4] if entries for _, stat in entries)]
+    newest = max((s[1] for s in stats if s is not None), default=0)
     return bool(newest >= (started - RACY_SECONDS) * 1e9)
 
 
@@ -324,8 +353,11 @@ def capture_environment() -> dict[str, Any]:
 
     global _cached, _cached_key
     with _lock:
-        if _cached is not None and _cached_key is not None and _still_valid(_cached_key):
-            return copy_plain(_cached)
+        if _cached is not None and _cached_key is not None:
+            key = _revalidated(_cached_key)
+            if key is not None:
+                _cached_key = key
+                return copy_plain(_cached)
         kept = _load_kept()
         if kept is not None:
             _cached, _cached_key = kept
@@ -358,8 +390,26 @@ def _load_kept() -> tuple[dict[str, Any], tuple[Any, ...]] | None:
         key = _key(result)
     except (KeyError, TypeError, AttributeError):
         return None
-    return (result, key) if kept.get("key") == repr(key) else None
+    now, then = _kept_key(key), kept.get("key")
+    if not isinstance(then, list) or len(then) != 4 or then[:2] != now[:2]:
+        return None
+    for i, (stat, entries) in enumerate(zip(now[2], now[3], strict=True)):
+        if stat != _item(then[2], i) and (entries == "None" or entries != _item(then[3], i)):
+            return None  # as in _revalidated
+    return result, key
+
+
+def _kept_key(key: tuple[Any, ...]) -> list[Any]:
+    """``key`` as text (it holds bytes), by part: a later process compares the stats one by
+    one, and a ``sys.path`` folder's metadata where its stat differs."""
+    stats = [repr(s) for s in key[3]]
+    entries = [repr(e) for e in key[4]] + ["None"] * (len(stats) - len(key[4]))
+    return [repr(key[0]), repr((key[1], key[2])), stats, entries]
+
+
+def _item(values: Any, i: int) -> Any:
+    return values[i] if isinstance(values, list) and i < len(values) else None
 
 
 def _keep(result: dict[str, Any], key: tuple[Any, ...]) -> None:
-    keep(_kept_file(), {"key": repr(key), "result": result})
+    keep(_kept_file(), {"key": _kept_key(key), "result": result})
