@@ -83,7 +83,8 @@ def test_sigterm_is_killed(tmp_path: Path) -> None:
         run = ll.init(project="p", capture=False)
         run.log({"loss": 1.0})
         print("ready", flush=True)
-        time.sleep(60)
+        for _ in range(600):  # as a training loop: Python cannot interrupt a sleep that a
+            time.sleep(0.1)   # signal arriving just before it began (one of 60 s would hang)
     """,
     )
     proc, first_line = start(path)
