@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from sqlalchemy import and_, cast, func, not_, or_, select, true
+from sqlalchemy import and_, cast, func, not_, or_, select, true, type_coerce
 from sqlalchemy.sql.elements import ColumnElement
 from sqlalchemy.types import Text
 
@@ -144,7 +144,8 @@ def _condition(field: Field, column: Any, op: str, value: Any) -> Any:
         assert isinstance(value, tuple)
         return column.in_([_coerce(field, v) for v in value])
     if op == "contains":
-        return column.contains(str(value), autoescape=True)
+        # the column as text for SQLAlchemy only (no CAST in the SQL): LIKE on a number
+        return type_coerce(column, Text).contains(str(value), autoescape=True)
     value = _coerce(field, value)
     if value is None:
         return column.is_(None) if op == "=" else column.is_not(None)
