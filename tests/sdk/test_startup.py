@@ -243,8 +243,8 @@ print(json.dumps({"imported": seen, "sections": sorted(view.captures()), "tags":
 
 
 def test_the_first_init_in_a_process_leaves_the_probes_to_other_threads(tmp_path: Path) -> None:
-    """init imports no probe (git, environment, ...) and starts none of their threads on the
-    training thread; the run's capture is still complete."""
+    """init imports no probe module (git, environment, ...) on the training thread, so it
+    cannot start their threads there either; the run's capture is still complete."""
     repo = tmp_path / "repo"
     repo.mkdir()
     subprocess.run(["git", "init", "-q", str(repo)], check=True)
