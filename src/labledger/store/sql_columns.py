@@ -9,7 +9,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from labledger.store.columns import RUN_FIELDS, RunColumns
-from labledger.store.sql_records import Execute, matched_ids, rows_by_id
+from labledger.store.sql_records import Execute, matched_ids, rows_by_id, rows_in_order
 
 _SELECTED = {"group": "runs.group_name"} | {
     f: f"CAST(runs.{f} AS TEXT)" for f in ("tags", "config", "summary")
@@ -36,8 +36,7 @@ def run_columns(
     out = RunColumns()
     if not order_of:
         return out
-    rows = rows_by_id(execute, _SELECT, list(order_of))
-    rows.sort(key=lambda row: order_of[row[0]])
+    rows = rows_in_order(execute, _SELECT, order_of)
     out.runs = {
         name: list(values) for name, values in zip(RUN_FIELDS, zip(*rows, strict=True), strict=True)
     }

@@ -47,9 +47,7 @@ def search(
 ) -> list[RunRecord]:
     """``Store.search_runs``."""
     position = matched_ids(execute, project, filter, order_by, limit, offset)
-    rows = rows_by_id(execute, SELECT_RUNS, list(position))
-    rows.sort(key=lambda row: position[row[0]])
-    return records(execute, rows)
+    return records(execute, rows_in_order(execute, SELECT_RUNS, position))
 
 
 def matched_ids(
@@ -74,6 +72,14 @@ def matched_ids(
     if limit is not None or offset:
         sql += f" LIMIT {b(_MAX_LIMIT if limit is None else limit)} OFFSET {b(offset)}"
     return {row[0]: i for i, row in enumerate(execute(sql, b.params))}
+
+
+def rows_in_order(execute: Execute, select: str, position: Mapping[str, int]) -> list[Any]:
+    """The rows of ``select`` (a ``SELECT runs.run_id, ... FROM runs``) of the runs in
+    ``position``, in its order (``matched_ids``)."""
+    rows = rows_by_id(execute, select, list(position))
+    rows.sort(key=lambda row: position[row[0]])
+    return rows
 
 
 def rows_by_id(
