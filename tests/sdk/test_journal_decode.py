@@ -10,7 +10,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from labledger.sdk.journal_decode import MIN_BLOCK, Block, decode, expand
+from labledger.sdk.journal_decode import MIN_BLOCK, Block, decode, decode_prefix, expand
 from labledger.sdk.point_journal import MARSHAL_VERSION
 from labledger.sdk.writer import Writer
 from labledger.store import journal_file
@@ -107,3 +107,35 @@ def test_a_block_stops_where_one_byte_of_the_layout_differs() -> None:
     assert items[1] == points[40]
     assert isinstance(items[-1], Block)
     assert expand(items) == points
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_decoding_in_bounded_pieces_gives_the_same_records(seed: int) -> None:
+    """``decode_prefix`` from where the previous piece ended, with any budget and any cut of
+    the bytes it is given, gives the records ``decode`` gives, each once, in order."""
+    rng = random.Random(200 + seed)
+    points = _stream(rng)
+    data = _records(points)
+    got: list[Any] = []
+    off = 0
+    while off < len(data):
+        budget = rng.choice([1, 100, 5_000, 60_000])
+        items, used = decode_prefix(data[off : off + budget + rng.randrange(0, 20_000)], budget)
+        if not used:  # a record longer than the piece: a longer piece
+            items, used = decode_prefix(data[off:], budget)
+        got += expand(items)
+        off += used
+    assert len(got) == len(points)
+    for have, want in zip(got, points, strict=True):
+        assert _same(have, want), (have, want)
+
+
+def test_a_piece_stops_before_a_record_cut_off_at_its_end() -> None:
+    points = [(1.0, i, {"loss": float(i)}) for i in range(40)]
+    data = _records(points)
+    stride = len(data) // 40
+    items, used = decode_prefix(data[: 3 * stride + 5], 10 * stride)
+    assert expand(items) == points[:3] and used == 3 * stride
+    items, used = decode_prefix(data, 20 * stride)  # a block ends near its budget
+    assert isinstance(items[0], Block) and used == 20 * stride
+    assert expand(items) == points[:20]

@@ -68,6 +68,67 @@ def test_threads_logging_at_once_are_drained_in_the_journal_order(tmp_path: Path
         assert mine == list(range(per_thread))
 
 
+def test_drains_of_bounded_size_give_every_item_once_in_order(tmp_path: Path) -> None:
+    """Drained a few KiB at a time while a thread logs across segment rolls: every point,
+    summary and item kept in memory comes once, in the journal's order, each drain's
+    sequence number is its last record's, and the queues wait until nothing is unread."""
+    import collections
+
+    queue: collections.deque[object] = collections.deque()
+    journal = PointJournal(tmp_path, "rb", queue.append, segment_bytes=64 << 10)
+    odd = object()
+    logged: list[object] = []
+
+    def work() -> None:
+        for i in range(6_000):
+            point = (float(i), i, {"a": float(i), "b": odd if i % 997 == 0 else 1.0})
+            journal.append(point)
+            logged.append(point)
+            if i % 500 == 0:
+                journal.record("summary", {"i": i}, queue.append)
+                logged.append(("summary", {"i": i}))
+
+    thread = threading.Thread(target=work)
+    thread.start()
+    drained: list[object] = []
+    last_seq = 0
+    while thread.is_alive() or journal.unread_bytes():
+        seq, items, counts = journal.drain(queue, max_bytes=3_000)
+        got = expand(items)
+        assert seq >= last_seq and (not got or seq > last_seq)
+        if journal.unread_bytes():
+            assert counts == [0]
+        drained += got
+        last_seq = seq
+    journal.close(remove=False)
+    records = [rec for path in segments(tmp_path, "rb") for rec in read_records(path)]
+    assert len(segments(tmp_path, "rb")) > 3
+    assert drained == logged and last_seq == records[-1][0]
+    assert journal.drain(queue) == (last_seq, [], [0])
+
+
+@pytest.mark.skipif(not Path("/proc/self/smaps").exists(), reason="Linux: reads /proc/self/smaps")
+def test_a_sealed_segment_leaves_resident_memory_until_drained(tmp_path: Path) -> None:
+    """A writer that falls behind leaves the backlog in the page cache, not in the process:
+    a sealed segment's pages are let go (and read back intact by the drain)."""
+    journal = PointJournal(tmp_path, "rs", [].append, segment_bytes=1 << 20)
+    points = [(0.0, i, {f"m{k:02d}": float(i) for k in range(20)}) for i in range(8_000)]
+    for point in points:
+        journal.append(point)
+    sealed = [path for path in segments(tmp_path, "rs")][:-1]
+    assert len(sealed) >= 2
+
+    def resident_kib(path: Path) -> int:
+        text = Path("/proc/self/smaps").read_text()
+        block = text.split(str(path), 1)[1].split("VmFlags", 1)[0]
+        return int(block.split("Rss:", 1)[1].split()[0])
+
+    assert all(resident_kib(path) == 0 for path in sealed)
+    assert resident_kib(segments(tmp_path, "rs")[-1]) > 0  # the live one is written to
+    assert expand(journal.drain()[1]) == points
+    journal.close(remove=True)
+
+
 def test_an_item_marshal_cannot_encode_keeps_its_place_in_memory(tmp_path: Path) -> None:
     journal = PointJournal(tmp_path, "r2", [].append)
     odd = object()

@@ -319,3 +319,70 @@ def test_merged_drains_keep_keys_logged_together_on_shared_steps() -> None:
     first_three = merge([columns for columns, _, _, _ in writer._drained[:3]])
     assert first_three["a"].steps is first_three["b"].steps
     assert first_three["a"].times is first_three["b"].times
+
+
+class _Batches:
+    """Records every batch written: its values, steps of ``m0``, journal mark and changes."""
+
+    def __init__(self, fail_first: int = 0) -> None:
+        self.batches: list[tuple[int, list[int], Any, dict[str, Any]]] = []
+        self.fail_first = fail_first
+
+    def write_batch(self, run_id: str, batch: RunBatch) -> None:
+        if self.fail_first:
+            self.fail_first -= 1
+            raise StoreUnavailable("down for the test")
+        values = sum(len(c.values) for c in batch.metrics.values())
+        steps = batch.metrics["m0"].steps.tolist() if "m0" in batch.metrics else []
+        self.batches.append((values, steps, batch.captures.get("journal"), dict(batch.changes)))
+
+
+def _backlog(tmp_path: Path, store: _Batches, monkeypatch: pytest.MonkeyPatch) -> Writer:
+    """A writer whose journal holds 20,000 steps x 5 keys nobody drained (its thread never
+    ran), with drains of 16 KiB and background flushes of 2,000 values."""
+    from labledger.sdk import writer as writer_module
+    from labledger.sdk.mmap_journal import PointJournal
+
+    monkeypatch.setattr(writer_module, "DRAIN_BYTES", 16 << 10)
+    monkeypatch.setattr(writer_module, "FLUSH_VALUES", 2_000)
+    writer = Writer(store, "r")  # type: ignore[arg-type]
+    journal = PointJournal(tmp_path, "r", writer.points.append, segment_bytes=64 << 10)
+    writer.attach(journal)
+    for step in range(20_000):
+        journal.append((0.0, step, {f"m{k}": float(step) for k in range(5)}))
+    return writer
+
+
+def test_a_backlog_at_close_is_written_in_bounded_batches_without_loss(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``close`` after logging outran the writer: bounded batches (the last one with the
+    final status), so decoding the backlog never holds all of it at once; every point lands
+    once, in order, and each batch marks the journal up to its last point."""
+    store = _Batches()
+    writer = _backlog(tmp_path, store, monkeypatch)
+    writer.close({"status": "finished"})
+    assert len(store.batches) > 20
+    one_drain = 16 << 10  # values of a 16 KiB drain are fewer than its bytes
+    assert all(values <= 2_000 + one_drain for values, _, _, _ in store.batches)
+    assert [s for _, steps, _, _ in store.batches for s in steps] == list(range(20_000))
+    marks = [mark["seq"] for values, _, mark, _ in store.batches if values]
+    assert marks == sorted(set(marks)) and len(marks) == len(store.batches) - 1
+    assert [changes for *_, changes in store.batches if changes] == [{"status": "finished"}]
+    assert store.batches[-1][3] == {"status": "finished"}
+    assert writer._unread() == 0 and writer.journal is not None
+    writer.journal.close(remove=True)
+
+
+def test_a_store_failing_during_the_backlog_loses_and_repeats_nothing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A failed bounded batch is kept and retried: nothing is lost or written twice."""
+    monkeypatch.setattr(time, "sleep", lambda _: None)  # close's back-off between attempts
+    store = _Batches(fail_first=1)
+    writer = _backlog(tmp_path, store, monkeypatch)
+    writer.close({"status": "finished"})
+    assert [s for _, steps, _, _ in store.batches for s in steps] == list(range(20_000))
+    assert store.batches[-1][3] == {"status": "finished"}
+    assert writer.journal is not None
+    writer.journal.close(remove=True)

@@ -19,7 +19,7 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["Block", "decode", "expand"]
+__all__ = ["Block", "decode", "decode_prefix", "expand"]
 
 MIN_BLOCK = 16  # a shorter run of alike records is decoded one by one
 _U32 = struct.Struct("<I")
@@ -67,18 +67,26 @@ def decode(data: bytes) -> list[Any]:
     """The records of ``data`` (whole records, ``<u32 length><u32 crc> payload`` each, up to
     the end or a zero length) in order: runs of alike points as ``Block``s, everything else
     as ``marshal.loads`` gives it. CRCs are not checked: a live mapping has no torn record."""
+    return decode_prefix(data, len(data))[0]
+
+
+def decode_prefix(data: bytes, budget: int) -> tuple[list[Any], int]:
+    """``decode`` of the records that start in the first ``budget`` bytes of ``data`` (a
+    block of alike records may run on a little past it), and the offset after the last
+    one: a record cut off at the end of ``data`` is left for the next call."""
     items: list[Any] = []
     loads, unpack = marshal.loads, _U32.unpack_from
     off, size, singles = 0, len(data), 0
-    while off + 8 <= size:
+    while off + 8 <= size and off < budget:
         n = unpack(data, off)[0]
-        if not n:
-            break  # the zero-filled rest of a segment
         stride = 8 + n
+        if not n or off + stride > size:
+            break  # the zero-filled rest of a segment, or a record continued past ``data``
         last = off + (MIN_BLOCK - 1) * stride  # a cheap look before the parse
         if not singles and last + 8 <= size and unpack(data, last)[0] == n:
             layout = _layout(data, off, n)
-            count = 0 if layout is None else _alike(data, off, stride, layout[3])
+            rows = max(MIN_BLOCK, -(-(budget - off) // stride))
+            count = 0 if layout is None else _alike(data, off, stride, layout[3], rows)
             if layout is not None and count >= MIN_BLOCK:
                 items.append(_block(data, off, stride, count, layout))
                 off += count * stride
@@ -87,7 +95,7 @@ def decode(data: bytes) -> list[Any]:
         items.append(loads(data[off + 8 : off + stride]))
         off += stride
         singles = max(singles - 1, 0)
-    return items
+    return items, off
 
 
 def _layout(data: bytes, off: int, n: int) -> _Layout | None:
@@ -133,10 +141,10 @@ def _layout(data: bytes, off: int, n: int) -> _Layout | None:
     return time_at, step_at, fields, fixed
 
 
-def _alike(data: bytes, off: int, stride: int, fixed: Any) -> int:
-    """How many records from ``off`` have the first one's layout: windows that double in
-    size, so a short run costs little and a long one a few numpy passes."""
-    rows = (len(data) - off) // stride
+def _alike(data: bytes, off: int, stride: int, fixed: Any, most: int) -> int:
+    """How many records from ``off`` (``most`` at most) have the first one's layout: windows
+    that double in size, so a short run costs little and a long one a few numpy passes."""
+    rows = min((len(data) - off) // stride, most)
     first = np.frombuffer(data, np.uint8, stride, off)[fixed]
     done, window = 1, MIN_BLOCK
     while done < rows:

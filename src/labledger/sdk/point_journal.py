@@ -102,6 +102,7 @@ class PointJournal:
         self._last_seq = start_seq
         self._memo: dict[int, Any] = {}
         self._memo_count = 0
+        self.behind = False  # the last drain stopped at its ``max_bytes``, short of the end
         directory.mkdir(parents=True, exist_ok=True)
         lock_fd = journal_file.hold(directory / f"{run_id}.lock")
         if lock_fd is None:
@@ -187,14 +188,18 @@ class PointJournal:
                 del self._memo[memo]
             fallback(item)
 
-    def drain(self, *queues: collections.deque[Any]) -> tuple[int, list[Any], list[int]]:
+    def drain(
+        self, *queues: collections.deque[Any], max_bytes: int | None = None
+    ) -> tuple[int, list[Any], list[int]]:
         """Everything journaled since the last call, decoded, in the journal's order (a
         ``MEMO`` record replaced by the item it stands for, runs of alike points as
         ``journal_decode.Block``s); the sequence number of the last record; and how many
         items each of ``queues`` held at that instant: what went there (what is not
         journaled, and everything once the journal is closed) came before what the next
-        call returns. For the writer's thread: one caller at a time."""
-        from labledger.sdk.journal_decode import decode  # numpy: off init's path
+        call returns. With ``max_bytes``, only the records in about that many bytes (at
+        least one): the rest, and the queues' items (all 0), are for the next calls. For
+        the writer's thread: one caller at a time."""
+        from labledger.sdk.journal_decode import decode_prefix  # numpy: off init's path
 
         with self._lock:
             full, self._full = self._full, []
@@ -204,22 +209,50 @@ class PointJournal:
             if memo:
                 self._memo = {}
             counts = [len(queue) for queue in queues]
+        budget = max_bytes if max_bytes is not None else 1 << 62
         items: list[Any] = []
-        for old, path, old_number in full:  # sealed: read up to the zero-filled rest
-            got = decode(old[self._read :])
-            self._advance(got, old_number)
-            items += got
-            old.close()
-            self._done.append((path, self._last_seq))
-            self._read, self._read_index = HEADER_BYTES, 0
-        if mapping is not None and end > self._read:
-            got = decode(mapping[self._read : end])
+        while full and budget > 0:  # sealed: read up to the zero-filled rest
+            old, path, old_number = full[0]
+            length = _length_at(old, self._read)
+            if length:
+                stop = self._read + max(budget, 8 + length)  # at least one record
+                got, used = decode_prefix(old[self._read : stop], budget)
+                self._advance(got, old_number)
+                items += got
+                budget -= used
+                self._read += used
+            if not _length_at(old, self._read):
+                del full[0]
+                old.close()
+                self._done.append((path, self._last_seq))
+                self._read, self._read_index = HEADER_BYTES, 0
+        if not full and mapping is not None and end > self._read and budget > 0:
+            stop = min(end, self._read + max(budget, 8 + _length_at(mapping, self._read)))
+            got, used = decode_prefix(mapping[self._read : stop], budget)
             self._advance(got, number)
             items += got
-            self._read = end
+            self._read += used
         if memo:
             items = [memo.pop(i[1]) if i.__class__ is tuple and i[0] == MEMO else i for i in items]
+        self.behind = bool(full) or (mapping is not None and end > self._read)
+        if self.behind:  # the rest on the next calls
+            counts = [0] * len(queues)
+            with self._lock:
+                self._full[:0] = full
+                self._memo.update(memo)
         return self._last_seq, items, counts
+
+    def unread_bytes(self) -> int:
+        """About how many bytes of records ``drain`` has not returned yet."""
+        with self._lock:
+            sealed = sum(len(m) for m, _, _ in self._full)
+            try:
+                live = self._mapping.tell() if self._mapping is not None else 0
+            except ValueError:  # unmapped under it (the tests' stand-in for a crash)
+                return 0
+            if self._full:
+                return sealed - self._read + live
+            return max(live - self._read, 0)
 
     def _advance(self, items: list[Any], number: int) -> None:
         count = sum(len(i) if i.__class__ is not tuple else 1 for i in items)
@@ -284,6 +317,7 @@ class PointJournal:
         sealed = [(old, old_path, self._segment)] if old is not None and old_path else []
         if old is not None:
             old.seek(0, os.SEEK_END)  # sealing twice (after a Ctrl-C here) changes nothing
+            _unmap_pages(old)
         # No call from here on: Ctrl-C's KeyboardInterrupt cannot land between these stores.
         self._full += sealed
         self._mapping, self._path, self._segment = mm, path, number
@@ -322,6 +356,20 @@ def _segments(directory: Path, run_id: str) -> list[Path]:
     from labledger.sdk.mmap_journal import segments
 
     return segments(directory, run_id)
+
+
+def _unmap_pages(segment: mmap.mmap) -> None:
+    """Let go of a sealed segment's pages until ``drain`` reads them: a writer that falls
+    behind leaves a backlog in the page cache (written back to the file as usual), not in
+    the process's resident memory. A shared file mapping loses nothing: a later read faults
+    the pages back in from the page cache."""
+    with contextlib.suppress(AttributeError, OSError, ValueError):
+        segment.madvise(mmap.MADV_DONTNEED)
+
+
+def _length_at(segment: mmap.mmap, offset: int) -> int:
+    """The length of the record at ``offset`` of a segment; 0 at its zero-filled rest."""
+    return _RECORD.unpack_from(segment, offset)[0] if offset + 8 <= len(segment) else 0
 
 
 def _closed_write(record: bytes) -> int:

@@ -17,6 +17,7 @@ section), and every other point lands. The thread never dies of an exception; if
 from __future__ import annotations
 
 import collections
+import contextlib
 import logging
 import math
 import threading
@@ -45,6 +46,7 @@ OutputLine = tuple[str, float, str]
 MAX_KEY_LENGTH = 250  # the store's metric key column
 RETRIES_BEFORE_SPOOL = 20  # consecutive failed background flushes (about a second at 50 ms)
 FLUSH_VALUES = 1 << 18  # a background flush takes whole drains up to this many values
+DRAIN_BYTES = 4 << 20  # a drain decodes about this much of the point journal at most
 
 
 def key_problem(key: Any) -> str | None:
@@ -213,7 +215,8 @@ class Writer:
                 elapsed = time.monotonic() - started
                 wait = self.flush_interval
                 if not self._failures:
-                    wait = 0.0 if self._drained else max(wait - elapsed, 0.0)
+                    behind = self._drained or self._unread() > DRAIN_BYTES
+                    wait = 0.0 if behind else max(wait - elapsed, 0.0)
         except BaseException as exc:
             self.error = exc
             if self.on_death is not None:
@@ -236,13 +239,25 @@ class Writer:
             self._thread.join(timeout)
         try:
             for attempt in range(3):
+                final = False
                 try:
+                    # A backlog (logging outran the writer) goes in bounded batches first, so
+                    # the last one, and the memory it takes to decode, stays small.
+                    left = self._unread()
+                    while left > DRAIN_BYTES:
+                        self.flush(raise_errors=True, limit=FLUSH_VALUES)
+                        left, before = self._unread(), left
+                        if left >= before:
+                            break
+                    final = True
                     self.flush(raise_errors=True, changes=changes, seal=seal)
                     return
                 except Exception as exc:
-                    changes = None  # already merged into the pending batch
-                    seal = None  # a retry goes without it: the caller seals separately
+                    if final:
+                        changes = None  # already merged into the pending batch
+                        seal = None  # a retry goes without it: the caller seals separately
                     if attempt == 2 or getattr(exc, "permanent", False):
+                        self._collect_rest(changes)
                         self._to_spool(exc)
                         return
                     time.sleep(0.5 * (attempt + 1))
@@ -362,6 +377,8 @@ class Writer:
         batch = self._pending
         with self._drain_lock:
             self._drain_queues()
+            while self._behind() and (limit is None or self._drained_values() < limit):
+                self._drain_queues()
             take, total = len(self._drained), 0
             for i, (_, _, _, values) in enumerate(self._drained):
                 total += values
@@ -410,7 +427,7 @@ class Writer:
             if self.journal is None:
                 taken = [_drain(queue) for queue in queues]
             else:
-                now, records, counts = self.journal.drain(*queues)
+                now, records, counts = self.journal.drain(*queues, max_bytes=DRAIN_BYTES)
                 taken = [[] for _ in queues]
                 points, *kinds = taken
                 for record in records:
@@ -428,6 +445,24 @@ class Writer:
             columns = self._columns(points) if points else {}
             values = sum(len(c.values) for c in columns.values())
             self._drained.append((columns, (summaries, configs, captures, outputs), seq, values))
+
+    def _collect_rest(self, changes: dict[str, Any] | None) -> None:
+        """Everything not written yet into the pending batch, for the spool."""
+        if changes:
+            self._pending.changes.update(changes)
+        with contextlib.suppress(Exception):  # a journal that cannot be read: spool the rest
+            self._pending = self._collect(None)
+
+    def _unread(self) -> int:
+        """Bytes of the point journal not drained yet."""
+        return self.journal.unread_bytes() if self.journal is not None else 0
+
+    def _behind(self) -> bool:
+        """Whether the last drain of the journal stopped at its size, short of the end."""
+        return self.journal is not None and self.journal.behind
+
+    def _drained_values(self) -> int:
+        return sum(values for _, _, _, values in self._drained)
 
     def _columns(self, points: list[Any]) -> dict[str, MetricColumns]:
         """Columns of points and of the journal's ``Block``s of them, in their order."""
