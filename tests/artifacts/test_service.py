@@ -310,7 +310,9 @@ def test_verify_finds_corrupt_and_missing_blobs(
     corrupt = store.path(by_path["weights.bin"])
     corrupt.chmod(0o644)
     with open(corrupt, "r+b") as f:
-        f.write(b"X")
+        first = f.read(1)
+        f.seek(0)
+        f.write(bytes([first[0] ^ 0xFF]))  # changed whatever it was (random bytes)
     store.delete(by_path["empty.txt"])
     problems = service.verify("tree")
     assert problems == [
