@@ -90,7 +90,7 @@ RECOVERER = textwrap.dedent(
 
             return run
 
-        for name in ("execute", "first", "executemany"):
+        for name in ("execute", "first"):
             setattr(SqliteWrites, name, hooked(getattr(SqliteWrites, name)))
     elif fault == "unlink":
         unlink = pathlib.Path.unlink

@@ -62,3 +62,48 @@ def test_processes_opening_a_new_store_at_once_all_succeed(tmp_path: Path) -> No
         for child in children:
             child.join()
         assert errors == [None] * 4, f"round {round_}"
+
+
+def test_a_flush_of_many_keys_is_a_statement_per_table_not_a_step_per_row(
+    tmp_path: Path, monkeypatch: Any
+) -> None:
+    """SQLite's driver hands the GIL over for every step it runs: a flush's rows go in
+    multi-row statements (a writer beside a busy training loop waits a switch interval per
+    hand-over), and they read back as written, summaries merged across flushes."""
+    import sqlite3
+
+    from labledger.store import sqlite_connections
+
+    statements: list[str] = []
+    connect = sqlite3.connect
+
+    def traced(*args: Any, **kwargs: Any) -> sqlite3.Connection:
+        conn = connect(*args, **kwargs)
+        conn.set_trace_callback(statements.append)
+        return conn
+
+    monkeypatch.setattr(sqlite_connections.sqlite3, "connect", traced)
+    store = SqliteStore(f"sqlite:///{tmp_path / 'l.db'}")
+    try:
+        run = RunRecord(run_id=new_run_id(), project="p", name="n", created_at=time.time())
+        config = {f"c{i}": i for i in range(300)}  # params: more than one statement's worth
+        store.create_run_batch(run, RunBatch(config=config))
+        for flush in range(2):
+            steps = np.arange(flush * 100, flush * 100 + 100)
+            metrics = {
+                f"m{k:03d}": MetricColumns(steps, steps + k, steps * 1.0) for k in range(200)
+            }
+            statements.clear()
+            store.write_batch(run.run_id, RunBatch(metrics=metrics))
+            inserts = [s for s in statements if s.lstrip().upper().startswith("INSERT")]
+            assert 3 <= len(inserts) <= 20  # chunks, rollups, summaries of 200 keys: ~1,400 rows
+        for k in (0, 199):
+            series = store.read_metric(run.run_id, f"m{k:03d}")
+            assert series.steps.tolist() == list(range(200))
+            assert series.values.tolist() == [float(s + k) for s in range(200)]
+        summary = store.get_run(run.run_id).metrics["m199"]  # merged over both flushes
+        assert (summary.count, summary.min, summary.max, summary.last) == (200, 199, 398, 398)
+        params = store.search_runs(project="p", filter="config.c299 = 299")
+        assert [r.run_id for r in params] == [run.run_id]
+    finally:
+        store.close()

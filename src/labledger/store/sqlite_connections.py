@@ -35,9 +35,6 @@ class SqliteWrites:
         row = self._conn.execute(sql, params).fetchone()
         return None if row is None else tuple(row)
 
-    def executemany(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
-        self._conn.executemany(sql, rows)
-
 
 class Connections:
     """A small pool of connections to one SQLite file, safe across threads."""

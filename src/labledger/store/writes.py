@@ -25,9 +25,6 @@ class Writes(Protocol):
     def first(self, sql: str, params: Sequence[Any] = ()) -> tuple[Any, ...] | None:
         """The first row of a query, or None."""
 
-    def executemany(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
-        """Run one statement once per row of parameters."""
-
 
 class AlchemyWrites:
     """``Writes`` on a SQLAlchemy connection inside its transaction; the SQL goes to the driver
@@ -47,6 +44,3 @@ class AlchemyWrites:
     def first(self, sql: str, params: Sequence[Any] = ()) -> tuple[Any, ...] | None:
         row = self._conn.exec_driver_sql(self._sql(sql), tuple(params)).first()
         return None if row is None else tuple(row)
-
-    def executemany(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
-        self._conn.exec_driver_sql(self._sql(sql), [tuple(row) for row in rows])
