@@ -11,8 +11,8 @@ import numpy as np
 import pytest
 
 from labledger.sdk.journal_decode import MIN_BLOCK, Block, decode, decode_prefix, expand
+from labledger.sdk.point_columns import Columnizer
 from labledger.sdk.point_journal import MARSHAL_VERSION
-from labledger.sdk.writer import Writer
 from labledger.store import journal_file
 
 SPECIAL = [math.nan, math.inf, -math.inf, -0.0, 0.0, 5e-324, 1.7976931348623157e308]
@@ -88,9 +88,9 @@ def test_bulk_decoding_equals_record_by_record_decoding(seed: int) -> None:
 @pytest.mark.parametrize("seed", range(6))
 def test_the_writer_stores_the_same_columns_from_blocks_as_from_points(seed: int) -> None:
     points = [p for p in _stream(random.Random(100 + seed)) if len(p) == 3]
-    from_blocks, from_points = Writer(None, "a"), Writer(None, "b")  # type: ignore[arg-type]
-    got = from_blocks._columns(decode(_records(points)))
-    want = from_points._columns(points)
+    from_blocks, from_points = Columnizer(), Columnizer()
+    got = from_blocks.columns(decode(_records(points)))
+    want = from_points.columns(points)
     assert list(got) == list(want)
     for key in want:
         assert got[key].steps.tolist() == want[key].steps.tolist()

@@ -14,13 +14,13 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from labledger.errors import StoreUnavailable
+from labledger.sdk.point_columns import Columnizer
 from labledger.sdk.writer import Writer
 from labledger.store.base import RunBatch
 
 
 def columnize(points: list[tuple[float, int, dict[str, Any]]]) -> dict[str, tuple[list, list]]:
-    writer = Writer(None, "r")  # type: ignore[arg-type]  # columnizing never touches a store
-    columns = writer._columnize(points)
+    columns = Columnizer().columnize(points)
     return {k: (c.steps.tolist(), c.values.tolist()) for k, c in columns.items()}
 
 
@@ -61,15 +61,14 @@ def test_numpy_and_bool_values_and_non_scalars(caplog: pytest.LogCaptureFixture)
 
 def by_key(points: list[tuple[float, int, dict[str, Any]]]) -> dict[str, tuple[list, list, list]]:
     """The writer's key-by-key path (no fast path), as plain lists."""
-    writer = Writer(None, "r")  # type: ignore[arg-type]
     steps = np.array([p[1] for p in points], dtype=np.int64)
     times = np.array([p[0] for p in points], dtype=np.float64)
-    columns = writer._by_key([p[2] for p in points], steps, times)
+    columns = Columnizer()._by_key([p[2] for p in points], steps, times)
     return {k: (c.steps.tolist(), c.values.tolist(), c.times.tolist()) for k, c in columns.items()}
 
 
 def fast(points: list[tuple[float, int, dict[str, Any]]]) -> dict[str, tuple[list, list, list]]:
-    columns = Writer(None, "r")._columnize(points)  # type: ignore[arg-type]
+    columns = Columnizer().columnize(points)
     return {k: (c.steps.tolist(), c.values.tolist(), c.times.tolist()) for k, c in columns.items()}
 
 

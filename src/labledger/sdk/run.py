@@ -189,8 +189,8 @@ class Run:
         if self.settings.strict:
             raise problem
         for key in data if isinstance(data, Mapping) else ():
-            self._writer._drop(key, 1, f"refused at log(): {problem}")
-        self._writer._warn_once(f"step:{problem}", f"labledger: log() refused: {problem}")
+            self._writer.columnizer.drop(key, 1, f"refused at log(): {problem}")
+        self._writer.columnizer.warn_once(f"step:{problem}", f"labledger: log() refused: {problem}")
         return None
 
     def _capture(self, data: Any) -> dict[str, Any]:
@@ -374,13 +374,13 @@ class Run:
         self.record.status = status
         self.record.ended_at = ended
         lifecycle.unregister(self)
-        if self._writer.dropped:
-            total = sum(self._writer.dropped.values())
+        if self._writer.columnizer.dropped:
+            total = sum(self._writer.columnizer.dropped.values())
             log.warning(
                 "labledger: run %s: %d point(s) were not stored (%s); see `labledger runs show %s`",
                 self.id,
                 total,
-                ", ".join(sorted(self._writer.dropped)),
+                ", ".join(sorted(self._writer.columnizer.dropped)),
                 self.id,
             )
         if sealed:

@@ -9,7 +9,7 @@ kept and retried; when the store is gone (file deleted or replaced, read-only, d
 still failing at shutdown, it goes to the spool (``labledger.sdk.spool``) instead of being lost.
 
 Every point is isolated: a key or value that cannot be stored is skipped with one warning per
-key naming the reason, counted in ``dropped`` (recorded in the run's ``dropped`` capture
+key naming the reason, counted (``point_columns``; recorded in the run's ``dropped`` capture
 section), and every other point lands. The thread never dies of an exception; if it dies anyway,
 ``on_death`` tells the run, whose next ``log`` warns and restarts it.
 """
@@ -19,11 +19,9 @@ from __future__ import annotations
 import collections
 import contextlib
 import logging
-import math
 import threading
 import time
 from collections.abc import Callable
-from itertools import chain
 from pathlib import Path
 from typing import Any
 
@@ -33,6 +31,7 @@ from labledger.errors import StoreUnavailable
 from labledger.sdk import compactor, lifecycle
 from labledger.sdk.mmap_journal import KINDS, PointJournal
 from labledger.sdk.mmap_journal import SECTION as JOURNAL_SECTION
+from labledger.sdk.point_columns import Columnizer, Point
 from labledger.store.base import MetricColumns, RunBatch, Store
 
 log = logging.getLogger("labledger")
@@ -40,26 +39,10 @@ log = logging.getLogger("labledger")
 # One drain: columns, the other kinds' items (KINDS order), journal sequence number, values.
 Drained = tuple[dict[str, MetricColumns], tuple[list[Any], ...], int | None, int]
 
-Point = tuple[float, int, dict[str, Any]]
-_ABSENT = object()  # marks a key missing from one logged dict
 OutputLine = tuple[str, float, str]
-MAX_KEY_LENGTH = 250  # the store's metric key column
 RETRIES_BEFORE_SPOOL = 20  # consecutive failed background flushes (about a second at 50 ms)
 FLUSH_VALUES = 1 << 18  # a background flush takes whole drains up to this many values
 DRAIN_BYTES = 4 << 20  # a drain decodes about this much of the point journal at most
-
-
-def key_problem(key: Any) -> str | None:
-    """Why ``key`` cannot be a metric name, or None when it can."""
-    if not isinstance(key, str):
-        return f"metric names must be strings, not {type(key).__name__}"
-    if not key:
-        return "metric names must not be empty"
-    if len(key) > MAX_KEY_LENGTH:
-        return f"metric names are at most {MAX_KEY_LENGTH} characters"
-    if "\x00" in key:
-        return "metric names must not contain NUL characters"
-    return None
 
 
 class Writer:
@@ -108,11 +91,9 @@ class Writer:
         self.record = record
         self.journal: PointJournal | None = None  # what run.log journals points into
         self._journal_seq = 0  # the journal's sequence number the drained items reach
-        self.dropped: dict[str, int] = {}  # metric key (repr for non-strings) -> points skipped
-        self.drop_reasons: dict[str, str] = {}
+        self.columnizer = Columnizer()  # also counts what it skips, with the reasons
         self.spooled_to: str | None = None  # where unwritten batches went, once spooling
         self.error: BaseException | None = None  # the last background write error
-        self._dropped_changed = False
         self._failures = 0
         self._spool: Any = None
         self._pending = RunBatch()
@@ -123,7 +104,6 @@ class Writer:
         self._drain_lock = threading.RLock()  # the queue's order is the columns' order
         self._flush_lock = threading.Lock()
         self._stop = threading.Event()
-        self._warned: set[str] = set()
         self._next_heartbeat = 0.0
         self._thread = self._new_thread()
 
@@ -207,7 +187,9 @@ class Writer:
                     self.flush(raise_errors=False, changes=changes, limit=FLUSH_VALUES)
                 except Exception as exc:  # a bug here must not stop the thread
                     self.error = exc
-                    self._warn_once("loop", f"labledger: background flush failed: {exc!r}")
+                    self.columnizer.warn_once(
+                        "loop", f"labledger: background flush failed: {exc!r}"
+                    )
                 # Flushes start one interval apart; one that took longer means points came
                 # faster than they were written: the next starts at once, so the backlog stays
                 # what queues during one flush instead of growing (a failing store is retried
@@ -333,7 +315,9 @@ class Writer:
             return
         if raise_errors:
             raise exc
-        self._warn_once("write", f"labledger: writing run {self.run_id} failed ({exc}); will retry")
+        self.columnizer.warn_once(
+            "write", f"labledger: writing run {self.run_id} failed ({exc}); will retry"
+        )
 
     def _create_alone(self) -> bool:
         """After the run's creation failed along with its first batch: create it on its own,
@@ -358,7 +342,7 @@ class Writer:
             try:
                 self.store.write_batch(self.run_id, RunBatch(metrics={key: col}))
             except Exception as exc:
-                self._drop(key, len(col.steps), f"the store refused it ({exc})")
+                self.columnizer.drop(key, len(col.steps), f"the store refused it ({exc})")
         try:
             if batch:
                 self.store.write_batch(self.run_id, batch)
@@ -406,11 +390,11 @@ class Writer:
             lines.extend(outputs)
         if lines:
             batch.outputs.extend(_clean_output(lines))
-        if self._dropped_changed:
-            self._dropped_changed = False
+        if self.columnizer.changed:
+            self.columnizer.changed = False
             batch.captures["dropped"] = {
-                "points": dict(self.dropped),
-                "reasons": dict(self.drop_reasons),
+                "points": dict(self.columnizer.dropped),
+                "reasons": dict(self.columnizer.drop_reasons),
             }
         if changes:
             batch.changes.update(changes)
@@ -442,7 +426,7 @@ class Writer:
             points, summaries, configs, captures, outputs = taken
             if not points and seq is None and not (summaries or configs or captures or outputs):
                 return
-            columns = self._columns(points) if points else {}
+            columns = self.columnizer.columns(points) if points else {}
             values = sum(len(c.values) for c in columns.values())
             self._drained.append((columns, (summaries, configs, captures, outputs), seq, values))
 
@@ -463,133 +447,6 @@ class Writer:
 
     def _drained_values(self) -> int:
         return sum(values for _, _, _, values in self._drained)
-
-    def _columns(self, points: list[Any]) -> dict[str, MetricColumns]:
-        """Columns of points and of the journal's ``Block``s of them, in their order."""
-        if all(point.__class__ is tuple for point in points):
-            return self._columnize_safely(points)
-        from labledger.sdk.columnize import merge
-        from labledger.sdk.journal_decode import Block
-
-        parts: list[dict[str, MetricColumns]] = []
-        run: list[Point] = []
-        for point in points:
-            if point.__class__ is not Block:
-                run.append(point)
-                continue
-            if run:
-                parts.append(self._columnize_safely(run))
-                run = []
-            if all(map(_valid_key, point.values)):
-                parts.append(
-                    {k: MetricColumns(point.steps, v, point.times) for k, v in point.values.items()}
-                )
-            else:  # the key-by-key path says what it drops, and why
-                parts.append(self._columnize_safely(point.points()))
-        if run:
-            parts.append(self._columnize_safely(run))
-        return merge(parts)
-
-    def _columnize_safely(self, points: list[Point]) -> dict[str, MetricColumns]:
-        try:
-            return self._columnize(points)
-        except Exception:  # should not happen; never lose the flush to one bad point
-            parts: list[dict[str, MetricColumns]] = []
-            for point in points:
-                try:
-                    parts.append(self._columnize([point]))
-                except Exception as exc:
-                    for key in point[2]:
-                        self._drop(key, 1, f"it could not be converted ({exc!r})")
-            from labledger.sdk.columnize import merge
-
-            return merge(parts)
-
-    def _columnize(self, points: list[Point]) -> dict[str, MetricColumns]:
-        """One numpy column per key, built with C-level loops rather than point by point."""
-        import numpy as np
-
-        from labledger.sdk import columnize
-
-        n = len(points)
-        all_steps = np.fromiter(map(columnize.STEP, points), dtype=np.int64, count=n)
-        all_times = np.fromiter(map(columnize.TIME, points), dtype=np.float64, count=n)
-        dicts = list(map(columnize.DATA, points))
-        fast = columnize.fast_columns(dicts, all_steps, all_times, _valid_key)
-        if fast is not None:
-            return fast
-        return self._by_key(dicts, all_steps, all_times)
-
-    def _by_key(
-        self, dicts: list[dict[str, Any]], all_steps: Any, all_times: Any
-    ) -> dict[str, MetricColumns]:
-        """Key by key (many key sets, odd values): a key absent from some points is filtered
-        out, what cannot be stored is dropped with its reason."""
-        import numpy as np
-
-        columns: dict[str, MetricColumns] = {}
-        for key in dict.fromkeys(chain.from_iterable(dicts)):
-            values: list[Any] = [d.get(key, _ABSENT) for d in dicts]
-            steps, times = all_steps, all_times
-            present = [v is not _ABSENT for v in values]  # identity: values may be arrays
-            if not all(present):
-                keep = np.asarray(present, dtype=bool)
-                values = [v for v in values if v is not _ABSENT]
-                steps, times = steps[keep], times[keep]
-            problem = key_problem(key)
-            if problem is not None:
-                self._drop(key, len(values), problem)
-                continue
-            try:
-                if any(v is None for v in values):
-                    raise TypeError("None")
-                array = np.asarray(values, dtype=np.float64)
-            except Exception:
-                array, numeric = self._numeric(key, values)
-                steps, times = steps[numeric], times[numeric]
-            if array.ndim != 1:
-                self._drop(key, len(values), "the value is not a scalar")
-                continue
-            if len(array):
-                columns[key] = MetricColumns(steps, array, times)
-        return columns
-
-    def _numeric(self, key: str, values: list[Any]) -> tuple[Any, Any]:
-        """Convert what converts to float; return the values and a mask of those kept."""
-        import numpy as np
-
-        converted: list[float] = []
-        keep: list[bool] = []
-        for value in values:
-            if value is None:
-                self._warn_once(f"none:{key}", f"labledger: metric {key!r} got None; stored as NaN")
-                converted.append(math.nan)
-                keep.append(True)
-                continue
-            try:
-                converted.append(float(value))
-                keep.append(True)
-            except OverflowError:
-                keep.append(False)
-                self._drop(key, 1, "a value is too large for float64")
-            except Exception:
-                keep.append(False)
-                self._drop(key, 1, f"a {type(value).__name__} value is non-numeric")
-        return np.asarray(converted, dtype=np.float64), np.asarray(keep, dtype=bool)
-
-    # --- failure handling ---------------------------------------------------------------
-    def _drop(self, key: Any, count: int, reason: str) -> None:
-        """Count ``count`` points of ``key`` as skipped; warn once per key with the reason."""
-        name = key if isinstance(key, str) else repr(key)
-        self.dropped[name] = self.dropped.get(name, 0) + count
-        self.drop_reasons.setdefault(name, reason)
-        self._dropped_changed = True
-        self._warn_once(f"drop:{name}", f"labledger: metric {name!r}: {reason}; point skipped")
-
-    def _warn_once(self, key: str, message: str) -> None:
-        if key not in self._warned:
-            self._warned.add(key)
-            log.warning(message)
 
     def _to_spool(self, error: BaseException) -> None:
         """The store cannot take the batch: append it to the spool rather than lose it."""
@@ -616,10 +473,6 @@ class Writer:
                 error,
                 where,
             )
-
-
-def _valid_key(key: Any) -> bool:
-    return key_problem(key) is None
 
 
 def _describe(batch: RunBatch) -> str:
