@@ -147,6 +147,9 @@ def test_captures_are_deduplicated_documents(store: Store) -> None:
     store.put_captures(b.run_id, {"git": {"present": True, "commit": "abc"}})
     assert store.get_captures(a.run_id) == {"environment": packages}
     assert store.get_captures(b.run_id)["git"] == {"present": True, "commit": "abc"}
+    # two sections of one batch with the same content: one document, in one statement
+    store.put_captures(a.run_id, {"gpu": {"devices": []}, "determinism": {"devices": []}})
+    assert store.get_captures(a.run_id)["determinism"] == {"devices": []}
 
 
 def test_console_output_keeps_order(store: Store) -> None:
