@@ -20,6 +20,7 @@ import os
 import re
 import sys
 import threading
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -244,14 +245,28 @@ def _revalidated(key: tuple[Any, ...]) -> tuple[Any, ...] | None:
     stats = tuple(_stat(p) for p in key[2])
     if stats == key[3]:
         return key
-    entries = key[4]
-    for i, (then, now) in enumerate(zip(key[3], stats, strict=True)):
+    if not _unchanged(key[3], key[4], stats, lambda i: _metadata_entries(key[2][i])):
+        return None
+    return (*key[:3], stats, key[4])
+
+
+def _unchanged(
+    stats: Sequence[Any],
+    entries: Sequence[Any],
+    stats_now: Sequence[Any],
+    entries_now: Callable[[int], Any],
+    absent: Any = None,
+) -> bool:
+    """Whether each watched path has its stat of then (``stats``) or, for a ``sys.path``
+    folder, the distribution metadata of then (``entries``; ``absent`` for any other path:
+    a HEAD file, a configuration file, a zip on ``sys.path``). ``entries_now(i)`` lists the
+    ``i``-th path's metadata now; it is asked only where a stat differs."""
+    for i, (then, now) in enumerate(zip(stats, stats_now, strict=True)):
         if then != now:
-            if i >= len(entries) or entries[i] is None:
-                return None  # a HEAD file, a configuration file, a zip on sys.path
-            if _metadata_entries(key[2][i]) != entries[i]:
-                return None
-    return (*key[:3], stats, entries)
+            was = entries[i] if i < len(entries) else absent
+            if was == absent or entries_now(i) != was:
+                return False
+    return True
 
 
 def _pip_variables() -> tuple[Any, ...]:
@@ -393,9 +408,11 @@ def _load_kept() -> tuple[dict[str, Any], tuple[Any, ...]] | None:
     now, then = _kept_key(key), kept.get("key")
     if not isinstance(then, list) or len(then) != 4 or then[:2] != now[:2]:
         return None
-    for i, (stat, entries) in enumerate(zip(now[2], now[3], strict=True)):
-        if stat != _item(then[2], i) and (entries == "None" or entries != _item(then[3], i)):
-            return None  # as in _revalidated
+    count = len(now[2])
+    stats = [_item(then[2], i) for i in range(count)]
+    entries = [_item(then[3], i) for i in range(count)]
+    if not _unchanged(stats, entries, now[2], now[3].__getitem__, absent="None"):
+        return None
     return result, key
 
 
