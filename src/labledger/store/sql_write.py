@@ -192,9 +192,7 @@ def replace_params(w: Writes, run_id: str, config: Mapping[str, Any], *, new: bo
     if not new:
         w.execute("DELETE FROM params WHERE run_id = ?", (run_id,))
     rows = [_param_row(run_id, k, v) for k, v in flatten(config).items()]
-    if rows:
-        head = 'INSERT INTO params (run_id, "key", value_num, value_text, value_json)'
-        insert_rows(w, head, rows)
+    insert_rows(w, 'INSERT INTO params (run_id, "key", value_num, value_text, value_json)', rows)
 
 
 def put_captures(w: Writes, run_id: str, sections: Mapping[str, Mapping[str, Any]]) -> None:
@@ -244,9 +242,9 @@ def insert_rows(w: Writes, head: str, rows: Sequence[Sequence[Any]], tail: str =
     """``head VALUES (?, ...), (?, ...) tail`` for ``rows``: a statement per up to
     ``MAX_PARAMETERS`` parameters rather than one step per row. SQLite's driver lets go of the
     GIL for every step, and a writer thread beside a busy training loop then waits a switch
-    interval (5 ms) each time: a flush of 160 rows took ~0.3 s that way, ~20 ms in one
-    statement. The rows must not conflict with each other (PostgreSQL refuses an upsert that
-    changes one row twice)."""
+    interval (5 ms) each time: a flush of 20 keys (~160 rows) took ~0.7 s that way, ~50 ms in
+    multi-row statements (``bench/writer_contention.py``). The rows must not conflict with
+    each other (PostgreSQL refuses an upsert that changes one row twice)."""
     if not rows:
         return
     width = len(rows[0])
@@ -276,7 +274,7 @@ def write_metrics(w: Writes, run_id: str, columns: Mapping[str, MetricColumns]) 
     if not chunk_rows:
         return
     for table, rows in (("metric_chunks", chunk_rows), ("metric_rollups", rollup_rows)):
-        if rows:
+        if rows:  # _tuples reads the columns off the first row
             names, values = _tuples(rows)
             insert_rows(w, _insert_head(table, names), values)
     insert_rows(  # a key once per flush: the upsert changes each row once
@@ -301,5 +299,4 @@ def set_metric_last(w: Writes, run_id: str, values: Mapping[str, Any]) -> None:
         for k, v in values.items()
         if as_float(v) is not None
     ]
-    if numeric:
-        insert_rows(w, _SUMMARY_INSERT, numeric, _SUMMARY_CONFLICT + "last = excluded.last")
+    insert_rows(w, _SUMMARY_INSERT, numeric, _SUMMARY_CONFLICT + "last = excluded.last")
