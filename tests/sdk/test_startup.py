@@ -29,6 +29,19 @@ from labledger.store.sqlite import SqliteStore
 SRC = Path(ll.__file__).resolve().parents[1]
 
 
+def _python(code: str, *args: str, env: dict[str, str], cwd: Path | None = None) -> str:
+    """The standard output of ``python -c code args`` (a fresh process); it must succeed."""
+    return subprocess.run(
+        [sys.executable, "-c", code, *args],
+        env=env,
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=120,
+    ).stdout
+
+
 @pytest.fixture
 def transactions(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[str]]:
     """Every write transaction a SQL store opens, by the method that opened it."""
@@ -193,32 +206,13 @@ if sys.argv[1] == "finish":
     env = {**os.environ, "PYTHONPATH": str(SRC), "LABLEDGER_DIR": str(tmp_path / "store")}
     env["LABLEDGER_SYSTEM_METRICS_INTERVAL"] = "0"
     for how in ("finish", "exit"):
-        out = subprocess.run(
-            [sys.executable, "-c", script, how],
-            env=env,
-            cwd=tmp_path,
-            capture_output=True,
-            text=True,
-            check=True,
-            timeout=120,
+        run_id = _python(script, how, env=env, cwd=tmp_path).split()[0]
+        read = (
+            "import json, sys, labledger as ll; v = ll.Api().run(sys.argv[1]);"
+            "print(json.dumps([len(v.history('loss')[0]), str(v.status),"
+            " v.record.fingerprint is not None]))"
         )
-        run_id = out.stdout.split()[0]
-        reader = subprocess.run(
-            [
-                sys.executable,
-                "-c",
-                "import json, sys, labledger as ll; v = ll.Api().run(sys.argv[1]);"
-                "print(json.dumps([len(v.history('loss')[0]), str(v.status),"
-                " v.record.fingerprint is not None]))",
-                run_id,
-            ],
-            env=env,
-            capture_output=True,
-            text=True,
-            check=True,
-            timeout=120,
-        )
-        assert json.loads(reader.stdout) == [20000, "finished", True], how
+        assert json.loads(_python(read, run_id, env=env)) == [20000, "finished", True], how
 
 
 _MAIN_THREAD_IMPORTS = """
@@ -250,16 +244,7 @@ def test_the_first_init_in_a_process_leaves_the_probes_to_other_threads(tmp_path
     subprocess.run(["git", "init", "-q", str(repo)], check=True)
     env = {**os.environ, "PYTHONPATH": str(SRC), "LABLEDGER_DIR": str(tmp_path / "store")}
     env.update(LABLEDGER_SYSTEM_METRICS_INTERVAL="0", LABLEDGER_CAPTURE_CONSOLE="0")
-    out = subprocess.run(
-        [sys.executable, "-c", _MAIN_THREAD_IMPORTS],
-        env=env,
-        cwd=repo,
-        capture_output=True,
-        text=True,
-        check=True,
-        timeout=120,
-    )
-    result = json.loads(out.stdout.splitlines()[-1])
+    result = json.loads(_python(_MAIN_THREAD_IMPORTS, env=env, cwd=repo).splitlines()[-1])
     probes = [name for name in result["imported"] if name.startswith("labledger.capture.")]
     assert probes == ["labledger.capture.redact"]  # the config's secrets, redacted at init
     assert "hashlib" not in result["imported"]
