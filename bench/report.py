@@ -19,11 +19,22 @@ class Measure:
     target: float | str | None = None
     scale_free: bool = False  # comparable across different workload scales
     ratio: bool = True  # show a labledger-vs-peer ratio
+    either: str | None = None  # also met when this measure (same workload) meets its target
 
 
 MEASURES = [
     Measure("W0", "import_s", "W0 `import` wall time (s)", "lower", 0.1, True),
-    Measure("W1", "us_per_call", "W1 hot loop: µs per log call", "lower", 1.5, True),
+    Measure(
+        "W1", "us_per_call", "W1 hot loop: µs per log call", "lower", 1.5, True, either="per_floor"
+    ),
+    Measure(
+        "W1",
+        "per_floor",
+        "W1 hot loop: per call ÷ the floor's, same process",
+        "lower",
+        2.0,
+        ratio=False,
+    ),
     Measure("W1", "durable_s", "W1 hot loop: loop + finish until durable (s)", "lower", 1.0),
     Measure("W1", "points_per_s", "W1 hot loop: points/s to durable", "higher", None, True),
     Measure("W1", "init_s", "W1 init (s)", "lower", None, True),
@@ -74,6 +85,17 @@ def meets(measure: Measure, value: Any) -> bool | None:
 def target_text(measure: Measure) -> str:
     if measure.target is None:
         return ""
+    if measure.either is not None:
+        return f"{_target_text(measure)}, or {_target_text(_either(measure))} below"
+    return _target_text(measure)
+
+
+def _either(measure: Measure) -> Measure:
+    return next(m for m in MEASURES if (m.workload, m.key) == (measure.workload, measure.either))
+
+
+def _target_text(measure: Measure) -> str:
+    assert measure.target is not None
     if isinstance(measure.target, str) or measure.target == 0:
         return str(measure.target)
     sign = "≤" if measure.better == "lower" else "≥"
@@ -105,6 +127,9 @@ def cell_text(cell: Cell | None, measure: Measure, note: int, is_labledger: bool
         text += f" [{note}]"
     if is_labledger:
         ok = meets(measure, value)
+        if ok is False and measure.either is not None:
+            other = _either(measure)
+            ok = meets(other, cell_value(cell, other)) or False
         text += {True: " ✓", False: " ✗", None: ""}[ok]
     return text
 

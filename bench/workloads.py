@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
 import random
 import statistics
 import sys
@@ -14,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from adapters import Adapter, RunSpec
+from adapters.floor import FloorAdapter
 
 PROJECT = "bench"
 MARKER = "BENCH_MARKER"
@@ -96,6 +98,7 @@ def load_ref(path: Path) -> str:
 def phase_w1(a: Adapter, workdir: Path, p: dict[str, Any]) -> dict[str, Any]:
     """One run, one scalar per step."""
     n = int(p["steps"])
+    floor_us = _floor_us_per_call(n)
     t_init = time.perf_counter()
     run = a.start(PROJECT, "w1", config_for(0, 10))
     save_ref(workdir, a.ref(run))
@@ -106,14 +109,29 @@ def phase_w1(a: Adapter, workdir: Path, p: dict[str, Any]) -> dict[str, Any]:
     t1 = time.perf_counter()
     a.finish(run)
     t2 = time.perf_counter()
+    floor_us = min(floor_us, _floor_us_per_call(n))
+    us_per_call = (t1 - t0) / n * 1e6
     return {
         "n": n,
-        "us_per_call": (t1 - t0) / n * 1e6,
+        "us_per_call": us_per_call,
+        "floor_us_per_call": floor_us,
+        "per_floor": us_per_call / floor_us,
         "durable_s": t2 - t0,
         "points_per_s": n / (t2 - t0),
         "finish_s": t2 - t1,
         "init_s": t0 - t_init,
     }
+
+
+def _floor_us_per_call(n: int) -> float:
+    """W1's loop into the floor's logger (a timestamp and a list append), in this process:
+    the machine's pace at this moment, for the "at most twice the floor" target."""
+    floor = FloorAdapter(Path(os.devnull))
+    log = floor.logger(floor.start(PROJECT, "w1-floor", {}))
+    t0 = time.perf_counter()
+    for i in range(n):
+        log({"loss": 1.0 / (i + 1)}, i)
+    return (time.perf_counter() - t0) / n * 1e6
 
 
 def phase_w2(a: Adapter, workdir: Path, p: dict[str, Any]) -> dict[str, Any]:
