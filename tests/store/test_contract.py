@@ -279,3 +279,61 @@ def test_delete_version_moves_latest_and_drops_its_aliases_and_uses(store: Store
     store.artifacts.delete_version("model", 0)
     store.artifacts.delete_version("model", 1)
     assert store.artifacts.list_versions("model") == []
+
+
+def _step_pattern(rng: np.random.Generator, start: int) -> np.ndarray:
+    n = int(rng.integers(1, 300))
+    kind = rng.integers(0, 5)
+    if kind == 0:  # one by one, as a training loop logs
+        return np.arange(n, dtype=np.int64) + start
+    if kind == 1:  # every 10 steps
+        return np.arange(n, dtype=np.int64) * 10 + start
+    if kind == 2:  # one by one but for a repeated step
+        steps = np.arange(n, dtype=np.int64) + start
+        return np.insert(steps, int(rng.integers(0, n)), steps[int(rng.integers(0, n))])
+    if kind == 3:  # descending
+        return start - np.arange(n, dtype=np.int64)
+    return rng.integers(start, start + 3 * n, n)  # any order
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_chunks_of_any_step_pattern_read_back_exactly(store: Store, seed: int) -> None:
+    """Chunks whose steps run one by one are stored without them (revision 0008); a series
+    of such chunks and others reads back point for point, whole and by step range."""
+    from sqlalchemy import func, select
+
+    from labledger.store.schema import metric_chunks
+
+    rng = np.random.default_rng(seed)
+    record = make_run(store)
+    parts = []
+    for _ in range(8):
+        steps = _step_pattern(rng, int(rng.integers(-(2**40), 2**40)))
+        part = MetricColumns(steps, rng.normal(size=len(steps)), rng.random(len(steps)))
+        parts.append(part)
+        store.write_metrics(record.run_id, {"m": part})
+    steps = np.concatenate([p.steps for p in parts])
+    values = np.concatenate([p.values for p in parts])
+    times = np.concatenate([p.times for p in parts])
+    series = store.read_metric(record.run_id, "m")
+    assert series.steps.tolist() == steps.tolist()
+    assert series.values.tobytes() == values.tobytes()
+    assert series.times is not None and series.times.tobytes() == times.tobytes()
+    for _ in range(5):
+        lo, hi = sorted(int(x) for x in rng.choice(steps, 2))
+        part = store.read_metric(record.run_id, "m", start=lo, end=hi)
+        keep = (steps >= lo) & (steps <= hi)
+        assert part.steps.tolist() == steps[keep].tolist()
+        assert part.values.tobytes() == values[keep].tobytes()
+    c = metric_chunks.c
+    with store._engine.connect() as conn:  # type: ignore[attr-defined]
+        stored = conn.execute(
+            select(func.length(c.steps)).where(c.run_id == record.run_id).order_by(c.chunk_id)
+        ).scalars()
+        sizes = list(stored)
+    one_by_one = [
+        bool(np.array_equal(p.steps, np.arange(len(p.steps)) + p.steps[0])) for p in parts
+    ]
+    assert sizes == [
+        0 if flat else 8 * len(p.steps) for p, flat in zip(parts, one_by_one, strict=True)
+    ]

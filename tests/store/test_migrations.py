@@ -152,3 +152,36 @@ def test_a_run_in_a_new_sqlite_store_imports_neither_alembic_nor_sqlalchemy(
     assert out.stdout.strip() == "False False"
     run = open_store(uri).search_runs("p")[0]
     assert run.status == "finished" and run.fingerprint and run.summary["acc"] == 0.5
+
+
+def test_downgrading_0008_writes_out_the_steps_of_one_by_one_chunks(store_uri: str) -> None:
+    """A chunk stored without its steps (they run one by one) gets them back on a downgrade
+    to 0007, which reads every chunk's steps from its buffer."""
+    import numpy as np
+    from alembic import command
+    from sqlalchemy import select
+
+    from labledger.entities import RunRecord, new_run_id
+    from labledger.store.base import MetricColumns
+    from labledger.store.schema import metric_chunks
+
+    store = open_store(store_uri)
+    run = RunRecord(run_id=new_run_id(), project="p", name="n")
+    store.create_run(run)
+    parts = [np.arange(5, 105), np.array([3, 1, 2]), np.arange(-7, -6)]
+    for steps in parts:
+        values = np.linspace(0, 1, len(steps))
+        store.write_metrics(run.run_id, {"m": MetricColumns(steps, values, values)})
+    store.close()
+    engine = create_engine(store_uri)
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    with engine.begin() as conn:
+        config.attributes["connection"] = conn
+        command.downgrade(config, "0007")
+    c = metric_chunks.c
+    with engine.connect() as conn:
+        query = select(c.steps).where(c.run_id == run.run_id).order_by(c.chunk_id)
+        stored = [np.frombuffer(b, "<i8").tolist() for b in conn.execute(query).scalars()]
+    engine.dispose()
+    assert stored == [p.tolist() for p in parts]

@@ -20,7 +20,7 @@ if TYPE_CHECKING:
 
     from labledger.store.writes import Writes
 
-HEAD_REVISION = "0007"
+HEAD_REVISION = "0008"
 MIGRATIONS = Path(__file__).with_name("migrations")
 SQLITE_SCHEMA = Path(__file__).with_name("sqlite_schema.sql")
 

@@ -1,8 +1,9 @@
 """The one SQLAlchemy schema shared by the SQLite and PostgreSQL stores.
 
 Metric series are stored in chunks: each row holds one flush of one key as raw little-endian
-numpy columns (steps int64, values float64, times float64). Reading a series concatenates its
-chunks; a million points read back in milliseconds instead of seconds for one row per point.
+numpy columns (steps int64, empty when they run one by one; values float64, times float64).
+Reading a series concatenates its chunks; a million points read back in milliseconds instead
+of seconds for one row per point.
 Large capture documents (the package list, for instance) are stored once by content digest.
 """
 

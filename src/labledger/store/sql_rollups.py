@@ -10,27 +10,15 @@ from sqlalchemy import Connection, func, select
 
 from labledger.store import rollups
 from labledger.store.rollups import LEVELS, SeriesEnvelope
-from labledger.store.schema import metric_chunks, metric_rollups, metric_summaries
+from labledger.store.schema import metric_rollups, metric_summaries
+from labledger.store.sql_series import read_metric
 
 
 def _raw(
     conn: Connection, run_id: str, key: str, start: int | None, end: int | None
 ) -> tuple[Any, Any]:
-    c = metric_chunks.c
-    query = select(c.steps, c.vals).where(c.run_id == run_id, c.key == key).order_by(c.chunk_id)
-    if start is not None:
-        query = query.where(c.step_max >= start)
-    if end is not None:
-        query = query.where(c.step_min <= end)
-    chunks = conn.execute(query).all()
-    steps = np.concatenate([np.frombuffer(s, "<i8") for s, _ in chunks] or [np.empty(0, "<i8")])
-    values = np.concatenate([np.frombuffer(v, "<f8") for _, v in chunks] or [np.empty(0, "<f8")])
-    keep = np.ones(len(steps), dtype=bool)
-    if start is not None:
-        keep &= steps >= start
-    if end is not None:
-        keep &= steps <= end
-    return (steps, values) if keep.all() else (steps[keep], values[keep])
+    series = read_metric(conn, run_id, key, False, start, end)
+    return series.steps, series.values
 
 
 def read_envelope(

@@ -9,6 +9,7 @@ import numpy as np
 from sqlalchemy import Connection, select
 
 from labledger.entities import MetricSeries
+from labledger.store.metric_rows import decode_steps
 from labledger.store.schema import metric_chunks
 
 
@@ -17,7 +18,7 @@ def read_metric(
 ) -> MetricSeries:
     """``key``'s points, only the chunks that can hold steps in ``start``..``end`` read."""
     c = metric_chunks.c
-    columns = [c.steps, c.vals, c.times] if times else [c.steps, c.vals]
+    columns = [c.count, c.step_min, c.steps, c.vals, *([c.times] if times else [])]
     query = select(*columns).where(c.run_id == run_id, c.key == key).order_by(c.chunk_id)
     if start is not None:
         query = query.where(c.step_max >= start)
@@ -25,14 +26,16 @@ def read_metric(
         query = query.where(c.step_min <= end)
     chunks = conn.execute(query).all()
 
-    def column(index: int, dtype: str) -> Any:
-        return np.concatenate(
-            [np.frombuffer(chunk[index], dtype=dtype) for chunk in chunks]
-            or [np.empty(0, dtype=dtype)]
-        )
+    def column(parts: list[Any], dtype: str) -> Any:
+        return np.concatenate(parts or [np.empty(0, dtype=dtype)])
 
     series = MetricSeries(
-        key, column(0, "<i8"), column(1, "<f8"), column(2, "<f8") if times else None
+        key,
+        column([decode_steps(chunk[2], chunk[0], chunk[1]) for chunk in chunks], "<i8"),
+        column([np.frombuffer(chunk[3], dtype="<f8") for chunk in chunks], "<f8"),
+        column([np.frombuffer(chunk[4], dtype="<f8") for chunk in chunks], "<f8")
+        if times
+        else None,
     )
     if start is None and end is None:
         return series
