@@ -12,7 +12,13 @@ import numpy as np
 
 from labledger.entities import RunRecord, new_run_id
 from labledger.store.base import MetricColumns, RunBatch
-from labledger.store.sqlite import CACHE_KIB, MMAP_BYTES, WRITE_CACHE_KIB, SqliteStore
+from labledger.store.sqlite import (
+    CACHE_KIB,
+    CHECKPOINT_PAGES,
+    MMAP_BYTES,
+    WRITE_CACHE_KIB,
+    SqliteStore,
+)
 
 
 def test_writes_use_a_small_cache_and_no_map_reads_the_large_ones(tmp_path: Path) -> None:
@@ -105,5 +111,39 @@ def test_a_flush_of_many_keys_is_a_statement_per_table_not_a_step_per_row(
         assert (summary.count, summary.min, summary.max, summary.last) == (200, 199, 398, 398)
         params = store.search_runs(project="p", filter="config.c299 = 299")
         assert [r.run_id for r in params] == [run.run_id]
+    finally:
+        store.close()
+
+
+def test_a_large_flush_commits_without_a_checkpoint_and_the_wal_stays_bounded(
+    tmp_path: Path,
+) -> None:
+    """A 4 MiB flush is made durable in the WAL alone (no copy into the database in its
+    commit); flush after flush, checkpoints keep the WAL near ``CHECKPOINT_PAGES``."""
+    path = tmp_path / "l.db"
+    wal = tmp_path / "l.db-wal"
+    store = SqliteStore(f"sqlite:///{path}")
+    try:
+        run = RunRecord(run_id=new_run_id(), project="p", name="n", created_at=time.time())
+        store.create_run(run)
+        before = path.stat().st_size
+        rng = np.random.default_rng(0)
+        steps = np.arange(250_000)
+        flush = MetricColumns(steps, rng.random(len(steps)), rng.random(len(steps)))
+        store.write_batch(run.run_id, RunBatch(metrics={"m": flush}))  # ~4 MB
+        assert path.stat().st_size == before  # not checkpointed: only the WAL grew
+        assert wal.stat().st_size > 4_000_000
+        largest = 0
+        for i in range(1, 12):
+            store.write_batch(
+                run.run_id,
+                RunBatch(
+                    metrics={"m": MetricColumns(steps + i * len(steps), flush.values, flush.times)}
+                ),
+            )
+            largest = max(largest, wal.stat().st_size)
+        page = 4096
+        assert largest <= (CHECKPOINT_PAGES + 1100) * (page + 24) + 32
+        assert len(store.read_metric(run.run_id, "m")) == 12 * len(steps)
     finally:
         store.close()
