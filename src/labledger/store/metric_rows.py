@@ -67,7 +67,7 @@ def metric_rows(run_id: str, columns: Mapping[str, MetricColumns]) -> tuple[Rows
 def encode_steps(steps: Any) -> bytes:
     """A chunk's ``steps`` buffer: empty when the steps run one by one from the first."""
     n = len(steps)
-    if n and steps[-1] - steps[0] == n - 1 and (n == 1 or bool((np.diff(steps) == 1).all())):
+    if n and int(steps[-1]) - int(steps[0]) == n - 1 and bool((np.diff(steps) == 1).all()):
         return b""
     return np.ascontiguousarray(steps, dtype="<i8").tobytes()
 
