@@ -6,6 +6,7 @@ import argparse
 import dataclasses
 import logging
 import math
+import types
 
 import numpy as np
 import pytest
@@ -245,3 +246,45 @@ def test_system_metrics_are_sampled_in_the_background(monkeypatch: pytest.Monkey
     assert len(steps) >= 2 and steps.tolist() == list(range(len(steps)))
     assert view.metrics["system/memory_percent"] > 0
     assert {"git", "environment", "host", "gpu", "command", "determinism"} <= set(view.captures())
+
+
+def _calls(rng: np.random.Generator) -> list[tuple[object, object]]:
+    """A mix of ``log`` calls: the usual ones and each kind the one-call path hands on."""
+    values: list[object] = [0.5, 3, True, np.float64(0.25), np.int32(7), float("nan")]
+    steps: list[object] = [None, None, 5, 2, 9, 2**63, -(2**63), 1.5, np.int64(11)]
+    calls: list[tuple[object, object]] = []
+    for _ in range(300):
+        keys = rng.choice(["a", "b", "c"], int(rng.integers(1, 4)), replace=False)
+        data = {str(k): values[int(rng.integers(len(values)))] for k in keys}
+        step = steps[int(rng.integers(len(steps)))]
+        if rng.random() < 0.1:
+            calls.append((types.MappingProxyType(data), step))  # a Mapping, not a dict
+        else:
+            calls.append((data, step))
+    return calls
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_the_one_call_log_path_records_what_the_full_path_does(
+    seed: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``run.log`` is the journal's one-call path (outside strict mode); a run logging
+    through ``Run.log`` itself (every check) records the same points from the same calls."""
+    monkeypatch.setenv("LABLEDGER_STRICT", "0")
+    calls = _calls(np.random.default_rng(seed))
+    fast = ll.init(project="p", capture=False)
+    slow = ll.init(project="p", capture=False)
+    assert "log" in vars(fast)  # the one-call path is in place
+    assert fast.log.__doc__ == ll.Run.log.__doc__
+    for data, step in calls:
+        fast.log(data, step)  # type: ignore[arg-type]
+        ll.Run.log(slow, data, step)  # type: ignore[arg-type]
+    assert fast.step == slow.step
+    fast.finish()
+    slow.finish()
+    assert "log" not in vars(fast)  # back to the method, which ignores logging after finish
+    api = ll.Api()
+    for key in "abc":
+        a, b = api.run(fast.id).history(key), api.run(slow.id).history(key)
+        assert a.steps.tolist() == b.steps.tolist()
+        assert a.values.tobytes() == b.values.tobytes()

@@ -9,7 +9,8 @@ Nothing on that path knows a record's sequence number: it is implicit, ``(segmen
 index + 1``, and the CRC is seeded with the journal's own seed (from the run ID), not with it.
 A full segment makes ``write`` fail; the slow path then takes the lock, seals the segment (its
 position moved to the end, so no later write lands in it) and maps the next one. On a
-free-threaded build (no GIL) ``append`` takes the lock too.
+free-threaded build (no GIL) ``append`` takes the lock too. ``logger`` is ``run.log`` itself
+for the usual call: the same write, with the step bookkeeping, in one Python call.
 """
 
 from __future__ import annotations
@@ -23,14 +24,23 @@ import mmap
 import os
 import sys
 import threading
+import time
 import zlib
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from labledger.store import journal_file
 
 log = logging.getLogger("labledger")
+
+LogFunction = Callable[[Any, Any], None]
+STEP_LIMIT = 2**63  # steps are stored as int64
+
+
+class StepCounter(Protocol):
+    _step: int  # the step the next point logged without one takes
+
 
 MAGIC = b"LLMMJ1\n\x00"
 VERSION = 3  # 2: CRCs seeded with the record's sequence number; 1: a u64 one in each record
@@ -152,6 +162,36 @@ class PointJournal:
                 append(point)
 
         return locked_append
+
+    def logger(self, steps: StepCounter, slow: LogFunction) -> LogFunction | None:
+        """``run.log`` for a run logging into this journal: the usual call (a dict, no step
+        or an int within int64) is timestamped, encoded and journaled here, in one call
+        instead of ``Run.log``'s two; everything else (and a point this path cannot journal)
+        goes to ``slow(data, step)``, the full ``Run.log``. ``steps._step`` is the run's step
+        counter. None on a free-threaded build, where ``append`` takes the lock."""
+        if not _gil_enabled():
+            return None
+        target, dumps, crc, pack = self._write, marshal.dumps, zlib.crc32, _RECORD.pack
+        seed, version, now, limit = self._seed, MARSHAL_VERSION, time.time, STEP_LIMIT
+
+        def log(data: Any, step: Any = None) -> None:
+            if data.__class__ is not dict:
+                return slow(data, step)
+            if step is None:
+                step = steps._step
+                steps._step = step + 1
+            elif step.__class__ is int and -limit <= step < limit:
+                if step >= steps._step:
+                    steps._step = step + 1
+            else:
+                return slow(data, step)
+            try:
+                payload = dumps((now(), step, data), version)
+                target[0](pack(len(payload), crc(payload, seed)) + payload)
+            except ValueError:  # a value marshal cannot take; a full segment; closed
+                slow(data, step)
+
+        return log
 
     def record(self, kind: str, item: Any, queue: Callable[[Any], None]) -> None:
         """Journal ``item`` (``kind``: a summary, config, capture or console item) for the

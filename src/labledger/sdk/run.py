@@ -8,6 +8,7 @@ import os
 import time
 import traceback
 from collections.abc import Callable, Iterator, Mapping, MutableMapping, Sequence
+from functools import partial
 from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
@@ -16,6 +17,7 @@ from labledger.config import Settings
 from labledger.entities import RunRecord, RunStatus
 from labledger.sdk import lifecycle
 from labledger.sdk.config_input import config_to_dict
+from labledger.sdk.point_journal import STEP_LIMIT
 from labledger.sdk.writer import Writer
 from labledger.store.base import RunBatch, Store
 
@@ -26,7 +28,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("labledger")
 _time = time.time
-_STEP_LIMIT = 2**63  # steps are stored as int64
 _FLOATS = frozenset({float})  # values log() may keep as they are (immutable, always storable)
 
 EXIT_CODES = {
@@ -108,6 +109,7 @@ class Run:
         self._step = start_step
         self._system_step = 0
         self._finished = False
+        self._use_fast_log()
         self.summary = Summary(self._writer, record.summary)
         self._artifacts: Artifacts | None = None
         self._helpers: list[Any] = []  # console capture, system sampler: stopped at finish
@@ -155,7 +157,7 @@ class Run:
         if step is None:
             step = self._step
             self._step = step + 1
-        elif step.__class__ is int and -_STEP_LIMIT <= step < _STEP_LIMIT:
+        elif step.__class__ is int and -STEP_LIMIT <= step < STEP_LIMIT:
             if step >= self._step:
                 self._step = step + 1
         else:
@@ -172,6 +174,19 @@ class Run:
                 self._append((_time(), step, data.copy()))
                 return
         self._append((_time(), step, self._capture(data)))
+
+    def _use_fast_log(self) -> None:
+        """Let ``run.log`` be the journal's one-call path (an attribute of this run, ahead
+        of the method) while the run journals values as they are and the writer lives."""
+        if not self._raw or self._journal is None:
+            return
+        fast = self._journal.logger(self, partial(Run.log, self))
+        if fast is not None:
+            fast.__doc__, fast.__name__, fast.__qualname__ = Run.log.__doc__, "log", "Run.log"
+            self.__dict__["log"] = fast
+
+    def _use_slow_log(self) -> None:
+        self.__dict__.pop("log", None)
 
     def _sink(self) -> Any:
         """What ``log`` appends a point to: the journal (the writer drains it) or the queue."""
@@ -220,6 +235,7 @@ class Run:
     def _writer_died(self, error: BaseException) -> None:
         """Called from the dying writer thread: the next ``log`` warns and restarts it."""
         if not self._finished:
+            self._use_slow_log()
             self._append = self._restart_writer
 
     def _restart_writer(self, point: Any) -> None:
@@ -231,6 +247,7 @@ class Run:
         self._append = self._sink()
         self._append(point)
         self._writer.restart()
+        self._use_fast_log()
 
     def update_config(self, config: Any) -> None:
         """Add keys to the run's config (dict, argparse, dataclass or OmegaConf)."""
@@ -329,6 +346,7 @@ class Run:
 
     def _finish(self, status: RunStatus, error: str | None, exit_code: int | None) -> None:
         self._finished = True
+        self._use_slow_log()
         self._append = self._log_after_finish
         for helper in reversed(self._helpers):
             try:
@@ -498,6 +516,6 @@ def _step_problem(step: Any) -> Exception | None:
         if not step.is_integer():
             return TypeError(f"step must be an integer, got {step!r}")
         number = int(step)
-    if not -_STEP_LIMIT <= number < _STEP_LIMIT:
+    if not -STEP_LIMIT <= number < STEP_LIMIT:
         return ValueError(f"step {number} does not fit in 64 bits")
     return None
