@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
+import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.config import Config
 from alembic.migration import MigrationContext
@@ -76,25 +78,34 @@ def _described(engine: Engine) -> dict[str, Any]:
     return found
 
 
-def test_a_new_sqlite_store_is_created_as_the_migrations_build_it(tmp_path: Path) -> None:
-    """A new SQLite store skips Alembic (half a second of a first run): it must end up with
-    the very schema, rows and revision the migrations give."""
+@pytest.mark.parametrize("image", ["shipped", "missing"])
+def test_a_new_sqlite_store_is_created_as_the_migrations_build_it(
+    tmp_path: Path, image: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A new SQLite store is copied from the shipped image (no Alembic: half a second of a
+    first run), or built by the migrations when there is none: either way it must end up
+    with the very schema, rows and revision the migrations give."""
+    if image == "missing":
+        monkeypatch.setattr("labledger.store.migrate.SQLITE_IMAGE", tmp_path / "none.zlib")
     fresh = tmp_path / "fresh.db"
     open_store(f"sqlite:///{fresh}").close()
     migrated = create_engine(f"sqlite:///{tmp_path / 'migrated.db'}")
     migrate(migrated)
     created = create_engine(f"sqlite:///{fresh}")
-    assert current_revision(created) == HEAD_REVISION
-    assert _described(created) == _described(migrated)
+    assert current_revision(created) == HEAD_REVISION, "run scripts/make_sqlite_image.py"
+    assert _described(created) == _described(migrated), "run scripts/make_sqlite_image.py"
+    with created.connect() as conn:
+        when = conn.execute(text("SELECT created_at FROM experiments")).scalar()
+    assert abs(when - time.time()) < 60  # the Default experiment is as new as the store
     with created.connect() as conn:
         assert compare_metadata(MigrationContext.configure(conn), metadata) == []
     created.dispose()
     migrated.dispose()
 
 
-def test_the_sqlite_schema_file_is_what_schema_py_declares(tmp_path: Path) -> None:
-    """``sqlite_schema.sql`` is metadata.create_all's DDL, statement by statement (in any
-    order: SQLAlchemy's order of a table's indexes varies)."""
+def test_the_sqlite_image_is_what_schema_py_declares(tmp_path: Path) -> None:
+    """A new store's schema (copied from the image) is metadata.create_all's DDL, statement
+    by statement (in any order: SQLAlchemy's order of a table's indexes varies)."""
     declared = create_engine(f"sqlite:///{tmp_path / 'declared.db'}")
     metadata.create_all(declared)
     fresh = tmp_path / "fresh.db"
@@ -185,3 +196,28 @@ def test_downgrading_0008_writes_out_the_steps_of_one_by_one_chunks(store_uri: s
         stored = [np.frombuffer(b, "<i8").tolist() for b in conn.execute(query).scalars()]
     engine.dispose()
     assert stored == [p.tolist() for p in parts]
+
+
+def test_one_by_one_chunks_are_stored_without_their_steps(store_uri: str) -> None:
+    """Revision 0008: a chunk whose steps run one by one stores an empty steps buffer; any
+    other chunk stores every step."""
+    import numpy as np
+    from sqlalchemy import func, select
+
+    from labledger.entities import RunRecord, new_run_id
+    from labledger.store.base import MetricColumns
+    from labledger.store.schema import metric_chunks
+
+    store = open_store(store_uri)
+    run = RunRecord(run_id=new_run_id(), project="p", name="n")
+    store.create_run(run)
+    parts = [np.arange(5, 105), np.arange(0, 50, 2), np.array([4, 4]), np.array([9])]
+    for steps in parts:
+        values = np.ones(len(steps))
+        store.write_metrics(run.run_id, {"m": MetricColumns(steps, values, values)})
+    c = metric_chunks.c
+    with store._engine.connect() as conn:  # type: ignore[attr-defined]
+        query = select(func.length(c.steps)).where(c.run_id == run.run_id).order_by(c.chunk_id)
+        sizes = list(conn.execute(query).scalars())
+    store.close()
+    assert sizes == [0, 8 * 25, 16, 0]

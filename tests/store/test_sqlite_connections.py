@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pytest
 
 from labledger.entities import RunRecord, new_run_id
 from labledger.store.base import MetricColumns, RunBatch
@@ -145,5 +146,26 @@ def test_a_large_flush_commits_without_a_checkpoint_and_the_wal_stays_bounded(
         page = 4096
         assert largest <= (CHECKPOINT_PAGES + 1100) * (page + 24) + 32
         assert len(store.read_metric(run.run_id, "m")) == 12 * len(steps)
+    finally:
+        store.close()
+
+
+def test_a_new_connection_to_a_deleted_store_file_is_refused_not_created(
+    tmp_path: Path,
+) -> None:
+    """Connecting creates a missing file: a store whose file was deleted must say so instead
+    of reading or writing an empty one made in its place."""
+    from labledger.errors import StoreUnavailable
+
+    path = tmp_path / "l.db"
+    store = SqliteStore(f"sqlite:///{path}")  # a new store: no read connection yet
+    try:
+        run = RunRecord(run_id=new_run_id(), project="p", name="n", created_at=time.time())
+        store.create_run(run)
+        for leftover in tmp_path.glob("l.db*"):
+            leftover.unlink()
+        with pytest.raises(StoreUnavailable, match="was deleted"):
+            store.get_run(run.run_id)
+        assert not path.exists()
     finally:
         store.close()

@@ -49,13 +49,15 @@ def _configure(dbapi_conn: Any, _record: Any, *, cache_kib: int, mmap_bytes: int
     # Let SQLAlchemy's begin event issue BEGIN itself (pysqlite's implicit BEGIN is deferred).
     dbapi_conn.isolation_level = None
     cursor = dbapi_conn.cursor()
-    cursor.execute("PRAGMA foreign_keys=ON")
-    cursor.execute("PRAGMA synchronous=FULL")
     # Reads of big tables and metric chunks (the UI's runs table, million-point series) come
     # from memory-mapped pages and a larger page cache instead of a read() per 4 KiB page.
-    cursor.execute(f"PRAGMA cache_size=-{cache_kib}")
-    cursor.execute(f"PRAGMA mmap_size={mmap_bytes}")
-    cursor.execute(f"PRAGMA wal_autocheckpoint={CHECKPOINT_PAGES}")
+    # One script, not a call per statement: each call waits to take the GIL back, up to 5 ms
+    # while a training loop holds it (the store opens on the writer thread beside the loop).
+    cursor.executescript(
+        "PRAGMA foreign_keys=ON; PRAGMA synchronous=FULL; "
+        f"PRAGMA cache_size=-{cache_kib}; PRAGMA mmap_size={mmap_bytes}; "
+        f"PRAGMA wal_autocheckpoint={CHECKPOINT_PAGES};"
+    )
     _use_wal(cursor)
     cursor.close()
 
@@ -114,12 +116,20 @@ class SqliteStore(SqlStore):
         super().__init__(uri, None, dialect="sqlite")
         self._path = path
 
-        self._reads = Connections(path, BUSY_TIMEOUT_SECONDS, _configured(CACHE_KIB, MMAP_BYTES))
-        self._batches = Connections(
-            path, BUSY_TIMEOUT_SECONDS, _configured(WRITE_CACHE_KIB, 0), read_only=False
+        self._identity: tuple[int, int] | None = None  # the file's, once opened
+        check = self._check_writable
+        self._reads = Connections(
+            path, BUSY_TIMEOUT_SECONDS, _configured(CACHE_KIB, MMAP_BYTES), check=check
         )
-        try:
-            if self._reads.revision() != HEAD_REVISION:
+        self._batches = Connections(
+            path,
+            BUSY_TIMEOUT_SECONDS,
+            _configured(WRITE_CACHE_KIB, 0),
+            read_only=False,
+            check=check,
+        )
+        try:  # a new store is copied in without a look; an existing one is checked first
+            if not path.exists() or self._reads.revision() != HEAD_REVISION:
                 self._migrate(path)
         except BaseException:
             self.close()
@@ -127,13 +137,14 @@ class SqliteStore(SqlStore):
         self._identity = _identity(path)
 
     def _migrate(self, path: Path) -> None:
-        from labledger.store.migrate import create_sqlite_at_head, upgrade
+        from labledger.store.migrate import copy_sqlite_head, upgrade
 
         with open(path.parent / ".migrate.lock", "w") as lock:
             fcntl.flock(lock, fcntl.LOCK_EX)
-            with self._batches.writing() as w:
-                created = create_sqlite_at_head(w)
-            if not created:
+            with self._batches.outside_transactions() as conn:
+                created = copy_sqlite_head(conn)
+            # Another process may have created it meanwhile: then Alembic is not imported.
+            if not created and self._batches.revision() != HEAD_REVISION:
                 upgrade(self._engine)
 
     def _create_engines(self) -> tuple[Engine, Engine]:
@@ -159,8 +170,9 @@ class SqliteStore(SqlStore):
 
     def _check_writable(self) -> None:
         # A deleted or replaced file still takes writes through open connections, into an
-        # inode nobody will read again: compare with the file opened.
-        if _identity(self._path) != self._identity:
+        # inode nobody will read again, and a new connection would create an empty file in
+        # its place: compare with the file opened.
+        if self._identity is not None and _identity(self._path) != self._identity:
             gone = "deleted" if not self._path.exists() else "replaced"
             raise StoreUnavailable(f"the store file {self._path} was {gone}", permanent=True)
 

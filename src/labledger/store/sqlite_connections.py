@@ -40,16 +40,25 @@ class Connections:
     """A small pool of connections to one SQLite file, safe across threads."""
 
     def __init__(
-        self, path: Path, timeout: float, configure: Configure, *, read_only: bool = True
+        self,
+        path: Path,
+        timeout: float,
+        configure: Configure,
+        *,
+        read_only: bool = True,
+        check: Callable[[], None] = lambda: None,
     ) -> None:
+        """``check`` runs before each new connection: connecting creates a missing file."""
         self._path = path
         self._timeout = timeout
         self._configure = configure
         self._read_only = read_only
+        self._check = check
         self._idle: list[sqlite3.Connection] = []
         self._lock = threading.Lock()
 
     def _connect(self) -> sqlite3.Connection:
+        self._check()
         conn = sqlite3.connect(self._path, timeout=self._timeout, check_same_thread=False)
         try:
             self._configure(conn)
@@ -61,14 +70,15 @@ class Connections:
         return conn
 
     @contextmanager
-    def _transaction(self, begin: str) -> Iterator[sqlite3.Connection]:
+    def _transaction(self, begin: str | None) -> Iterator[sqlite3.Connection]:
         with self._lock:
             conn = self._idle.pop() if self._idle else None
         conn = conn or self._connect()
         try:
-            conn.execute(begin)
+            if begin is not None:
+                conn.execute(begin)
             yield conn
-            if not self._read_only:
+            if begin is not None and not self._read_only:
                 conn.execute("COMMIT")
         finally:
             try:
@@ -100,6 +110,12 @@ class Connections:
         timeout instead of failing when a deferred transaction tries to upgrade."""
         with self._transaction("BEGIN IMMEDIATE") as conn:
             yield SqliteWrites(conn)
+
+    @contextmanager
+    def outside_transactions(self) -> Iterator[sqlite3.Connection]:
+        """A connection holding no transaction, for what takes its own locks (a backup)."""
+        with self._transaction(None) as conn:
+            yield conn
 
     def revision(self) -> str | None:
         """The schema's Alembic revision, ``None`` for a database without one."""
